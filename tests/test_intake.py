@@ -1,0 +1,130 @@
+import pytest
+
+from wishes import lifecycle
+
+
+def stored_wishes(db):
+    return list(db.query("SELECT * FROM wishes ORDER BY id"))
+
+
+def test_phone_wish_is_stored_and_patient_lands_on_its_tracking_page(client, db, submit_wish):
+    response = submit_wish(
+        text="  晚上病房太冷睡不着，想要一床厚被子  ",
+        reason="老人怕冷",
+        department="ward-orthopedics",
+        location="12 床",
+        patient_name="王女士",
+        phone="138 1234 5678",
+        contact_consent="y",
+    )
+    assert response.status_code == 302
+    [wish] = stored_wishes(db)
+    assert response.headers["Location"] == f"/t/{wish['tracking_code']}"
+    assert wish["text"] == "晚上病房太冷睡不着，想要一床厚被子"
+    assert wish["phone"] == "13812345678"
+    assert wish["contact_consent"] == 1
+    assert wish["department_code"] == "ward-orthopedics"
+    assert wish["channel"] == "phone"
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "心愿已收到" in page and wish["tracking_code"][:3] in page
+
+
+def test_wish_waits_for_triage_until_a_router_is_there(client, db, submit_wish):
+    submit_wish()
+    [wish] = stored_wishes(db)
+    assert wish["state"] == lifecycle.State.TRIAGE
+    assert [e["action"] for e in lifecycle.history(db, wish["id"])] == ["submit"]
+
+
+def test_control_characters_are_removed_but_line_breaks_kept(client, db, submit_wish):
+    submit_wish(text="想要\x00一个\x1b充电宝\r\n谢谢")
+    [wish] = stored_wishes(db)
+    assert wish["text"] == "想要一个充电宝\n谢谢"
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"text": ""}, "请写下您的心愿"),
+        ({"text": "   "}, "请写下您的心愿"),
+        ({"text": "热"}, "心愿请写 2 到 500 个字"),
+        ({"text": "热" * 501}, "心愿请写 2 到 500 个字"),
+        ({"reason": "因" * 301}, "缘由请不超过 300 个字"),
+        ({"department": "no-such-ward"}, "请从列表中选择科室或病区"),
+        ({"location": "床" * 61}, "位置请不超过 60 个字"),
+        ({"patient_name": "名" * 41}, "称呼请不超过 40 个字"),
+        ({"phone": "12345", "contact_consent": "y"}, "请填写 11 位手机号"),
+        ({"phone": "23812345678", "contact_consent": "y"}, "请填写 11 位手机号"),
+        ({"phone": "13812345678"}, "请勾选同意联系"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/w/new", "/kiosk/wish"])
+def test_bad_input_is_explained_and_nothing_typed_is_lost(
+    client, db, submit_wish, path, fields, message
+):
+    typed = {
+        "text": "想借个轮椅推老人去做检查",
+        "reason": "老人腿脚不便",
+        "location": "3楼候诊区",
+        "patient_name": "李大爷",
+        "phone": "",
+    }
+    typed.update(fields)
+    response = submit_wish(path, **typed)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert message in page
+    assert 'aria-invalid="true"' in page
+    for name, value in typed.items():
+        if name != "department" and value.strip():
+            assert value.strip()[:60] in page, f"{name} was not kept"
+    assert stored_wishes(db) == []
+
+
+def test_form_without_csrf_token_is_refused_and_keeps_the_text(client, db):
+    response = client.post("/w/new", data={"text": "希望有人陪我聊聊天", "department": ""})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "希望有人陪我聊聊天" in page
+    assert "已过期" in page
+    assert stored_wishes(db) == []
+
+
+def test_kiosk_shows_the_tracking_code_once_then_returns_to_welcome(client, db, submit_wish):
+    response = submit_wish("/kiosk/wish")
+    assert response.headers["Location"] == "/kiosk/thanks"
+    [wish] = stored_wishes(db)
+    assert wish["channel"] == "kiosk"
+    thanks = client.get("/kiosk/thanks")
+    assert wish["tracking_code"][3:] in thanks.get_data(as_text=True)
+    assert "<svg" in thanks.get_data(as_text=True)
+    again = client.get("/kiosk/thanks")
+    assert again.status_code == 302 and again.headers["Location"] == "/kiosk"
+
+
+def test_bedside_card_link_preselects_the_ward(client):
+    page = client.get("/w/new?dept=ward-pediatrics").get_data(as_text=True)
+    assert '<option selected value="ward-pediatrics">' in page
+
+
+def test_kiosk_pages_carry_the_idle_reset_and_are_not_cached(client):
+    response = client.get("/kiosk/wish")
+    page = response.get_data(as_text=True)
+    assert 'data-idle-seconds="90"' in page
+    assert "js/kiosk.js" in page
+    assert "重新开始" in page
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+@pytest.mark.parametrize(
+    "path", ["/", "/kiosk", "/kiosk/wish", "/w/new", "/t", "/cards", "/cards/ward-orthopedics"]
+)
+def test_pages_load_nothing_from_another_host(client, path):
+    response = client.get(path)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    for attribute in ("src=", "href="):
+        for chunk in page.split(attribute)[1:]:
+            value = chunk[1:].split(chunk[0], 1)[0]
+            assert not value.startswith(("http:", "https:", "//")), value
+    assert "default-src 'self'" in response.headers["Content-Security-Policy"]

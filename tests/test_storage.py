@@ -1,0 +1,78 @@
+import sqlite3
+
+from wishes import create_app, lifecycle
+from wishes.storage import connect, migrations, upgrade
+
+
+def test_upgrade_from_the_first_migration_keeps_the_data(tmp_path):
+    names = [m.name for m in migrations._migrations]
+    with connect(tmp_path / "old.db") as db:
+        migrations.apply(db, stop_before=names[1])
+        assert [m.name for m in migrations.applied(db)] == names[:1]
+        db["general_branches"].insert({"code": "g", "name": "门诊医技总支"})
+        db["branches"].insert({"code": "b", "name": "门诊党支部", "general_branch_code": "g"})
+        db["wishes"].insert(
+            {
+                "tracking_code": "ABC2345",
+                "text": "想借个轮椅",
+                "state": "open",
+                "channel": "kiosk",
+                "branch_code": "b",
+                "created_at": "2026-01-01 08:00:00",
+                "updated_at": "2026-01-01 08:00:00",
+            }  # fmt: skip
+        )
+        db["wish_events"].insert(
+            {"wish_id": 1, "at": "2026-01-01 08:00:00", "action": "submit", "actor_kind": "patient"}
+        )
+
+    with connect(tmp_path / "old.db") as db:
+        applied = upgrade(db)
+        assert applied == names[1:]
+        assert [m.name for m in migrations.applied(db)] == names
+        wish = lifecycle.find_by_tracking_code(db, "ABC2345")
+        assert wish["text"] == "想借个轮椅" and wish["branch_code"] == "b"
+        assert wish["claimant_user_id"] is None
+        assert lifecycle.history(db, 1)[0]["action"] == "submit"
+        assert upgrade(db) == []
+
+
+def test_database_runs_in_wal_with_foreign_keys(app, db):
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 5000
+
+
+def test_a_wish_cannot_point_at_a_branch_that_does_not_exist(db):
+    import pytest
+
+    with pytest.raises(sqlite3.IntegrityError):
+        db["wishes"].insert(
+            {
+                "tracking_code": "XYZ2345",
+                "text": "测试",
+                "state": "open",
+                "channel": "kiosk",
+                "branch_code": "nowhere",
+                "created_at": "x",
+                "updated_at": "x",
+            }  # fmt: skip
+        )
+
+
+def test_secret_key_is_generated_once_and_kept_in_the_data_dir(tmp_path):
+    config = {"WISHES_DATA_DIR": str(tmp_path / "data")}
+    first = create_app(config)
+    second = create_app(config)
+    key_file = tmp_path / "data" / "secret_key"
+    assert key_file.exists()
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert first.secret_key == second.secret_key == key_file.read_text().strip()
+    assert len(first.secret_key) >= 64
+
+
+def test_init_db_reports_the_schema(runner):
+    result = runner.invoke(args=["init-db"])
+    assert result.exit_code == 0
+    assert "0001_organisation_and_wishes" in result.output
+    assert "schema is up to date" in result.output

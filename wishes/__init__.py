@@ -1,0 +1,67 @@
+"""点亮微心愿: patients' micro-wishes, routed to the Party branch that can fulfil them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_babel import Babel
+
+from . import settings, storage
+from .settings import PROJECT_ROOT
+
+log = logging.getLogger(__name__)
+
+
+def _secret_key(data_dir: Path) -> str:
+    """Read the key kept in the data dir, creating it on first start (never in code or git)."""
+    path = data_dir / "secret_key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text(encoding="ascii").strip()
+    with os.fdopen(fd, "w", encoding="ascii") as handle:
+        handle.write(secrets.token_hex(32))
+    return path.read_text(encoding="ascii").strip()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application: settings from the environment (or `test_config`), storage, pages."""
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+    )
+    app.config.update(settings.load(None if test_config is None else {}))
+    if test_config:
+        app.config.update(test_config)
+    data_dir = Path(app.config["WISHES_DATA_DIR"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("SECRET_KEY", None)
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret_key(data_dir)
+    app.config.update(
+        BABEL_DEFAULT_LOCALE="zh_Hans_CN",
+        BABEL_DEFAULT_TIMEZONE=app.config["WISHES_TIMEZONE"],
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+    )
+    Babel(app)
+
+    storage.init_app(app)
+    storage.prepare(app)
+
+    from . import web
+
+    web.init_app(app)
+
+    from .cli import register_commands
+
+    register_commands(app)
+    return app

@@ -1,0 +1,1 @@
+"""QR codes drawn by the app itself, and printable bedside cards that carry them."""

@@ -1,0 +1,30 @@
+"""Printable A6 bedside cards: a QR code that opens the phone form with the ward filled in."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, render_template, url_for
+
+from ..organisation import store as organisation
+from ..storage import get_db
+from .qr import public_url, qr_svg
+
+bp = Blueprint("cards", __name__, url_prefix="/cards")
+
+
+@bp.get("")
+def index():
+    return render_template("cards/index.html", departments=organisation.departments(get_db()))
+
+
+@bp.get("/<ward>")
+def bedside_card(ward: str):
+    department = organisation.department(get_db(), ward)
+    if department is None:
+        abort(404)
+    url = public_url(url_for("intake.phone_wish", dept=department["code"]))
+    return render_template(
+        "cards/bedside.html",
+        department=department,
+        url=url,
+        qr=qr_svg(url, label=department["name"]),
+    )

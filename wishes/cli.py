@@ -1,0 +1,69 @@
+"""The `wishes` command: Flask's CLI group (so `wishes run`, `wishes shell` work) plus ours."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from . import create_app, demo
+from .storage import connect, database_path
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load the demo hospital: its organisation and a few hundred sample wishes (idempotent)."""
+    with connect(database_path()) as db:
+        report = demo.load(db)
+    click.echo(
+        f"organisation: {report.branches} branches, {report.departments} departments; "
+        + (
+            f"wishes: {report.wishes_added} added"
+            if report.wishes_added
+            else "wishes: already loaded"
+        )
+    )
+
+
+@click.command("serve")
+@click.option("--demo", "with_demo", is_flag=True, help="Load the demo hospital first.")
+@with_appcontext
+def serve_command(with_demo: bool) -> None:
+    """Serve the app with gunicorn (a production WSGI server) at WISHES_BIND."""
+    app: Flask = current_app
+    if with_demo:
+        with connect(database_path()) as db:
+            report = demo.load(db)
+        click.echo(f"demo hospital ready: {report.wishes_total} wishes")
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    env = dict(os.environ)
+    if with_demo:
+        env["WISHES_DEMO"] = "1"
+    bind = app.config["WISHES_BIND"]
+    args = [
+        gunicorn,
+        "--bind", bind,
+        "--workers", str(app.config["WISHES_WORKERS"]),
+        "--threads", str(app.config["WISHES_THREADS"]),
+        "--preload",
+        "--access-logfile", "-",
+        "wishes:create_app()",
+    ]  # fmt: skip
+    click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
+    sys.stdout.flush()
+    os.execve(gunicorn, args, env)
+
+
+def register_commands(app: Flask) -> None:
+    from .storage import init_db_command
+
+    for command in (init_db_command, demo_command, serve_command):
+        app.cli.add_command(command)
+
+
+cli = FlaskGroup(create_app=create_app, add_version_option=False, help="点亮微心愿 commands.")

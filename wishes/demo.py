@@ -1,0 +1,171 @@
+"""The demo hospital: the brief's organisation and twelve weeks of wishes in every state.
+
+Wishes are drawn from the bundled training corpus (realistic texts with known branches)
+and walked through the real state machine with back-dated times, so the demo's history
+is exactly what the app itself would have recorded. Loading twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+
+from sqlite_utils import Database
+
+from . import lifecycle, routing
+from .lifecycle import Actor, ClaimantKind, WishEntry
+from .organisation import store as organisation
+from .storage import TIMESTAMP_FORMAT, transaction
+
+DEMO_WISHES = 360
+DEMO_WEEKS = 12
+
+TRIAGER = Actor("staff", "党建工作部")
+
+FULFILMENT_NOTES = {
+    "outpatient": [
+        "志愿者已陪同完成挂号和就诊，并教会了手机预约。",
+        "已帮您改约到下周二上午的专家号。",
+    ],
+    "medtech": ["检查已改约到您方便的时间，并电话告知了检查前准备。", "报告已打印并送到病房。"],
+    "pharmacy": [
+        "药师已到床旁讲解用法用量，并留下用药提醒卡。",
+        "已安排药学门诊随访，解答了用药疑问。",
+    ],
+    "nursing": [
+        "护士已上门示范护理方法，并留下了护理指导单。",
+        "已为您联系陪护，并讲解了翻身和康复动作。",
+    ],
+    "pediatrics": [
+        "儿科的叔叔阿姨们为孩子准备了生日蛋糕和绘本。",
+        "已在儿科病区活动室添置玩具和绘本。",
+    ],
+    "logistics": [
+        "已安排维修师傅处理，当天修好。",
+        "护士站已配置吹风机、针线包和充电器，可随时借用。",
+    ],
+    "catering": ["营养食堂已为您安排治疗饮食，每日按时送到床旁。", "已增加病区开水供应时段。"],
+    "finance": ["工作人员已上门讲解费用清单和医保报销流程。", "已协助申请困难救助。"],
+    "office": [
+        "您的意见已转达相关科室并整改，感谢您的监督。",
+        "您的感谢已转达，并在科室进行了表扬。",
+    ],
+    "volunteer": ["志愿者每周两次到病房陪伴聊天、读报。", "志愿者已帮您代购生活用品并送到病房。"],
+}
+DECLINE_REASONS = [
+    "这个需求超出了医院能够提供的服务范围，我们已为您留下社区服务中心的联系方式。",
+    "出于安全原因病房内不能使用该电器，护士站可为您代为充电。",
+]
+DEPARTMENT_CLAIMANTS = ["心血管内科病区", "门诊服务中心", "营养科", "后勤保障部"]
+PERSON_CLAIMANTS = ["王护士长", "志愿者李阿姨", "张医生", "陈老师"]
+
+
+@dataclass
+class DemoReport:
+    branches: int
+    departments: int
+    wishes_added: int
+    wishes_total: int
+
+
+def _corpus() -> list[tuple[str, str]]:
+    data = resources.files("wishes.routing").joinpath("data/wishes.csv")
+    with data.open(encoding="utf-8", newline="") as handle:
+        return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def _walk(db: Database, rng: random.Random, text: str, label: str, created: datetime,
+          now: datetime, departments: list[str], branch_names: dict[str, str]) -> None:  # fmt: skip
+    """Submit one wish at `created` and move it as far as its age makes plausible."""
+    age_days = (now - created).total_seconds() / 86400
+    entry = WishEntry(
+        text=text,
+        channel=rng.choice(["kiosk", "phone", "phone"]),
+        department_code=rng.choice(departments) if rng.random() < 0.8 else None,
+        location=f"{rng.randint(1, 48)} 床" if rng.random() < 0.5 else "",
+        patient_name=rng.choice(["", "", "王女士", "李大爷", "小刘妈妈"]),
+        phone=f"13{rng.randint(0, 9)}{rng.randint(10000000, 99999999)}"
+        if rng.random() < 0.4
+        else "",
+    )
+    entry = WishEntry(**{**entry.__dict__, "contact_consent": bool(entry.phone)})
+    wish = lifecycle.submit(db, entry, routing.route(text), at=_stamp(created))
+    moment = created
+
+    def later(hours_low: float, hours_high: float) -> str | None:
+        nonlocal moment
+        moment = moment + timedelta(hours=rng.uniform(hours_low, hours_high))
+        return _stamp(moment) if moment < now else None
+
+    # Wishes from the last day are still fresh: some wait for triage, some for a claim.
+    if wish["state"] == lifecycle.State.TRIAGE:
+        if age_days < 1.5 and rng.random() < 0.6 or not (at := later(0.5, 20)):
+            return
+        lifecycle.triage(db, wish["id"], label, TRIAGER, at=at)
+    branch = label
+    if rng.random() < 0.04 and (at := later(1, 30)):
+        lifecycle.decline(db, wish["id"], Actor("staff", branch_names[branch]),
+                          rng.choice(DECLINE_REASONS), at=at)  # fmt: skip
+        return
+    # A few wishes stall at every stage, so the board has overdue work to show.
+    stalled = rng.random()
+    if (age_days < 3 and rng.random() < 0.6) or stalled < 0.03 or not (at := later(0.5, 36)):
+        return
+    kind = rng.choices(list(ClaimantKind), weights=[6, 2, 2])[0]
+    name = {
+        ClaimantKind.BRANCH: branch_names[branch],
+        ClaimantKind.DEPARTMENT: rng.choice(DEPARTMENT_CLAIMANTS),
+        ClaimantKind.PERSON: rng.choice(PERSON_CLAIMANTS),
+    }[kind]
+    actor = Actor("staff", branch_names[branch])
+    lifecycle.claim(db, wish["id"], actor, kind, name, at=at)
+    if (age_days < 7 and rng.random() < 0.5) or stalled < 0.06:
+        return
+    if rng.random() < 0.5 and (at := later(1, 48)):
+        lifecycle.start(db, wish["id"], actor, at=at)
+    if (age_days < 10 and rng.random() < 0.4) or stalled < 0.08 or not (at := later(2, 24 * 6)):
+        return
+    lifecycle.fulfil(db, wish["id"], actor, rng.choice(FULFILMENT_NOTES[branch]), at=at)
+    if rng.random() < 0.55 and (at := later(12, 96)):
+        lifecycle.follow_up(db, wish["id"], actor, confirmed=rng.random() < 0.9, at=at)
+
+
+def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
+         now: datetime | None = None) -> DemoReport:  # fmt: skip
+    """Load the organisation (always, idempotently) and the sample wishes.
+
+    Sample wishes go only into a database that has no wishes yet: running the demo twice, or
+    by mistake against a hospital's real data, adds nothing.
+    """
+    org = organisation.read_organisation_file()
+    organisation.load_organisation(db, org)
+    added = 0
+    if not db["wishes"].count:
+        now = now or datetime.now(UTC)
+        rng = random.Random(seed)
+        corpus = _corpus()
+        rng.shuffle(corpus)
+        departments = [d["code"] for d in org["departments"]]
+        branch_names = organisation.branch_names(db)
+        start = now - timedelta(weeks=DEMO_WEEKS)
+        span = (now - start).total_seconds()
+        moments = sorted(
+            start + timedelta(seconds=span * rng.random() ** 0.8) for _ in range(count)
+        )
+        with transaction(db):
+            for (text, label), created in zip(corpus, moments, strict=False):
+                _walk(db, rng, text, label, created, now, departments, branch_names)
+                added += 1
+    return DemoReport(
+        branches=len(org["branches"]),
+        departments=len(org["departments"]),
+        wishes_added=added,
+        wishes_total=db["wishes"].count,
+    )

@@ -1,0 +1,1 @@
+"""The patient's wish form, at a lobby kiosk and on a phone."""

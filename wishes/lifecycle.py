@@ -1,0 +1,370 @@
+"""The wish state machine: the only code that changes a wish.
+
+Every move is one function. It runs in one transaction that holds the write lock
+(BEGIN IMMEDIATE), re-reads the wish's state inside it, refuses an illegal move, updates
+the wish and appends its event (who, when, what, why). Because the state is checked under
+the write lock, two simultaneous claims cannot both succeed.
+
+    submitted ─► triage ─(triage)─► open ─(claim)─► claimed ─(start)─► in_progress
+                  │                  ▲  │             │  │                 │
+                  └──────────────────┼──┴─(decline)───┴──┼─────────────────┴─► declined
+                                     └─(hand back / re-route)                   │
+                                      claimed / in_progress ─(fulfil)─► fulfilled
+                                               fulfilled ─(follow up)─► followed_up
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from sqlite_utils import Database
+
+from .storage import transaction, utcnow
+
+
+class State(StrEnum):
+    TRIAGE = "triage"
+    OPEN = "open"
+    CLAIMED = "claimed"
+    IN_PROGRESS = "in_progress"
+    FULFILLED = "fulfilled"
+    FOLLOWED_UP = "followed_up"
+    DECLINED = "declined"
+
+
+class Action(StrEnum):
+    SUBMIT = "submit"
+    ROUTE = "route"
+    TRIAGE = "triage"
+    CLAIM = "claim"
+    HAND_BACK = "hand_back"
+    REROUTE = "reroute"
+    START = "start"
+    FULFIL = "fulfil"
+    FOLLOW_UP = "follow_up"
+    DECLINE = "decline"
+
+
+class ClaimantKind(StrEnum):
+    BRANCH = "branch"
+    DEPARTMENT = "department"
+    PERSON = "person"
+
+
+# action -> (states it may start from, state it leads to)
+TRANSITIONS: dict[Action, tuple[frozenset[State], State]] = {
+    Action.TRIAGE: (frozenset({State.TRIAGE}), State.OPEN),
+    Action.CLAIM: (frozenset({State.OPEN}), State.CLAIMED),
+    Action.HAND_BACK: (frozenset({State.CLAIMED, State.IN_PROGRESS}), State.OPEN),
+    Action.REROUTE: (frozenset({State.OPEN, State.CLAIMED, State.IN_PROGRESS}), State.OPEN),
+    Action.START: (frozenset({State.CLAIMED}), State.IN_PROGRESS),
+    Action.FULFIL: (frozenset({State.CLAIMED, State.IN_PROGRESS}), State.FULFILLED),
+    Action.FOLLOW_UP: (frozenset({State.FULFILLED}), State.FOLLOWED_UP),
+    Action.DECLINE: (
+        frozenset({State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS}),
+        State.DECLINED,
+    ),
+}
+
+# The alphabet of tracking codes: no 0/O, 1/I/L, so a code can be read aloud and typed back.
+TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+TRACKING_CODE_LENGTH = 7
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who made a change: `kind` is patient, router, system or staff."""
+
+    kind: str
+    label: str = ""
+    user_id: int | None = None
+
+
+PATIENT = Actor("patient")
+ROUTER = Actor("router")
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """What the router said about a wish: the top branches with probabilities, and tags."""
+
+    suggestions: list[tuple[str, float]]
+    tags: list[str] = field(default_factory=list)
+    model_version: str = ""
+    confident: bool = False
+
+
+@dataclass(frozen=True)
+class WishEntry:
+    """A wish as the patient entered it, already cleaned and validated by the form."""
+
+    text: str
+    channel: str
+    reason: str = ""
+    department_code: str | None = None
+    location: str = ""
+    patient_name: str = ""
+    phone: str = ""
+    contact_consent: bool = False
+
+
+class IllegalMove(Exception):
+    """A move that the wish's current state does not allow (e.g. fulfil an unclaimed wish)."""
+
+    def __init__(self, action: Action, state: State | None, wish: dict[str, Any] | None = None):
+        self.action = action
+        self.state = state
+        self.wish = wish
+        super().__init__(f"cannot {action} a wish that is {state}")
+
+
+class WishNotFound(LookupError):
+    pass
+
+
+def new_tracking_code() -> str:
+    return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_CODE_LENGTH))
+
+
+def normalise_tracking_code(typed: str) -> str:
+    """Accept what people type back: lower case, spaces and dashes between the groups."""
+    return "".join(ch for ch in typed.upper() if ch.isascii() and ch.isalnum())
+
+
+def _event(
+    db: Database,
+    wish_id: int,
+    action: Action,
+    actor: Actor,
+    at: str,
+    *,
+    from_state: State | None,
+    to_state: State | None,
+    branch_code: str | None = None,
+    reason: str = "",
+    data: dict[str, Any] | None = None,
+) -> None:
+    db["wish_events"].insert(
+        {
+            "wish_id": wish_id,
+            "at": at,
+            "action": str(action),
+            "from_state": from_state and str(from_state),
+            "to_state": to_state and str(to_state),
+            "branch_code": branch_code,
+            "actor_kind": actor.kind,
+            "actor_label": actor.label,
+            "actor_user_id": actor.user_id,
+            "reason": reason,
+            "data": json.dumps(data, ensure_ascii=False) if data else None,
+        }
+    )
+
+
+def submit(
+    db: Database, entry: WishEntry, route: RouteDecision | None, *, at: str | None = None
+) -> dict[str, Any]:
+    """Store a new wish with a fresh tracking code; a confident route opens it at a branch."""
+    at = at or utcnow()
+    routed = route is not None and route.confident and bool(route.suggestions)
+    state = State.OPEN if routed else State.TRIAGE
+    first_choice = route.suggestions[0] if route and route.suggestions else (None, None)
+    row = {
+        "text": entry.text,
+        "reason": entry.reason,
+        "department_code": entry.department_code or None,
+        "location": entry.location,
+        "patient_name": entry.patient_name or None,
+        "phone": entry.phone or None,
+        "contact_consent": int(entry.contact_consent),
+        "channel": entry.channel,
+        "state": str(state),
+        "branch_code": first_choice[0] if routed else None,
+        "router_branch_code": first_choice[0],
+        "router_confidence": first_choice[1],
+        "router_suggestions": json.dumps(route.suggestions) if route else None,
+        "router_model": route.model_version if route else None,
+        "tags": json.dumps(route.tags, ensure_ascii=False) if route else None,
+        "created_at": at,
+        "updated_at": at,
+        "routed_at": at if routed else None,
+    }
+    for _attempt in range(5):
+        row["tracking_code"] = new_tracking_code()
+        try:
+            with transaction(db):
+                wish_id = db["wishes"].insert(row).last_pk
+                _event(db, wish_id, Action.SUBMIT, PATIENT, at, from_state=None, to_state=state)
+                if routed:
+                    _event(
+                        db,
+                        wish_id,
+                        Action.ROUTE,
+                        ROUTER,
+                        at,
+                        from_state=state,
+                        to_state=state,
+                        branch_code=row["branch_code"],
+                        data={"confidence": first_choice[1], "model": route.model_version},
+                    )
+            return {**row, "id": wish_id}
+        except sqlite3.IntegrityError as error:
+            if "tracking_code" not in str(error):
+                raise
+    raise RuntimeError("could not draw an unused tracking code")  # 31**7 codes: never in practice
+
+
+def _move(
+    db: Database,
+    wish_id: int,
+    action: Action,
+    actor: Actor,
+    *,
+    at: str | None = None,
+    reason: str = "",
+    changes: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    allowed_from, to_state = TRANSITIONS[action]
+    at = at or utcnow()
+    with transaction(db):
+        rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
+        if not rows:
+            raise WishNotFound(wish_id)
+        wish = rows[0]
+        state = State(wish["state"])
+        if state not in allowed_from:
+            raise IllegalMove(action, state, wish)
+        update = {"state": str(to_state), "updated_at": at, **(changes or {})}
+        db["wishes"].update(wish_id, update)
+        _event(
+            db,
+            wish_id,
+            action,
+            actor,
+            at,
+            from_state=state,
+            to_state=to_state,
+            branch_code=update.get("branch_code", wish["branch_code"]),
+            reason=reason,
+            data=data,
+        )
+        return {**wish, **update}
+
+
+_NO_CLAIM = {
+    "claimant_kind": None,
+    "claimant_name": None,
+    "claimant_user_id": None,
+    "claimed_at": None,
+}
+
+
+def triage(
+    db: Database, wish_id: int, branch_code: str, actor: Actor, *, at: str | None = None
+) -> dict[str, Any]:
+    """The Party-building office sends a wish waiting for triage to a branch."""
+    at = at or utcnow()
+    return _move(
+        db, wish_id, Action.TRIAGE, actor, at=at,
+        changes={"branch_code": branch_code, "routed_at": at},
+    )  # fmt: skip
+
+
+def claim(
+    db: Database,
+    wish_id: int,
+    actor: Actor,
+    kind: ClaimantKind,
+    name: str,
+    *,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """Claim an open wish as a branch, a department or a person; `name` is what patients see."""
+    at = at or utcnow()
+    changes = {
+        "claimant_kind": str(kind),
+        "claimant_name": name,
+        "claimant_user_id": actor.user_id if kind is ClaimantKind.PERSON else None,
+        "claimed_at": at,
+    }
+    return _move(db, wish_id, Action.CLAIM, actor, at=at, changes=changes)
+
+
+def hand_back(
+    db: Database, wish_id: int, actor: Actor, reason: str, *, at: str | None = None
+) -> dict[str, Any]:
+    return _move(db, wish_id, Action.HAND_BACK, actor, at=at, reason=reason, changes=_NO_CLAIM)
+
+
+def reroute(
+    db: Database,
+    wish_id: int,
+    branch_code: str,
+    actor: Actor,
+    reason: str,
+    *,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """Send a wish to another branch; the router's first choice stays beside the new branch."""
+    return _move(
+        db, wish_id, Action.REROUTE, actor, at=at, reason=reason,
+        changes={**_NO_CLAIM, "branch_code": branch_code},
+    )  # fmt: skip
+
+
+def start(db: Database, wish_id: int, actor: Actor, *, at: str | None = None) -> dict[str, Any]:
+    return _move(db, wish_id, Action.START, actor, at=at)
+
+
+def fulfil(
+    db: Database, wish_id: int, actor: Actor, note: str, *, at: str | None = None
+) -> dict[str, Any]:
+    """Record what was done; `note` is shown to the patient."""
+    at = at or utcnow()
+    return _move(
+        db, wish_id, Action.FULFIL, actor, at=at,
+        changes={"fulfilment_note": note, "fulfilled_at": at},
+    )  # fmt: skip
+
+
+def follow_up(
+    db: Database,
+    wish_id: int,
+    actor: Actor,
+    confirmed: bool,
+    note: str = "",
+    *,
+    at: str | None = None,
+) -> dict[str, Any]:
+    at = at or utcnow()
+    return _move(
+        db, wish_id, Action.FOLLOW_UP, actor, at=at, reason=note,
+        changes={"patient_confirmed": int(confirmed), "closed_at": at},
+    )  # fmt: skip
+
+
+def decline(
+    db: Database, wish_id: int, actor: Actor, reason: str, *, at: str | None = None
+) -> dict[str, Any]:
+    """Decline with a reason the patient reads on the tracking page."""
+    at = at or utcnow()
+    return _move(
+        db, wish_id, Action.DECLINE, actor, at=at, reason=reason,
+        changes={"decline_reason": reason, "closed_at": at},
+    )  # fmt: skip
+
+
+def find_by_tracking_code(db: Database, code: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM wishes WHERE tracking_code = ?", [code]))
+    return rows[0] if rows else None
+
+
+def history(db: Database, wish_id: int) -> list[dict[str, Any]]:
+    """A wish's events, oldest first."""
+    return list(db.query("SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id", [wish_id]))

@@ -1,0 +1,1 @@
+"""The hospital's organisation: general branches, branches (the router's labels), departments."""

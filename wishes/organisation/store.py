@@ -1,0 +1,64 @@
+"""SQL for the organisation tables: general_branches, branches, departments."""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..storage import transaction
+
+DEFAULT_ORGANISATION = "default.json"
+
+
+def read_organisation_file(name: str = DEFAULT_ORGANISATION) -> dict[str, list[dict[str, Any]]]:
+    """The organisation shipped with the package (the demo hospital of the brief)."""
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    return json.loads(text)
+
+
+def load_organisation(db: Database, organisation: dict[str, list[dict[str, Any]]]) -> None:
+    """Insert or update every unit; running it twice changes nothing the second time."""
+    with transaction(db):
+        for table in ("general_branches", "branches", "departments"):
+            rows = [
+                {**row, "sort_order": position, "active": row.get("active", 1)}
+                for position, row in enumerate(organisation.get(table, []))
+            ]
+            if rows:
+                db[table].upsert_all(rows, pk="code")
+
+
+def branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
+    """Branches with their general branch's name, in the organisation's order."""
+    where = "WHERE b.active = 1" if active_only else ""
+    return list(
+        db.query(
+            f"""
+            SELECT b.code, b.name, b.scope, b.active, b.general_branch_code,
+                   gb.name AS general_branch_name
+            FROM branches b JOIN general_branches gb ON gb.code = b.general_branch_code
+            {where}
+            ORDER BY gb.sort_order, b.sort_order
+            """
+        )
+    )
+
+
+def branch_names(db: Database) -> dict[str, str]:
+    return {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")}
+
+
+def departments(db: Database, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """Active departments and wards, for the patient's location picker and bedside cards."""
+    if kind:
+        sql = "SELECT * FROM departments WHERE active = 1 AND kind = ? ORDER BY sort_order"
+        return list(db.query(sql, [kind]))
+    return list(db.query("SELECT * FROM departments WHERE active = 1 ORDER BY sort_order"))
+
+
+def department(db: Database, code: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM departments WHERE code = ? AND active = 1", [code]))
+    return rows[0] if rows else None

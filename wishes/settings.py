@@ -1,0 +1,133 @@
+"""Every WISHES_* setting, declared once with its default and help text.
+
+The README's settings table is checked against this list by a test, so a new setting
+cannot go undocumented. Values come from the environment; an unknown WISHES_* name is
+refused at start, because a typo there would otherwise be silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number <= 0:
+        raise ValueError(f"must be a positive whole number: {value!r}")
+    return number
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    parse: Callable[[str], Any] = str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "WISHES_DATA_DIR",
+        str(PROJECT_ROOT / "instance"),
+        "Folder for the SQLite database, uploaded photos, the jieba cache and the generated "
+        "secret key.",
+    ),
+    Setting(
+        "WISHES_MODELS_DIR",
+        str(PROJECT_ROOT / "models"),
+        "Folder holding the trained router models and their metadata.",
+    ),
+    Setting(
+        "WISHES_HOSPITAL_NAME",
+        "示范医院",
+        "The hospital's name, shown on every patient page and on printed bedside cards.",
+    ),
+    Setting(
+        "WISHES_PUBLIC_URL",
+        "",
+        "Address patients' phones use to reach the app (for example http://10.2.3.4:8000), "
+        "encoded in QR codes. Empty: the address of the current request.",
+    ),
+    Setting(
+        "WISHES_TIMEZONE",
+        "Asia/Shanghai",
+        "Time zone in which dates and times are shown (they are stored in UTC).",
+    ),
+    Setting(
+        "WISHES_KIOSK_IDLE_SECONDS",
+        90,
+        "Seconds without a touch after which a kiosk page returns to its welcome screen and "
+        "forgets what was typed.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_KIOSK_WARNING_SECONDS",
+        20,
+        "How many seconds before that reset the kiosk shows a countdown warning.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_BIND",
+        "127.0.0.1:8000",
+        "Address and port `wishes serve` listens on.",
+    ),
+    Setting(
+        "WISHES_WORKERS",
+        2,
+        "Worker processes of the production server started by `wishes serve`.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_THREADS",
+        4,
+        "Threads per worker process of the production server.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_DEMO",
+        False,
+        "Demo mode: set by `wishes serve --demo`; shows a demo banner on every page.",
+        _bool,
+    ),
+)
+
+SETTINGS_BY_NAME: Mapping[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+class SettingsError(ValueError):
+    """A WISHES_* environment variable is unknown or has a value that cannot be used."""
+
+
+def load(environ: Mapping[str, str] | None = None) -> Mapping[str, Any]:
+    """Read every setting from the environment, falling back to its default."""
+    environ = os.environ if environ is None else environ
+    unknown = sorted(k for k in environ if k.startswith("WISHES_") and k not in SETTINGS_BY_NAME)
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(unknown)}")
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.name)
+        if raw is None:
+            values[setting.name] = setting.default
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as error:
+            raise SettingsError(f"{setting.name}: {error}") from error
+    return MappingProxyType(values)

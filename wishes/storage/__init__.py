@@ -1,0 +1,124 @@
+"""One SQLite file, opened through sqlite-utils with the same pragmas everywhere.
+
+A connection belongs to one request (flaskr's `get_db` on `g`) or to one command, so
+no connection is ever shared across a fork or between threads. Writes that belong
+together go through `transaction()`, which takes the write lock up front (BEGIN
+IMMEDIATE) so that two writers never deadlock half-way through.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+from flask import Flask, current_app, g
+from flask.cli import with_appcontext
+from sqlite_utils import Database
+
+from .migrations import migrations
+
+BUSY_TIMEOUT_MS = 5000
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def utcnow() -> str:
+    """The current time as stored in every table: UTC, `YYYY-MM-DD HH:MM:SS`."""
+    return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
+
+
+def connect(path: str | Path) -> Database:
+    """Open the database with WAL, foreign keys, a busy timeout and full fsync on commit.
+
+    `synchronous=FULL`: a wish whose tracking code the patient has been shown must survive
+    a power cut, and the volume (hundreds of writes a day) makes the extra fsync free.
+    """
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    db = Database(conn)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return db
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[Database]:
+    """Run a group of writes as one transaction holding the write lock from its start."""
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    else:
+        db.conn.commit()
+
+
+def database_path(app: Flask | None = None) -> Path:
+    app = app or current_app
+    return Path(app.config["WISHES_DATA_DIR"]) / "wishes.db"
+
+
+def get_db() -> Database:
+    """The current request's connection, opened on first use."""
+    if "db" not in g:
+        g.db = connect(database_path())
+    return g.db
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def upgrade(db: Database) -> list[str]:
+    """Apply every pending migration; return the names applied."""
+    pending = [m.name for m in migrations.pending(db)]
+    migrations.apply(db)
+    return pending
+
+
+def schema_is_current(db: Database) -> bool:
+    return not migrations.pending(db)
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command() -> None:
+    """Create the database, or upgrade an existing one to the latest schema."""
+    path = database_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with connect(path) as db:
+        applied = upgrade(db)
+        for migration in migrations.applied(db):
+            click.echo(f"  {migration.name}  (applied {migration.applied_at[:19]} UTC)")
+    click.echo(
+        f"{path}: " + (f"applied {', '.join(applied)}" if applied else "schema is up to date")
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+
+
+def prepare(app: Flask) -> None:
+    """Create or upgrade the schema at start, one process at a time (workers start together)."""
+    import fcntl
+
+    path = database_path(app)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.parent / ".migrate.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with connect(path) as db:
+            applied = upgrade(db)
+    if applied:
+        app.logger.info("database %s: applied %s", path, ", ".join(applied))

@@ -1,0 +1,1 @@
+"""Where a patient looks up what became of a wish, by its tracking code."""

@@ -1,0 +1,80 @@
+"""Tracking pages: a lookup box and the state and history of one wish, in patient words.
+
+The tracking code is the only key: the page shows that wish alone, never the patient's
+name or phone, and never a staff member's personal data.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+
+from .. import lifecycle
+from ..intake.views import KIOSK_LAYOUT, PHONE_LAYOUT
+from ..organisation import store as organisation
+from ..storage import get_db
+
+bp = Blueprint("tracking", __name__)
+
+# Events a patient is told about; internal bookkeeping (e.g. a route that changed nothing
+# the patient would notice) stays on the staff side.
+PATIENT_VISIBLE_ACTIONS = {
+    lifecycle.Action.SUBMIT,
+    lifecycle.Action.ROUTE,
+    lifecycle.Action.TRIAGE,
+    lifecycle.Action.CLAIM,
+    lifecycle.Action.HAND_BACK,
+    lifecycle.Action.REROUTE,
+    lifecycle.Action.START,
+    lifecycle.Action.FULFIL,
+    lifecycle.Action.FOLLOW_UP,
+    lifecycle.Action.DECLINE,
+}
+
+
+def _lookup(layout: str, endpoint: str):
+    typed = request.args.get("code", "")
+    if typed:
+        code = lifecycle.normalise_tracking_code(typed)
+        if code:
+            return redirect(url_for(endpoint, code=code))
+    return render_template("tracking/lookup.html", layout=layout, typed=typed)
+
+
+def _status(code: str, layout: str):
+    db = get_db()
+    normalised = lifecycle.normalise_tracking_code(code)
+    wish = lifecycle.find_by_tracking_code(db, normalised)
+    if wish is None:
+        return render_template("tracking/unknown.html", layout=layout, code=code), 404
+    events = [
+        event
+        for event in lifecycle.history(db, wish["id"])
+        if event["action"] in PATIENT_VISIBLE_ACTIONS
+    ]
+    return render_template(
+        "tracking/status.html",
+        layout=layout,
+        wish=wish,
+        events=events,
+        branch_names=organisation.branch_names(db),
+    )
+
+
+@bp.get("/t")
+def lookup():
+    return _lookup(PHONE_LAYOUT, "tracking.wish_status")
+
+
+@bp.get("/t/<code>")
+def wish_status(code: str):
+    return _status(code, PHONE_LAYOUT)
+
+
+@bp.get("/kiosk/t")
+def kiosk_lookup():
+    return _lookup(KIOSK_LAYOUT, "tracking.kiosk_wish_status")
+
+
+@bp.get("/kiosk/t/<code>")
+def kiosk_wish_status(code: str):
+    return _status(code, KIOSK_LAYOUT)

@@ -1,0 +1,86 @@
+"""HTTP wiring shared by every page: blueprints, error pages, headers, template helpers."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flask import Flask, current_app, render_template, request
+from flask_babel import format_datetime
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
+
+from .cards.qr import public_url, qr_svg
+from .intake.forms import mask_phone
+from .storage import TIMESTAMP_FORMAT
+
+# Everything a page needs is served by the app itself; nothing may come from another host.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+
+
+def local_time(stored: str | None, format: str = "short") -> str:
+    """A stored UTC timestamp shown in the hospital's time zone and the page's locale."""
+    if not stored:
+        return ""
+    moment = datetime.strptime(stored, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return format_datetime(moment, format)
+
+
+def qr_for(path: str, label: str):
+    """A QR code that opens `path` of this app on a phone."""
+    return qr_svg(public_url(path), label=label)
+
+
+def _error_page(error: HTTPException):
+    code = error.code or 500
+    template = "errors/kiosk.html" if request.path.startswith("/kiosk") else "errors/page.html"
+    return render_template(template, code=code), code
+
+
+def _csrf_error(_error: CSRFError):
+    return render_template("errors/page.html", code="csrf"), 400
+
+
+def _server_error(error: Exception):
+    # The traceback goes to the log; the visitor gets a calm page, never a stack trace.
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return render_template("errors/page.html", code=500), 500
+
+
+def _headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.path.startswith(("/kiosk", "/w/", "/t")):
+        # Patient pages on a shared kiosk: the back button must not bring back what was typed.
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    from .cards.views import bp as cards_bp
+    from .home import bp as home_bp
+    from .intake.views import bp as intake_bp
+    from .tracking.views import bp as tracking_bp
+
+    for blueprint in (home_bp, intake_bp, tracking_bp, cards_bp):
+        app.register_blueprint(blueprint)
+
+    app.register_error_handler(HTTPException, _error_page)
+    app.register_error_handler(CSRFError, _csrf_error)
+    app.register_error_handler(Exception, _server_error)
+    app.after_request(_headers)
+    app.add_template_filter(local_time, "local_time")
+    app.add_template_filter(mask_phone, "mask_phone")
+    app.add_template_global(qr_for, "qr_for")
+
+    @app.context_processor
+    def _globals():
+        return {
+            "hospital_name": app.config["WISHES_HOSPITAL_NAME"],
+            "demo_mode": app.config["WISHES_DEMO"],
+            "kiosk_idle_seconds": app.config["WISHES_KIOSK_IDLE_SECONDS"],
+            "kiosk_warning_seconds": app.config["WISHES_KIOSK_WARNING_SECONDS"],
+        }
