@@ -57,6 +57,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     storage.init_app(app)
     storage.prepare(app)
 
+    from . import routing
+
+    routing.init_app(app)
+
     from . import web
 
     web.init_app(app)

@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app, demo
+from .routing.commands import train_command
 from .storage import connect, database_path
 
 
@@ -32,10 +33,18 @@ def demo_command() -> None:
 
 @click.command("serve")
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo hospital first.")
+@click.pass_context
 @with_appcontext
-def serve_command(with_demo: bool) -> None:
-    """Serve the app with gunicorn (a production WSGI server) at WISHES_BIND."""
+def serve_command(ctx: click.Context, with_demo: bool) -> None:
+    """Serve the app with gunicorn (a production WSGI server) at WISHES_BIND.
+
+    Trains the bundled router first when no usable model is active.
+    """
     app: Flask = current_app
+    if app.extensions["wishes.router"].refresh() is None:
+        click.echo("no usable router model: training the bundled one")
+        ctx.invoke(train_command)
+        app.extensions["wishes.router"].refresh()
     if with_demo:
         with connect(database_path()) as db:
             report = demo.load(db)
@@ -60,9 +69,10 @@ def serve_command(with_demo: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
 
-    for command in (init_db_command, demo_command, serve_command):
+    for command in (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS):
         app.cli.add_command(command)
 
 

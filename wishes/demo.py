@@ -59,6 +59,21 @@ DECLINE_REASONS = [
     "这个需求超出了医院能够提供的服务范围，我们已为您留下社区服务中心的联系方式。",
     "出于安全原因病房内不能使用该电器，护士站可为您代为充电。",
 ]
+# Wishes as vague as some patients write them: the router is unsure, so they wait for triage.
+VAGUE_WISHES = [
+    ("能不能帮帮忙，我有点事想问问", "office"),
+    ("我想找个人说说", "volunteer"),
+    ("有个事不知道找谁", "office"),
+    ("希望有人来看看我们这边", "logistics"),
+    ("我妈的事情能不能快一点", "outpatient"),
+    ("東西不太夠用", "logistics"),
+    ("想问一下那个单子的事", "finance"),
+    ("晚上能不能有人来一下", "nursing"),
+    ("孩子的事想请你们帮个忙", "pediatrics"),
+    ("谢谢，还有一个小请求", "office"),
+    ("吃的方面有点问题", "catering"),
+    ("上次说的那个还没弄好", "logistics"),
+]
 DEPARTMENT_CLAIMANTS = ["心血管内科病区", "门诊服务中心", "营养科", "后勤保障部"]
 PERSON_CLAIMANTS = ["王护士长", "志愿者李阿姨", "张医生", "陈老师"]
 
@@ -109,6 +124,12 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
         if age_days < 1.5 and rng.random() < 0.6 or not (at := later(0.5, 20)):
             return
         lifecycle.triage(db, wish["id"], label, TRIAGER, at=at)
+    elif wish["branch_code"] != label:
+        # The router was wrong: the branch sends the wish on, and that is a lesson for it.
+        if not (at := later(1, 20)):
+            return
+        lifecycle.reroute(db, wish["id"], label, Actor("staff", branch_names[wish["branch_code"]]),
+                          "不属于本支部的服务范围", at=at)  # fmt: skip
     branch = label
     if rng.random() < 0.04 and (at := later(1, 30)):
         lifecycle.decline(db, wish["id"], Actor("staff", branch_names[branch]),
@@ -152,6 +173,7 @@ def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
         rng = random.Random(seed)
         corpus = _corpus()
         rng.shuffle(corpus)
+        corpus = corpus[: count - len(VAGUE_WISHES)] + VAGUE_WISHES  # vague ones are recent
         departments = [d["code"] for d in org["departments"]]
         branch_names = organisation.branch_names(db)
         start = now - timedelta(weeks=DEMO_WEEKS)

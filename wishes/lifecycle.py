@@ -166,14 +166,24 @@ def _event(
     )
 
 
+def _is_active_branch(db: Database, code: str) -> bool:
+    return (
+        db.execute("SELECT 1 FROM branches WHERE code = ? AND active = 1", [code]).fetchone()
+        is not None
+    )
+
+
 def submit(
     db: Database, entry: WishEntry, route: RouteDecision | None, *, at: str | None = None
 ) -> dict[str, Any]:
     """Store a new wish with a fresh tracking code; a confident route opens it at a branch."""
     at = at or utcnow()
-    routed = route is not None and route.confident and bool(route.suggestions)
-    state = State.OPEN if routed else State.TRIAGE
     first_choice = route.suggestions[0] if route and route.suggestions else (None, None)
+    if first_choice[0] is not None and not _is_active_branch(db, first_choice[0]):
+        # A model trained for another organisation: its guess is no branch here; a person decides.
+        first_choice = (None, None)
+    routed = route is not None and route.confident and first_choice[0] is not None
+    state = State.OPEN if routed else State.TRIAGE
     row = {
         "text": entry.text,
         "reason": entry.reason,
@@ -368,3 +378,18 @@ def find_by_tracking_code(db: Database, code: str) -> dict[str, Any] | None:
 def history(db: Database, wish_id: int) -> list[dict[str, Any]]:
     """A wish's events, oldest first."""
     return list(db.query("SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id", [wish_id]))
+
+
+def corrected_labels(db: Database) -> list[tuple[str, str]]:
+    """(text, final branch) of every wish a person sent to a branch: triaged or re-routed.
+
+    These are the router's lessons: the branch a human chose, whatever the router had said.
+    """
+    sql = """
+        SELECT w.text, w.branch_code FROM wishes w
+        WHERE w.branch_code IS NOT NULL
+          AND EXISTS (SELECT 1 FROM wish_events e
+                      WHERE e.wish_id = w.id AND e.action IN ('triage', 'reroute'))
+        ORDER BY w.id
+    """
+    return [(row["text"], row["branch_code"]) for row in db.query(sql)]

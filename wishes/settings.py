@@ -33,6 +33,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _probability(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1:
+        raise ValueError(f"must be between 0 and 1: {value!r}")
+    return number
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -52,6 +59,13 @@ SETTINGS: tuple[Setting, ...] = (
         "WISHES_MODELS_DIR",
         str(PROJECT_ROOT / "models"),
         "Folder holding the trained router models and their metadata.",
+    ),
+    Setting(
+        "WISHES_ROUTER_THRESHOLD",
+        0.5,
+        "Router confidence (probability of its first choice) below which a wish goes to the "
+        "triage queue with its top-3 suggestions instead of straight to a branch.",
+        _probability,
     ),
     Setting(
         "WISHES_HOSPITAL_NAME",

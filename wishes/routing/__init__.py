@@ -1,14 +1,95 @@
 """The router: sends a wish to the branch best placed to fulfil it.
 
-Intake calls `route(text)` and nothing else. When no model is active, or the model is
-unsure, the wish waits for triage by the Party-building office — never an error.
+Intake calls `route(text)` and nothing else. The active model is loaded once per process at
+start (with gunicorn's --preload, before the workers fork) and swapped in without a restart
+when `wishes train` activates a new version. When no model is usable, or the model is unsure,
+the wish waits for triage by the Party-building office — never an error page.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from pathlib import Path
+
+from flask import Flask, current_app
+
 from ..lifecycle import RouteDecision
+from . import artifacts, text
+from .training import predict_top
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "wishes.router"
 
 
-def route(text: str) -> RouteDecision | None:
+class Router:
+    """The active model of one models folder, re-read when `active.json` changes."""
+
+    RECHECK_SECONDS = 2.0
+
+    def __init__(self, models_dir: str | Path, threshold: float):
+        self.models_dir = Path(models_dir)
+        self.threshold = threshold
+        self._model: artifacts.LoadedModel | None = None
+        self._pointer_stamp: float | None = None
+        self._checked_at = 0.0
+        self._lock = threading.Lock()
+
+    def _pointer_mtime(self) -> float | None:
+        try:
+            return (self.models_dir / artifacts.ACTIVE_FILE).stat().st_mtime_ns
+        except FileNotFoundError:
+            return None
+
+    def refresh(self) -> artifacts.LoadedModel | None:
+        """Load the active version if it changed since the last look (cheap: one stat)."""
+        stamp = self._pointer_mtime()
+        if stamp == self._pointer_stamp:
+            return self._model
+        with self._lock:
+            if stamp != self._pointer_stamp:
+                version = artifacts.active_version(self.models_dir) if stamp else None
+                model = None
+                if version:
+                    try:
+                        model = artifacts.load(self.models_dir, version)
+                        model.pipeline.predict_proba(["预热"])  # builds jieba's dictionary now
+                        log.info("router model %s loaded", version)
+                    except artifacts.ModelError as error:
+                        log.error("router model %s not usable: %s", version, error)
+                self._model, self._pointer_stamp = model, stamp
+        return self._model
+
+    @property
+    def model(self) -> artifacts.LoadedModel | None:
+        now = time.monotonic()
+        if now - self._checked_at >= self.RECHECK_SECONDS:
+            self._checked_at = now
+            return self.refresh()
+        return self._model
+
+    def route(self, wish_text: str) -> RouteDecision | None:
+        model = self.model
+        if model is None:
+            return None
+        top = predict_top(model.pipeline, [wish_text])[0]
+        return RouteDecision(
+            suggestions=[(label, round(p, 4)) for label, p in top],
+            tags=text.keyword_tags(wish_text),
+            model_version=model.version,
+            confident=top[0][1] >= self.threshold,
+        )
+
+
+def init_app(app: Flask) -> None:
+    text.set_cache_dir(Path(app.config["WISHES_DATA_DIR"]) / "jieba-cache")
+    router = Router(app.config["WISHES_MODELS_DIR"], app.config["WISHES_ROUTER_THRESHOLD"])
+    router.refresh()
+    app.extensions[EXTENSION] = router
+
+
+def route(wish_text: str) -> RouteDecision | None:
     """Top branches with probabilities and keyword tags for one wish, or None (triage)."""
-    return None
+    return current_app.extensions[EXTENSION].route(wish_text)

@@ -1,0 +1,212 @@
+import csv
+import json
+import random
+
+import pytest
+
+from wishes import create_app, lifecycle
+from wishes.lifecycle import Actor, WishEntry
+from wishes.organisation import store as organisation
+from wishes.routing import Router, artifacts, text, training
+from wishes.storage import connect, database_path
+
+FRUIT = "苹果 香蕉 葡萄 西瓜 橘子 草莓 芒果 桃子".split()
+VEHICLE = "汽车 火车 飞机 轮船 单车 地铁 公交 卡车".split()
+WEATHER = "下雨 晴天 刮风 下雪 打雷 多云 雾霾 冰雹".split()
+FILLER = "今天 我想 看到 很多 一些 喜欢 关于 明天".split()
+
+
+def generated(path, rows_per_label, seed, labels=(("fruit", FRUIT), ("vehicle", VEHICLE),
+                                                    ("weather", WEATHER)), extra=()):  # fmt: skip
+    rng = random.Random(seed)
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "label"])
+        for label, words in labels:
+            for i in range(rows_per_label):
+                sentence = (
+                    rng.choice(FILLER) + rng.choice(words) + rng.choice(FILLER) + rng.choice(words)
+                )
+                writer.writerow([i, sentence, label])
+        for row in extra:
+            writer.writerow(["x", *row])
+    return path
+
+
+@pytest.fixture(scope="module")
+def trained_models(tmp_path_factory):
+    """The bundled router, trained once for this module."""
+    models = tmp_path_factory.mktemp("models")
+    heldout = training.read_examples(training.bundled_file(training.BUNDLED_HELDOUT))
+    corpus = training.read_examples(training.bundled_file(training.BUNDLED_CORPUS))
+    run = training.train(models, {"bundled corpus": corpus}, heldout)
+    assert run.activated
+    return models
+
+
+def routed_app(tmp_path, models, threshold):
+    config = {"TESTING": True, "WISHES_DATA_DIR": str(tmp_path / "data")}
+    app = create_app(
+        {**config, "WISHES_MODELS_DIR": str(models), "WISHES_ROUTER_THRESHOLD": threshold}
+    )
+    with connect(database_path(app)) as db:
+        organisation.load_organisation(db, organisation.read_organisation_file())
+    return app
+
+
+def test_traditional_full_width_and_simplified_read_the_same():
+    simplified = text.normalise("希望病房有热水可以洗澡 B超")
+    assert text.normalise("希望病房有熱水可以洗澡 Ｂ超") == simplified
+    assert text.normalise("希望病房有熱水可以洗澡😊 B超\u200b") == simplified
+
+
+def test_traditional_and_simplified_wishes_go_to_the_same_branch(trained_models):
+    router = Router(trained_models, threshold=0.5)
+    for simplified, traditional in [
+        ("请问检查报告什么时候可以拿", "請問檢查報告什麼時候可以拿"),
+        ("想给住院的孩子过个生日", "想給住院的孩子過個生日"),
+        ("医保报销需要准备哪些材料", "醫保報銷需要準備哪些材料"),
+    ]:
+        assert (
+            router.route(simplified).suggestions[0][0]
+            == router.route(traditional).suggestions[0][0]
+        )
+
+
+def test_route_gives_top_three_with_probabilities_and_tags(trained_models):
+    decision = Router(trained_models, threshold=0.5).route("护士站能不能放个吹风机，洗完头没法吹")
+    assert decision.suggestions[0][0] == "logistics"
+    assert len(decision.suggestions) == 3
+    probabilities = [p for _, p in decision.suggestions]
+    assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
+    assert 1 <= len(decision.tags) <= 5 and "吹风机" in decision.tags
+
+
+def test_model_round_trip_through_the_safe_format(tmp_path, trained_models):
+    version = artifacts.active_version(trained_models)
+    model = artifacts.load(trained_models, version)
+    meta = json.loads((trained_models / version / "metadata.json").read_text())
+    assert meta["labels"] == model.labels and len(meta["labels"]) == 10
+    assert meta["training"]["sha256"] and meta["training"]["size"] > 1500
+    assert meta["libraries"]["scikit-learn"] and meta["metrics"]["accuracy"] > 0.8
+    assert not list(trained_models.glob("**/*.pkl")) and not list(
+        trained_models.glob("**/*.joblib")
+    )
+
+
+def test_model_from_other_library_versions_is_refused(tmp_path, trained_models):
+    version = artifacts.active_version(trained_models)
+    copy = tmp_path / "models"
+    (copy / version).mkdir(parents=True)
+    (copy / version / "model.skops").write_bytes(
+        (trained_models / version / "model.skops").read_bytes()
+    )
+    meta = json.loads((trained_models / version / "metadata.json").read_text())
+    meta["libraries"]["scikit-learn"] = "0.24.0"
+    (copy / version / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(artifacts.ModelError, match="scikit-learn 0.24.0"):
+        artifacts.load(copy, version)
+    artifacts.activate(copy, version)
+    assert Router(copy, 0.5).route("想借轮椅") is None  # refused model: the wish goes to triage
+
+
+def test_unsure_wish_waits_for_triage_with_its_suggestions(tmp_path, trained_models):
+    app = routed_app(tmp_path, trained_models, threshold=0.999)
+    client = app.test_client()
+    page = client.get("/w/new").get_data(as_text=True)
+    token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    client.post("/w/new", data={"text": "想借个充电宝", "department": "", "csrf_token": token})
+    with connect(database_path(app)) as db:
+        wish = next(db.query("SELECT * FROM wishes"))
+    assert wish["state"] == "triage" and wish["branch_code"] is None
+    assert len(json.loads(wish["router_suggestions"])) == 3
+    assert wish["router_branch_code"] == "logistics"
+
+
+def test_confident_wish_goes_straight_to_its_branch(tmp_path, trained_models):
+    app = routed_app(tmp_path, trained_models, threshold=0.3)
+    with app.app_context(), connect(database_path(app)) as db:
+        from wishes import routing
+
+        wish = lifecycle.submit(db, WishEntry(text="想借个充电宝", channel="phone"),
+                                routing.route("想借个充电宝"))  # fmt: skip
+    assert wish["state"] == "open" and wish["branch_code"] == "logistics"
+    assert json.loads(wish["tags"])
+
+
+def test_a_guess_that_is_no_branch_here_goes_to_triage_not_to_an_error(db):
+    route = lifecycle.RouteDecision([("cardiology-ward", 0.99)], ["心内"], "other-hospital", True)
+    wish = lifecycle.submit(db, WishEntry(text="想借轮椅", channel="kiosk"), route)
+    assert wish["state"] == "triage" and wish["router_branch_code"] is None
+
+
+def test_triaged_and_rerouted_wishes_become_training_labels_and_win_conflicts(app, db):
+    office = Actor("staff", "党建工作部")
+    triaged = lifecycle.submit(db, WishEntry(text="护士姐姐人真好想表扬", channel="phone"), None)
+    lifecycle.triage(db, triaged["id"], "office", office)
+    routed = lifecycle.submit(
+        db, WishEntry(text="夜里太冷", channel="phone"),
+        lifecycle.RouteDecision([("nursing", 0.9)], [], "v", True),
+    )  # fmt: skip
+    lifecycle.reroute(db, routed["id"], "logistics", office, "空调归后勤")
+    untouched = lifecycle.submit(
+        db, WishEntry(text="想订餐", channel="phone"),
+        lifecycle.RouteDecision([("catering", 0.9)], [], "v", True),
+    )  # fmt: skip
+    labels = lifecycle.corrected_labels(db)
+    assert labels == [("护士姐姐人真好想表扬", "office"), ("夜里太冷", "logistics")]
+    assert untouched["text"] not in dict(labels)
+    merged = dict(training.merge([("夜里太冷", "nursing"), ("想订餐", "catering")], labels))
+    assert merged["夜里太冷"] == "logistics"
+
+
+def test_train_and_evaluate_work_for_another_label_set(tmp_path, runner):
+    data = generated(tmp_path / "train.csv", 40, seed=1)
+    test = generated(tmp_path / "test.csv", 10, seed=2, extra=[("今天下雨又刮风", "sky")])
+    result = runner.invoke(args=["train", "--data", str(data), "--no-db", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["activated"] and report["version"]
+    assert set(report["metrics"]["labels"]) == {"fruit", "vehicle", "weather"}
+    result = runner.invoke(args=["evaluate", "--data", str(test), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["n"] == 30 and scores["accuracy"] > 0.9 and scores["top3_accuracy"] == 1.0
+    assert scores["unknown_labels"] == {"sky": 1}
+    assert {"macro_f1", "per_label", "confusion", "mean_ms", "p95_ms"} <= set(scores)
+    text_report = runner.invoke(args=["evaluate", "--data", str(test)])
+    assert "confusion matrix" in text_report.output and "sky (1)" in text_report.output
+
+
+def test_evaluate_explains_a_file_without_the_right_columns(tmp_path, runner):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("query,intent\n你好,greeting\n", encoding="utf-8")
+    runner.invoke(args=["train", "--data", str(generated(tmp_path / "t.csv", 20, 1)), "--no-db"])
+    result = runner.invoke(args=["evaluate", "--data", str(bad)])
+    assert result.exit_code != 0 and "needs the columns 'text' and 'label'" in result.output
+
+
+def test_a_worse_model_is_not_activated_unless_forced(tmp_path):
+    models = tmp_path / "models"
+    good = training.read_examples(generated(tmp_path / "good.csv", 40, seed=1))
+    heldout = training.read_examples(generated(tmp_path / "held.csv", 15, seed=3))
+    first = training.train(models, {"files": good}, heldout)
+    assert first.activated
+    rng = random.Random(0)
+    shuffled = [(t, rng.choice(["fruit", "vehicle", "weather"])) for t, _ in good]
+    worse = training.train(models, {"files": shuffled}, heldout)
+    assert not worse.activated and "kept" in worse.reason
+    assert artifacts.active_version(models) == first.version
+    forced = training.train(models, {"files": shuffled}, heldout, force=True)
+    assert forced.activated and artifacts.active_version(models) == forced.version
+
+
+def test_a_newly_activated_model_is_picked_up_without_a_restart(tmp_path):
+    models = tmp_path / "models"
+    heldout = training.read_examples(generated(tmp_path / "held.csv", 10, seed=3))
+    router = Router(models, threshold=0.0)
+    router.RECHECK_SECONDS = 0
+    assert router.route("今天想吃苹果") is None
+    examples = training.read_examples(generated(tmp_path / "a.csv", 30, 1))
+    run = training.train(models, {"files": examples}, heldout)
+    assert router.route("今天想吃苹果").model_version == run.version

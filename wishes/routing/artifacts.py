@@ -1,0 +1,140 @@
+"""Trained models on disk: one folder per version, a metadata file beside it, one active pointer.
+
+    models/
+      active.json                  {"version": "20261124-230512-3f9a"}
+      20261124-230512-3f9a/
+        model.skops                the pipeline, in skops' safe format (never pickle)
+        metadata.json              labels, training data hash and size, metrics, versions
+
+Following scikit-learn's persistence notes: the library versions used for training are saved
+beside the model, and a mismatch on load is an error, not a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from importlib import metadata as package_metadata
+from pathlib import Path
+from typing import Any
+
+import skops.io as sio
+from sklearn.pipeline import Pipeline
+
+MODEL_FILE = "model.skops"
+METADATA_FILE = "metadata.json"
+ACTIVE_FILE = "active.json"
+
+# The only types beyond skops' defaults a model file may contain: our own named text functions
+# and the private helpers of scikit-learn's probability calibration.
+TRUSTED_TYPES = frozenset(
+    {
+        "wishes.routing.text.char_text",
+        "wishes.routing.text.word_features",
+        "sklearn.calibration._CalibratedClassifier",
+        "sklearn.calibration._SigmoidCalibration",
+    }
+)
+
+# Libraries whose version must match between training and serving.
+PINNED_LIBRARIES = ("scikit-learn", "skops", "numpy", "scipy", "jieba", "opencc")
+
+
+class ModelError(RuntimeError):
+    """A model file that cannot be used: missing, untrusted content, or other library versions."""
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    version: str
+    pipeline: Pipeline
+    metadata: dict[str, Any]
+
+    @property
+    def labels(self) -> list[str]:
+        return list(self.pipeline.classes_)
+
+
+def library_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PINNED_LIBRARIES:
+        versions[name] = package_metadata.version(name)
+    return versions
+
+
+def new_version() -> str:
+    return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + secrets.token_hex(2)
+
+
+def save(models_dir: Path, pipeline: Pipeline, info: dict[str, Any]) -> str:
+    """Write a new version (model + metadata) and return its name; it is not activated."""
+    version = new_version()
+    folder = Path(models_dir) / version
+    folder.mkdir(parents=True)
+    sio.dump(pipeline, folder / MODEL_FILE)
+    meta = {
+        "version": version,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "labels": [str(label) for label in pipeline.classes_],
+        "libraries": library_versions(),
+        "package_version": package_metadata.version("wishes"),
+        **info,
+    }
+    (folder / METADATA_FILE).write_text(
+        json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8"
+    )
+    return version
+
+
+def read_metadata(models_dir: Path, version: str) -> dict[str, Any]:
+    path = Path(models_dir) / version / METADATA_FILE
+    if not path.exists():
+        raise ModelError(f"no model version {version} in {models_dir}")
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def load(models_dir: Path, version: str) -> LoadedModel:
+    """Load one version, refusing untrusted content and models built with other libraries."""
+    meta = read_metadata(models_dir, version)
+    mismatched = {
+        name: (trained, current)
+        for name, current in library_versions().items()
+        if name != "python" and (trained := meta.get("libraries", {}).get(name)) != current
+    }
+    if mismatched:
+        detail = ", ".join(f"{n} {t} (now {c})" for n, (t, c) in mismatched.items())
+        raise ModelError(f"model {version} was trained with other library versions: {detail}")
+    path = Path(models_dir) / version / MODEL_FILE
+    untrusted = set(sio.get_untrusted_types(file=path))
+    unexpected = untrusted - TRUSTED_TYPES
+    if unexpected:
+        raise ModelError(f"model {version} contains untrusted types: {sorted(unexpected)}")
+    pipeline = sio.load(path, trusted=sorted(untrusted))
+    return LoadedModel(version=version, pipeline=pipeline, metadata=meta)
+
+
+def active_version(models_dir: Path) -> str | None:
+    path = Path(models_dir) / ACTIVE_FILE
+    if not path.exists():
+        return None
+    return json.loads(path.read_text(encoding="utf-8")).get("version")
+
+
+def activate(models_dir: Path, version: str) -> None:
+    """Point `active.json` at a version, atomically (serving processes notice the change)."""
+    read_metadata(models_dir, version)
+    path = Path(models_dir) / ACTIVE_FILE
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"version": version}), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def versions(models_dir: Path) -> list[str]:
+    folder = Path(models_dir)
+    if not folder.exists():
+        return []
+    return sorted(p.name for p in folder.iterdir() if (p / METADATA_FILE).exists())

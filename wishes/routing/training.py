@@ -1,0 +1,282 @@
+"""Training and scoring the router, for any label set.
+
+`train` fits a pipeline on labelled wishes (the bundled corpus, extra CSV files and the
+corrections staff made in the database, the database winning on conflicts), scores it on a
+held-out file it never saw, saves it as a new version, and activates it only when it is not
+worse than the active model on that same file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from . import artifacts, pipeline
+from .text import normalise
+
+Example = tuple[str, str]
+Progress = Callable[[str], None]
+
+
+def bundled_file(name: str) -> Path:
+    """A file shipped in wishes/routing/data (the corpus `wishes.csv`, held-out `heldout.csv`)."""
+    return Path(str(resources.files(__package__).joinpath("data", name)))
+
+
+BUNDLED_CORPUS = "wishes.csv"
+BUNDLED_HELDOUT = "heldout.csv"
+
+
+class DataError(ValueError):
+    """A training or evaluation file that cannot be used (missing columns, no rows)."""
+
+
+def read_examples(path: Path) -> list[Example]:
+    """Rows of a CSV with columns `text` and `label` (other columns ignored, blank rows skipped)."""
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
+            raise DataError(f"{path}: needs the columns 'text' and 'label'")
+        rows = [
+            (row["text"].strip(), row["label"].strip())
+            for row in reader
+            if (row.get("text") or "").strip() and (row.get("label") or "").strip()
+        ]
+    if not rows:
+        raise DataError(f"{path}: no labelled rows")
+    return rows
+
+
+def merge(*sources: Iterable[Example]) -> list[Example]:
+    """Join example lists; a later source wins when the same text (normalised) appears again."""
+    merged: dict[str, Example] = {}
+    for source in sources:
+        for text, label in source:
+            merged[normalise(text)] = (text, label)
+    return list(merged.values())
+
+
+def data_hash(examples: list[Example]) -> str:
+    digest = hashlib.sha256()
+    for text, label in sorted(examples):
+        digest.update(f"{label}\t{text}\n".encode())
+    return digest.hexdigest()
+
+
+@dataclass
+class Scores:
+    n: int
+    accuracy: float
+    macro_f1: float
+    top3_accuracy: float
+    per_label: dict[str, dict[str, float]]
+    labels: list[str]
+    confusion: list[list[int]]
+    unknown_labels: dict[str, int] = field(default_factory=dict)
+    mean_ms: float = 0.0
+    p95_ms: float = 0.0
+    groups: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def predict_top(model: Pipeline, texts: list[str], k: int = 3) -> list[list[tuple[str, float]]]:
+    """The k most likely labels with probabilities for each text."""
+    probabilities = model.predict_proba(texts)
+    classes = model.classes_
+    order = np.argsort(-probabilities, axis=1)[:, :k]
+    return [
+        [(str(classes[j]), float(probabilities[i, j])) for j in row] for i, row in enumerate(order)
+    ]
+
+
+def score(
+    model: Pipeline, examples: list[Example], *, timing_sample: int = 300,
+    groups: dict[str, Callable[[str], bool]] | None = None,
+) -> Scores:  # fmt: skip
+    """Accuracy, macro-F1, top-3, per-label precision/recall, confusion matrix and latency."""
+    known = set(model.classes_)
+    unknown = Counter(label for _, label in examples if label not in known)
+    usable = [(t, label) for t, label in examples if label in known]
+    if not usable:
+        raise DataError("none of the labels in this file are known to the model")
+    texts = [t for t, _ in usable]
+    truth = [label for _, label in usable]
+    top = predict_top(model, texts)
+    predicted = [choices[0][0] for choices in top]
+    labels = sorted(known)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        truth, predicted, labels=labels, zero_division=0
+    )
+    per_label = {
+        label: {
+            "precision": round(float(p), 4),
+            "recall": round(float(r), 4),
+            "f1": round(float(f), 4),
+            "support": int(s),
+        }
+        for label, p, r, f, s in zip(labels, precision, recall, f1, support, strict=True)
+    }
+    timings = []
+    for text in texts[:timing_sample]:
+        started = time.perf_counter()
+        model.predict_proba([text])
+        timings.append((time.perf_counter() - started) * 1000)
+    present = sorted(set(truth))
+    result = Scores(
+        n=len(usable),
+        accuracy=round(float(accuracy_score(truth, predicted)), 4),
+        macro_f1=round(float(f1_score(truth, predicted, labels=present, average="macro")), 4),
+        top3_accuracy=round(
+            float(np.mean([t in {c for c, _ in ch} for t, ch in zip(truth, top, strict=True)])), 4
+        ),
+        per_label=per_label,
+        labels=labels,
+        confusion=confusion_matrix(truth, predicted, labels=labels).tolist(),
+        unknown_labels=dict(unknown),
+        mean_ms=round(float(np.mean(timings)), 3),
+        p95_ms=round(float(np.percentile(timings, 95)), 3),
+    )
+    for name, belongs in (groups or {}).items():
+        picked = [i for i, t in enumerate(texts) if belongs(t)]
+        if picked:
+            result.groups[name] = {
+                "n": len(picked),
+                "accuracy": round(float(np.mean([predicted[i] == truth[i] for i in picked])), 4),
+            }
+    return result
+
+
+def is_traditional(text: str) -> bool:
+    """True when the text changes under Traditional → Simplified conversion."""
+    from .text import _opencc
+
+    return _opencc().convert(text) != text
+
+
+SCRIPT_GROUPS: dict[str, Callable[[str], bool]] = {
+    "traditional": is_traditional,
+    "simplified": lambda text: not is_traditional(text),
+}
+
+
+def fit(examples: list[Example], design: str = pipeline.DEFAULT_DESIGN) -> Pipeline:
+    counts = Counter(label for _, label in examples)
+    if len(counts) < 2:
+        raise DataError("training needs at least two labels")
+    too_few = sorted(label for label, n in counts.items() if n < 5)
+    if too_few:
+        raise DataError(f"every label needs at least 5 examples; too few for: {', '.join(too_few)}")
+    model = pipeline.build(design)
+    model.fit([t for t, _ in examples], [label for _, label in examples])
+    return model
+
+
+def split_heldout(
+    examples: list[Example], share: float = 0.2
+) -> tuple[list[Example], list[Example]]:
+    """Stratified split, for data sets that bring no held-out file of their own."""
+    labels = [label for _, label in examples]
+    train, heldout = train_test_split(examples, test_size=share, stratify=labels, random_state=0)
+    return list(train), list(heldout)
+
+
+@dataclass
+class TrainingRun:
+    version: str
+    scores: Scores
+    activated: bool
+    active_before: str | None
+    active_scores: Scores | None
+    reason: str
+    info: dict[str, Any]
+
+
+def train(
+    models_dir: Path,
+    sources: dict[str, list[Example]],
+    heldout: list[Example],
+    *,
+    activate: bool = True,
+    force: bool = False,
+    progress: Progress = lambda message: None,
+) -> TrainingRun:
+    """Fit on the merged sources, score on `heldout`, save, and activate when not worse."""
+    examples = merge(*sources.values())
+    heldout_texts = {normalise(t) for t, _ in heldout}
+    leaked = [e for e in examples if normalise(e[0]) in heldout_texts]
+    examples = [e for e in examples if normalise(e[0]) not in heldout_texts]
+    progress(
+        f"training on {len(examples)} wishes ("
+        + ", ".join(f"{name}: {len(rows)}" for name, rows in sources.items())
+        + (f"; {len(leaked)} held-out texts left out" if leaked else "")
+        + f"), {len(Counter(label for _, label in examples))} labels"
+    )
+    started = time.perf_counter()
+    model = fit(examples)
+    seconds = time.perf_counter() - started
+    progress(f"trained in {seconds:.1f} s; scoring on {len(heldout)} held-out wishes")
+    scores = score(model, heldout, groups=SCRIPT_GROUPS)
+    info = {
+        "design": pipeline.DEFAULT_DESIGN,
+        "training": {
+            "size": len(examples),
+            "sha256": data_hash(examples),
+            "sources": {name: len(rows) for name, rows in sources.items()},
+            "seconds": round(seconds, 2),
+        },
+        "heldout": {"size": len(heldout), "sha256": data_hash(heldout)},
+        "metrics": scores.as_dict(),
+    }
+    version = artifacts.save(models_dir, model, info)
+    progress(f"saved version {version}")
+
+    before = artifacts.active_version(models_dir)
+    active_scores = None
+    if before is not None:
+        try:
+            active_scores = score(artifacts.load(models_dir, before).pipeline, heldout)
+        except (artifacts.ModelError, DataError) as error:
+            progress(f"the active model {before} cannot be compared ({error}); replacing it")
+    if not activate:
+        activated, reason = False, "not activated (--no-activate)"
+    elif force:
+        activated, reason = True, "activated (--force)"
+    elif active_scores is None:
+        activated, reason = True, "activated (no usable active model)"
+    elif scores.accuracy >= active_scores.accuracy:
+        activated = True
+        reason = (
+            f"activated: held-out accuracy {scores.accuracy:.4f} "
+            f"≥ active {active_scores.accuracy:.4f}"
+        )
+    else:
+        activated, reason = (
+            False,
+            (
+                f"kept {before}: held-out accuracy {scores.accuracy:.4f} < active "
+                f"{active_scores.accuracy:.4f} (use --force to activate anyway)"
+            ),
+        )
+    if activated:
+        artifacts.activate(models_dir, version)
+    progress(reason)
+    return TrainingRun(version, scores, activated, before, active_scores, reason, info)
