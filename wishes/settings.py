@@ -62,7 +62,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WISHES_ROUTER_THRESHOLD",
-        0.5,
+        0.6,
         "Router confidence (probability of its first choice) below which a wish goes to the "
         "triage queue with its top-3 suggestions instead of straight to a branch.",
         _probability,

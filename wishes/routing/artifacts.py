@@ -18,6 +18,7 @@ import platform
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
@@ -57,6 +58,20 @@ class LoadedModel:
     @property
     def labels(self) -> list[str]:
         return list(self.pipeline.classes_)
+
+    @cached_property
+    def word_idf(self) -> dict[str, float]:
+        """IDF of single words from the pipeline's word vectoriser (for keyword tags)."""
+        features = self.pipeline.named_steps.get("features")
+        transformers = dict(getattr(features, "transformer_list", []))
+        words = transformers.get("words")
+        if words is None or not hasattr(words, "idf_"):
+            return {}
+        return {
+            term: float(words.idf_[index])
+            for term, index in words.vocabulary_.items()
+            if " " not in term
+        }
 
 
 def library_versions() -> dict[str, str]:

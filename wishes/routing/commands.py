@@ -12,7 +12,6 @@ from flask.cli import with_appcontext
 from .. import lifecycle
 from ..storage import connect, database_path
 from . import artifacts, training
-from .text import keyword_tags
 
 
 def _models_dir() -> Path:
@@ -36,7 +35,7 @@ def route_command(text: str) -> None:
     click.echo(f"model {decision.model_version}: {verdict}")
     for label, probability in decision.suggestions:
         click.echo(f"  {label:<14} {probability:6.1%}")
-    click.echo("tags: " + " ".join(decision.tags or keyword_tags(text)))
+    click.echo("tags: " + " ".join(decision.tags))
 
 
 def _read(paths: tuple[str, ...]) -> list[training.Example]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
+from collections.abc import Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
 import jieba
-import jieba.analyse
 import opencc
 
 _converter_lock = threading.Lock()
@@ -99,17 +99,17 @@ def char_text(text: str) -> str:
     return normalise(text)
 
 
-@lru_cache(maxsize=1)
-def _keyword_extractor() -> jieba.analyse.TFIDF:
-    extractor = jieba.analyse.TFIDF()
-    extractor.tokenizer = tokenizer()
-    extractor.postokenizer = None
-    extractor.stop_words = set(extractor.stop_words) | _TAG_STOP_WORDS
-    return extractor
+def keyword_tags(text: str, idf: Mapping[str, float], count: int = 5) -> list[str]:
+    """Up to `count` keywords of a wish: its jieba words ranked by TF-IDF.
 
-
-def keyword_tags(text: str, count: int = 5) -> list[str]:
-    """Up to `count` keywords of a wish (jieba TF-IDF), at least two characters each."""
-    extractor = _keyword_extractor()
-    tags = extractor.extract_tags(normalise(text), topK=count * 2)
-    return [tag for tag in tags if len(tag) >= 2 and not tag.isdigit()][:count]
+    `idf` comes from the router's own word vectoriser, so the weights are learned from hospital
+    wishes (jieba.analyse's general-news table would cost ~130 MB per process; see
+    docs/routing.md). A word the router never saw gets the highest weight: it is rare.
+    """
+    unseen = max(idf.values(), default=1.0)
+    counts: dict[str, int] = {}
+    for word in words(normalise(text)):
+        if len(word) >= 2 and not word.isdigit() and word not in _TAG_STOP_WORDS:
+            counts[word] = counts.get(word, 0) + 1
+    # Python's sort is stable: equal weights keep the order the words appear in.
+    return sorted(counts, key=lambda word: -counts[word] * idf.get(word, unseen))[:count]
