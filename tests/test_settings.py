@@ -25,3 +25,10 @@ def test_bad_value_is_refused_with_the_settings_name():
 def test_environment_values_are_parsed():
     values = settings.load({"WISHES_KIOSK_IDLE_SECONDS": "120", "WISHES_DEMO": "yes"})
     assert values["WISHES_KIOSK_IDLE_SECONDS"] == 120 and values["WISHES_DEMO"] is True
+
+
+def test_every_command_is_documented_in_the_readme(app):
+    ours = {"init-db", "demo", "serve", "route", "train", "evaluate"}
+    assert ours <= set(app.cli.commands)
+    for name in app.cli.commands:
+        assert f"`wishes {name}" in README, name
