@@ -8,6 +8,7 @@ is exactly what the app itself would have recorded. Loading twice changes nothin
 from __future__ import annotations
 
 import csv
+import dataclasses
 import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -110,7 +111,7 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
         if rng.random() < 0.4
         else "",
     )
-    entry = WishEntry(**{**entry.__dict__, "contact_consent": bool(entry.phone)})
+    entry = dataclasses.replace(entry, contact_consent=bool(entry.phone))
     wish = lifecycle.submit(db, entry, routing.route(text), at=_stamp(created))
     moment = created
 

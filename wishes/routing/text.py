@@ -45,13 +45,16 @@ def _keep(ch: str) -> bool:
     return category not in {"So", "Sk"}
 
 
+def traditional_to_simplified(text: str) -> str:
+    with _converter_lock:  # OpenCC's converter is not documented as thread-safe
+        return _opencc().convert(text)
+
+
 def normalise(text: str) -> str:
     """One canonical form: NFKC (full-width → half-width), Simplified, lower case, no emoji."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if _keep(ch))
-    with _converter_lock:  # OpenCC's converter is not documented as thread-safe
-        text = _opencc().convert(text)
-    return " ".join(text.lower().split())
+    return " ".join(traditional_to_simplified(text).lower().split())
 
 
 def set_cache_dir(path: str | Path) -> None:

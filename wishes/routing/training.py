@@ -29,7 +29,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from . import artifacts, pipeline
-from .text import normalise
+from .text import normalise, traditional_to_simplified
 
 Example = tuple[str, str]
 Progress = Callable[[str], None]
@@ -167,9 +167,7 @@ def score(
 
 def is_traditional(text: str) -> bool:
     """True when the text changes under Traditional → Simplified conversion."""
-    from .text import _opencc
-
-    return _opencc().convert(text) != text
+    return traditional_to_simplified(text) != text
 
 
 SCRIPT_GROUPS: dict[str, Callable[[str], bool]] = {

@@ -15,21 +15,6 @@ from ..storage import get_db
 
 bp = Blueprint("tracking", __name__)
 
-# Events a patient is told about; internal bookkeeping (e.g. a route that changed nothing
-# the patient would notice) stays on the staff side.
-PATIENT_VISIBLE_ACTIONS = {
-    lifecycle.Action.SUBMIT,
-    lifecycle.Action.ROUTE,
-    lifecycle.Action.TRIAGE,
-    lifecycle.Action.CLAIM,
-    lifecycle.Action.HAND_BACK,
-    lifecycle.Action.REROUTE,
-    lifecycle.Action.START,
-    lifecycle.Action.FULFIL,
-    lifecycle.Action.FOLLOW_UP,
-    lifecycle.Action.DECLINE,
-}
-
 
 def _lookup(layout: str, endpoint: str):
     typed = request.args.get("code", "")
@@ -46,11 +31,7 @@ def _status(code: str, layout: str):
     wish = lifecycle.find_by_tracking_code(db, normalised)
     if wish is None:
         return render_template("tracking/unknown.html", layout=layout, code=code), 404
-    events = [
-        event
-        for event in lifecycle.history(db, wish["id"])
-        if event["action"] in PATIENT_VISIBLE_ACTIONS
-    ]
+    events = lifecycle.history(db, wish["id"])
     return render_template(
         "tracking/status.html",
         layout=layout,
