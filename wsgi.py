@@ -1,5 +1,5 @@
 """Entry point for WSGI servers: `gunicorn wsgi:app`."""
 
-from wishes import create_app
+from wishes import create_serving_app
 
-app = create_app()
+app = create_serving_app()

@@ -69,3 +69,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     register_commands(app)
     return app
+
+
+def create_serving_app() -> Flask:
+    """The app as the WSGI server runs it: router model and jieba loaded before workers fork."""
+    app = create_app()
+    app.extensions["wishes.router"].refresh()
+    return app

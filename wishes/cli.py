@@ -61,7 +61,7 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         "--threads", str(app.config["WISHES_THREADS"]),
         "--preload",
         "--access-logfile", "-",
-        "wishes:create_app()",
+        "wishes:create_serving_app()",
     ]  # fmt: skip
     click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
     sys.stdout.flush()

@@ -1,7 +1,7 @@
 """The router: sends a wish to the branch best placed to fulfil it.
 
-Intake calls `route(text)` and nothing else. The active model is loaded once per process at
-start (with gunicorn's --preload, before the workers fork) and swapped in without a restart
+Intake calls `route(text)` and nothing else. The serving app loads the active model at start
+(with gunicorn's --preload, before the workers fork); it is swapped in without a restart
 when `wishes train` activates a new version. When no model is usable, or the model is unsure,
 the wish waits for triage by the Party-building office — never an error page.
 """
@@ -86,9 +86,11 @@ class Router:
 
 def init_app(app: Flask) -> None:
     text.set_cache_dir(Path(app.config["WISHES_DATA_DIR"]) / "jieba-cache")
-    router = Router(app.config["WISHES_MODELS_DIR"], app.config["WISHES_ROUTER_THRESHOLD"])
-    router.refresh()
-    app.extensions[EXTENSION] = router
+    # Loaded on first use, so commands that never route (init-db, train…) do not pay for it;
+    # the serving app loads it up front (`wishes.create_serving_app`).
+    app.extensions[EXTENSION] = Router(
+        app.config["WISHES_MODELS_DIR"], app.config["WISHES_ROUTER_THRESHOLD"]
+    )
 
 
 def route(wish_text: str) -> RouteDecision | None:
