@@ -56,3 +56,60 @@ def submit_wish(client):
         return client.post(path, data=data)
 
     return submit
+
+
+# ---- staff ----------------------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+# Visitors of the authorisation tables: username -> (role, branch). Branch A is pediatrics.
+STAFF = {
+    "member_a": ("member", "pediatrics"),
+    "member_b": ("member", "logistics"),
+    "secretary_a": ("secretary", "pediatrics"),
+    "secretary_b": ("secretary", "logistics"),
+    "triager": ("triager", None),
+    "manager": ("manager", None),
+    "admin": ("admin", None),
+}
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashing(monkeypatch):
+    """scrypt at production cost takes ~50 ms a hash; tests use the same KDF at a low cost."""
+    from wishes.accounts import store
+
+    monkeypatch.setattr(store, "PASSWORD_METHOD", "scrypt:1024:8:1")
+
+
+@pytest.fixture
+def staff(db):
+    """One account per kind of visitor in STAFF; returns username -> user row."""
+    from wishes.accounts import store
+
+    return {
+        name: store.create_user(db, name, PASSWORD, role, branch_code=branch, display_name=name)
+        for name, (role, branch) in STAFF.items()
+    }
+
+
+def login(client, username, password=PASSWORD, **kwargs):
+    """Log in through the real login form; returns the response."""
+    return client.post(
+        "/login" + kwargs.pop("query", ""),
+        data={
+            "username": username,
+            "password": password,
+            "csrf_token": csrf_token(client, "/login"),
+        },
+        **kwargs,
+    )
+
+
+def page_token(response):
+    html = response.get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+
+
+def flashes(html):
+    return re.findall(r'class="flash[^"]*"[^>]*>([^<]*)<', html)

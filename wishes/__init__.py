@@ -50,7 +50,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_TIMEZONE=app.config["WISHES_TIMEZONE"],
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_CONTENT_LENGTH=8 * 1024 * 1024,  # a 5 MB fulfilment photo and its form
+        # A token is valid as long as its session: staff sessions end on the server anyway.
+        WTF_CSRF_TIME_LIMIT=None,
     )
     Babel(app)
 

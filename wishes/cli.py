@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app, demo
+from .accounts.commands import ensure_first_admin
 from .routing.commands import train_command
 from .storage import connect, database_path
 
@@ -18,7 +19,7 @@ from .storage import connect, database_path
 @click.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Load the demo hospital: its organisation and a few hundred sample wishes (idempotent)."""
+    """Load the demo hospital: organisation, sample wishes, demo staff (into an empty database)."""
     with connect(database_path()) as db:
         report = demo.load(db)
     click.echo(
@@ -45,10 +46,13 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         click.echo("no usable router model: training the bundled one")
         ctx.invoke(train_command)
         app.extensions["wishes.router"].refresh()
-    if with_demo:
-        with connect(database_path()) as db:
+    with connect(database_path()) as db:
+        if with_demo:
             report = demo.load(db)
-        click.echo(f"demo hospital ready: {report.wishes_total} wishes")
+            click.echo(f"demo hospital ready: {report.wishes_total} wishes")
+        first_admin = ensure_first_admin(db)
+    if first_admin:
+        click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     env = dict(os.environ)
     if with_demo:
@@ -61,6 +65,7 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         "--threads", str(app.config["WISHES_THREADS"]),
         "--preload",
         "--access-logfile", "-",
+        "--config", "python:wishes.serving",  # runs the notification worker beside it
         "wishes:create_serving_app()",
     ]  # fmt: skip
     click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
@@ -69,10 +74,14 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
 
 
 def register_commands(app: Flask) -> None:
+    from .accounts.commands import COMMANDS as ACCOUNT_COMMANDS
+    from .notifications.commands import COMMANDS as NOTIFY_COMMANDS
     from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
 
-    for command in (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS):
+    commands = (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS,
+                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS)  # fmt: skip
+    for command in commands:
         app.cli.add_command(command)
 
 

@@ -17,14 +17,27 @@ from importlib import resources
 from sqlite_utils import Database
 
 from . import lifecycle, routing
+from .accounts import store as accounts
 from .lifecycle import Actor, ClaimantKind, WishEntry
+from .notifications import store as notifications
 from .organisation import store as organisation
 from .storage import TIMESTAMP_FORMAT, transaction
 
 DEMO_WISHES = 360
 DEMO_WEEKS = 12
 
-TRIAGER = Actor("staff", "党建工作部")
+# One account of each role (README: "Demo accounts"). Created only with the sample wishes,
+# that is only into an empty database, never into a hospital's real one.
+DEMO_PASSWORD = "light-a-wish-2026"
+DEMO_USERS = [
+    # username, role, branch, display name
+    ("admin", "admin", None, "系统管理员"),
+    ("manager", "manager", None, "院领导（演示）"),
+    ("triager", "triager", None, "党建办小周"),
+    ("secretary", "secretary", "pediatrics", "儿科支部书记"),
+    ("member", "member", "pediatrics", "儿科护士小林"),
+    ("member2", "member", "logistics", "后勤师傅老赵"),
+]
 
 FULFILMENT_NOTES = {
     "outpatient": [
@@ -97,8 +110,20 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime(TIMESTAMP_FORMAT)
 
 
+def _create_users(db: Database) -> dict[str, Actor]:
+    """The demo accounts, as actors: branch code (or role) -> the account acting for it."""
+    actors = {}
+    for username, role, branch, name in DEMO_USERS:
+        user = accounts.find_user(db, username) or accounts.create_user(
+            db, username, DEMO_PASSWORD, role, branch_code=branch, display_name=name
+        )
+        actors[branch or role] = Actor("staff", name, user["id"])
+    return actors
+
+
 def _walk(db: Database, rng: random.Random, text: str, label: str, created: datetime,
-          now: datetime, departments: list[str], branch_names: dict[str, str]) -> None:  # fmt: skip
+          now: datetime, departments: list[str], branch_names: dict[str, str],
+          staff: dict[str, Actor]) -> None:  # fmt: skip
     """Submit one wish at `created` and move it as far as its age makes plausible."""
     age_days = (now - created).total_seconds() / 86400
     entry = WishEntry(
@@ -124,17 +149,17 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
     if wish["state"] == lifecycle.State.TRIAGE:
         if age_days < 1.5 and rng.random() < 0.6 or not (at := later(0.5, 20)):
             return
-        lifecycle.triage(db, wish["id"], label, TRIAGER, at=at)
+        lifecycle.triage(db, wish["id"], label, staff["triager"], at=at)
     elif wish["branch_code"] != label:
         # The router was wrong: the branch sends the wish on, and that is a lesson for it.
         if not (at := later(1, 20)):
             return
-        lifecycle.reroute(db, wish["id"], label, Actor("staff", branch_names[wish["branch_code"]]),
-                          "不属于本支部的服务范围", at=at)  # fmt: skip
+        lifecycle.reroute(db, wish["id"], label, staff["triager"], "不属于本支部的服务范围",
+                          at=at)  # fmt: skip
     branch = label
+    actor = staff.get(branch) or Actor("staff", branch_names[branch])
     if rng.random() < 0.04 and (at := later(1, 30)):
-        lifecycle.decline(db, wish["id"], Actor("staff", branch_names[branch]),
-                          rng.choice(DECLINE_REASONS), at=at)  # fmt: skip
+        lifecycle.decline(db, wish["id"], actor, rng.choice(DECLINE_REASONS), at=at)
         return
     # A few wishes stall at every stage, so the board has overdue work to show.
     stalled = rng.random()
@@ -144,9 +169,8 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
     name = {
         ClaimantKind.BRANCH: branch_names[branch],
         ClaimantKind.DEPARTMENT: rng.choice(DEPARTMENT_CLAIMANTS),
-        ClaimantKind.PERSON: rng.choice(PERSON_CLAIMANTS),
+        ClaimantKind.PERSON: actor.label if actor.user_id else rng.choice(PERSON_CLAIMANTS),
     }[kind]
-    actor = Actor("staff", branch_names[branch])
     lifecycle.claim(db, wish["id"], actor, kind, name, at=at)
     if (age_days < 7 and rng.random() < 0.5) or stalled < 0.06:
         return
@@ -161,10 +185,10 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
 
 def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
          now: datetime | None = None) -> DemoReport:  # fmt: skip
-    """Load the organisation (always, idempotently) and the sample wishes.
+    """Load the organisation (always, idempotently), the sample wishes and the demo accounts.
 
-    Sample wishes go only into a database that has no wishes yet: running the demo twice, or
-    by mistake against a hospital's real data, adds nothing.
+    Sample wishes and accounts go only into a database that has no wishes yet: running the
+    demo twice, or by mistake against a hospital's real data, adds nothing.
     """
     org = organisation.read_organisation_file()
     organisation.load_organisation(db, org)
@@ -183,9 +207,11 @@ def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
             start + timedelta(seconds=span * rng.random() ** 0.8) for _ in range(count)
         )
         with transaction(db):
+            staff = _create_users(db)
             for (text, label), created in zip(corpus, moments, strict=False):
-                _walk(db, rng, text, label, created, now, departments, branch_names)
+                _walk(db, rng, text, label, created, now, departments, branch_names, staff)
                 added += 1
+            notifications.settle_backlog(db, _stamp(now))
     return DemoReport(
         branches=len(org["branches"]),
         departments=len(org["departments"]),

@@ -24,6 +24,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from . import notifications
+from .search import index_text
 from .storage import transaction, utcnow
 
 
@@ -127,6 +129,10 @@ class WishNotFound(LookupError):
     pass
 
 
+class UnknownBranch(ValueError):
+    """A triage or re-route to a branch that does not exist or is no longer active."""
+
+
 def new_tracking_code() -> str:
     return "".join(secrets.choice(TRACKING_ALPHABET) for _ in range(TRACKING_CODE_LENGTH))
 
@@ -204,6 +210,7 @@ def submit(
         "updated_at": at,
         "routed_at": at if routed else None,
     }
+    row["search_text"] = index_text(row)
     for _attempt in range(5):
         row["tracking_code"] = new_tracking_code()
         try:
@@ -222,6 +229,7 @@ def submit(
                         branch_code=row["branch_code"],
                         data={"confidence": first_choice[1], "model": route.model_version},
                     )
+                    notifications.wish_reached_branch(db, wish_id, row["branch_code"], at)
             return {**row, "id": wish_id}
         except sqlite3.IntegrityError as error:
             if "tracking_code" not in str(error):
@@ -271,6 +279,7 @@ _NO_CLAIM = {
     "claimant_kind": None,
     "claimant_name": None,
     "claimant_user_id": None,
+    "claimed_by_user_id": None,
     "claimed_at": None,
 }
 
@@ -280,10 +289,7 @@ def triage(
 ) -> dict[str, Any]:
     """The Party-building office sends a wish waiting for triage to a branch."""
     at = at or utcnow()
-    return _move(
-        db, wish_id, Action.TRIAGE, actor, at=at,
-        changes={"branch_code": branch_code, "routed_at": at},
-    )  # fmt: skip
+    return _send_to_branch(db, wish_id, Action.TRIAGE, branch_code, actor, at, reason="")
 
 
 def claim(
@@ -301,6 +307,7 @@ def claim(
         "claimant_kind": str(kind),
         "claimant_name": name,
         "claimant_user_id": actor.user_id if kind is ClaimantKind.PERSON else None,
+        "claimed_by_user_id": actor.user_id,
         "claimed_at": at,
     }
     return _move(db, wish_id, Action.CLAIM, actor, at=at, changes=changes)
@@ -322,10 +329,24 @@ def reroute(
     at: str | None = None,
 ) -> dict[str, Any]:
     """Send a wish to another branch; the router's first choice stays beside the new branch."""
-    return _move(
-        db, wish_id, Action.REROUTE, actor, at=at, reason=reason,
-        changes={**_NO_CLAIM, "branch_code": branch_code},
-    )  # fmt: skip
+    return _send_to_branch(db, wish_id, Action.REROUTE, branch_code, actor, at or utcnow(), reason)
+
+
+def _send_to_branch(db: Database, wish_id: int, action: Action, branch_code: str, actor: Actor,
+                    at: str, reason: str) -> dict[str, Any]:  # fmt: skip
+    """Triage and re-route: the new branch must exist, and its time to claim starts now."""
+    with transaction(db):
+        if not _is_active_branch(db, branch_code):
+            raise UnknownBranch(branch_code)
+        current = db.execute("SELECT branch_code FROM wishes WHERE id = ?", [wish_id]).fetchone()
+        if action is Action.REROUTE and current and current[0] == branch_code:
+            raise IllegalMove(action, None, {"branch_code": branch_code})
+        wish = _move(
+            db, wish_id, action, actor, at=at, reason=reason,
+            changes={**_NO_CLAIM, "branch_code": branch_code, "routed_at": at},
+        )  # fmt: skip
+        notifications.wish_reached_branch(db, wish_id, branch_code, at)
+        return wish
 
 
 def start(db: Database, wish_id: int, actor: Actor, *, at: str | None = None) -> dict[str, Any]:
@@ -333,13 +354,19 @@ def start(db: Database, wish_id: int, actor: Actor, *, at: str | None = None) ->
 
 
 def fulfil(
-    db: Database, wish_id: int, actor: Actor, note: str, *, at: str | None = None
+    db: Database,
+    wish_id: int,
+    actor: Actor,
+    note: str,
+    *,
+    photo: str | None = None,
+    at: str | None = None,
 ) -> dict[str, Any]:
-    """Record what was done; `note` is shown to the patient."""
+    """Record what was done; `note` is shown to the patient, `photo` (a file name) to staff."""
     at = at or utcnow()
     return _move(
         db, wish_id, Action.FULFIL, actor, at=at,
-        changes={"fulfilment_note": note, "fulfilled_at": at},
+        changes={"fulfilment_note": note, "fulfilment_photo": photo, "fulfilled_at": at},
     )  # fmt: skip
 
 

@@ -114,6 +114,49 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "WISHES_CLAIM_HOURS",
+        24,
+        "Hours a wish may wait at a branch (or in the triage queue) before it is overdue for a "
+        "claim.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_FULFIL_DAYS",
+        7,
+        "Days from a claim to fulfilment before a claimed wish is overdue.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_NOTIFY_WEBHOOK_URL",
+        "",
+        "Webhook that receives branch notifications (an enterprise WeChat group robot's address "
+        "works as is). Empty: notifications are written to the log.",
+    ),
+    Setting(
+        "WISHES_NOTIFY_INTERVAL_SECONDS",
+        30,
+        "How often the notification worker looks for overdue wishes and due deliveries.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_ADMIN_PASSWORD",
+        "",
+        "Password for the first `admin` account that `wishes serve` creates when there is no "
+        "administrator yet. Empty: a random one is printed once.",
+    ),
+    Setting(
+        "WISHES_STAFF_IDLE_MINUTES",
+        60,
+        "A staff session ends after this many minutes without a request.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_STAFF_SESSION_HOURS",
+        12,
+        "A staff session ends this many hours after login, however active (one shift).",
+        _positive_int,
+    ),
+    Setting(
         "WISHES_DEMO",
         False,
         "Demo mode: set by `wishes serve --demo`; shows a demo banner on every page.",

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from flask import Flask, current_app, render_template, request
-from flask_babel import format_datetime
-from flask_wtf.csrf import CSRFError
+from flask_babel import format_datetime, format_timedelta
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 
 from .cards.qr import public_url, qr_svg
@@ -28,6 +28,14 @@ def local_time(stored: str | None, format: str = "short") -> str:
     return format_datetime(moment, format)
 
 
+def age(stored: str | None, now: datetime | None = None) -> str:
+    """How long ago a stored UTC timestamp was, in the page's locale ("3天前")."""
+    if not stored:
+        return ""
+    moment = datetime.strptime(stored, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return format_timedelta(moment - (now or datetime.now(UTC)), add_direction=True)
+
+
 def qr_for(path: str, label: str):
     """A QR code that opens `path` of this app on a phone."""
     return qr_svg(public_url(path), label=label)
@@ -35,37 +43,55 @@ def qr_for(path: str, label: str):
 
 def _error_page(error: HTTPException):
     code = error.code or 500
-    template = "errors/kiosk.html" if request.path.startswith("/kiosk") else "errors/page.html"
-    return render_template(template, code=code), code
+    if request.path.startswith("/kiosk"):
+        return render_template("errors/kiosk.html", code=code), code
+    return render_template("errors/page.html", code=code, layout=_layout()), code
+
+
+STAFF_PATHS = ("/board", "/admin", "/login", "/logout", "/account")
+
+
+def _layout() -> str:
+    staff = request.path.startswith(STAFF_PATHS)
+    return "layouts/staff.html" if staff else "layouts/phone.html"
 
 
 def _csrf_error(_error: CSRFError):
-    return render_template("errors/page.html", code="csrf"), 400
+    return render_template("errors/page.html", code="csrf", layout=_layout()), 400
 
 
 def _server_error(error: Exception):
     # The traceback goes to the log; the visitor gets a calm page, never a stack trace.
     current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
-    return render_template("errors/page.html", code=500), 500
+    return render_template("errors/page.html", code=500, layout=_layout()), 500
 
 
 def _headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.path.startswith(("/kiosk", "/w/", "/t")):
+    if request.path.startswith(("/kiosk", "/w/", "/t", *STAFF_PATHS)):
         # Patient pages on a shared kiosk: the back button must not bring back what was typed.
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
 def init_app(app: Flask) -> None:
+    from . import accounts
+    from .accounts.views import bp as accounts_bp
+    from .board import views as board
     from .cards.views import bp as cards_bp
     from .home import bp as home_bp
     from .intake.views import bp as intake_bp
     from .tracking.views import bp as tracking_bp
 
-    for blueprint in (home_bp, intake_bp, tracking_bp, cards_bp):
+    # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
+    # a stale page shows the form again with everything typed still there.
+    csrf = CSRFProtect(app)
+    csrf.exempt(intake_bp)
+    accounts.init_app(app)
+    board.init_app(app)
+    for blueprint in (home_bp, intake_bp, tracking_bp, cards_bp, accounts_bp, board.bp):
         app.register_blueprint(blueprint)
 
     app.register_error_handler(HTTPException, _error_page)
@@ -74,6 +100,7 @@ def init_app(app: Flask) -> None:
     app.after_request(_headers)
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(mask_phone, "mask_phone")
+    app.add_template_filter(age, "age")
     app.add_template_global(qr_for, "qr_for")
 
     @app.context_processor

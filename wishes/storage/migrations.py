@@ -130,3 +130,100 @@ def staff_users(db: Database) -> None:
     db["wish_events"].add_column("actor_user_id", int, fk="users", fk_col="id")
     db["wishes"].add_column("claimant_user_id", int, fk="users", fk_col="id")
     db["wish_events"].create_index(["actor_user_id"])
+
+
+@migrations(name="0003_claim_board_accounts_audit")
+def claim_board_accounts_audit(db: Database) -> None:
+    wishes = db["wishes"]
+    # Who pressed "claim" (whatever name the claim carries): the board's "my claims".
+    wishes.add_column("claimed_by_user_id", int, fk="users", fk_col="id")
+    wishes.add_column("fulfilment_photo", str)
+    # The wish, reason and tags cut into words by jieba: FTS5 cannot split Chinese itself.
+    wishes.add_column("search_text", str)
+    wishes.create_index(["state", "routed_at"])
+    wishes.create_index(["state", "claimed_at"])
+    wishes.create_index(["claimed_by_user_id"])
+    wishes.enable_fts(["search_text"], create_triggers=True)
+    if wishes.count:
+        from ..search import index_text
+
+        for row in list(db.query("SELECT id, text, reason, location, tags FROM wishes")):
+            wishes.update(row["id"], {"search_text": index_text(row)})
+
+    users = db["users"]
+    users.add_column("must_change_password", int, not_null_default=0)
+    users.add_column("password_changed_at", str)
+
+    # One row per staff login; the cookie holds only a random token whose hash is stored here,
+    # so logging out, a password change or deactivation really ends a session.
+    db["staff_sessions"].create(
+        {
+            "id": int,
+            "token_hash": str,
+            "user_id": int,
+            "created_at": str,
+            "last_seen_at": str,
+            "ended_at": str,
+        },
+        pk="id",
+        not_null={"token_hash", "user_id", "created_at", "last_seen_at"},
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["staff_sessions"].create_index(["token_hash"], unique=True)
+    db["staff_sessions"].create_index(["user_id"])
+
+    db["login_attempts"].create(
+        {"id": int, "at": str, "username": str, "address": str, "succeeded": int},
+        pk="id",
+        not_null={"at", "username", "address", "succeeded"},
+    )
+    db["login_attempts"].create_index(["username", "at"])
+    db["login_attempts"].create_index(["address", "at"])
+
+    db["audit_events"].create(
+        {
+            "id": int,
+            "at": str,
+            "action": str,
+            "actor_user_id": int,
+            "actor_label": str,
+            "address": str,
+            "subject_kind": str,
+            "subject_id": str,
+            "detail": str,
+        },
+        pk="id",
+        not_null={"at", "action"},
+    )
+    db["audit_events"].create_index(["at"])
+    db["audit_events"].create_index(["action", "at"])
+    db["audit_events"].create_index(["subject_kind", "subject_id"])
+    # Append-only: the database itself refuses to change or remove an audit record.
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER audit_events_no_{verb.lower()} BEFORE {verb} ON audit_events "
+            "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
+        )
+
+    db["notifications"].create(
+        {
+            "id": int,
+            "kind": str,
+            "dedupe_key": str,
+            "wish_id": int,
+            "branch_code": str,
+            "message": str,
+            "created_at": str,
+            "attempts": int,
+            "next_attempt_at": str,
+            "delivered_at": str,
+            "failed_at": str,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"kind", "dedupe_key", "message", "created_at", "next_attempt_at"},
+        defaults={"attempts": 0},
+        foreign_keys=[("wish_id", "wishes", "id"), ("branch_code", "branches", "code")],
+    )
+    db["notifications"].create_index(["dedupe_key"], unique=True)
+    db["notifications"].create_index(["delivered_at", "failed_at", "next_attempt_at"])

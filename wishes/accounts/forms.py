@@ -1,0 +1,61 @@
+"""Staff forms: login, change password, and the admin's user forms."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length, Optional
+
+from ..intake.forms import clean_line
+from .permissions import ROLE_LABELS
+from .store import MAX_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):
+    username = StringField(
+        _l("用户名"),
+        filters=[clean_line],
+        validators=[DataRequired(_l("请输入用户名")), Length(max=80)],
+    )
+    password = PasswordField(
+        _l("密码"),
+        validators=[DataRequired(_l("请输入密码")), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))])
+    new = PasswordField(
+        _l("新密码"),
+        validators=[DataRequired(_l("请输入新密码")), Length(max=MAX_PASSWORD_LENGTH)],
+    )
+    confirm = PasswordField(
+        _l("再输一次新密码"),
+        validators=[
+            DataRequired(_l("请再输一次新密码")),
+            EqualTo("new", _l("两次输入的新密码不一样")),
+        ],
+    )
+
+
+def _role_choices() -> list[tuple[str, str]]:
+    return [(str(role), label) for role, label in ROLE_LABELS.items()]
+
+
+class UserForm(FlaskForm):
+    """Create a user (username shown) or edit one (username fixed)."""
+
+    username = StringField(
+        _l("用户名"),
+        filters=[clean_line],
+        validators=[DataRequired(_l("请输入用户名")), Length(max=40)],
+    )
+    display_name = StringField(_l("姓名（显示用）"), filters=[clean_line],
+                               validators=[Optional(), Length(max=40)])  # fmt: skip
+    role = SelectField(_l("角色"), choices=_role_choices, validators=[DataRequired()])
+    branch = SelectField(_l("所属党支部"), choices=[], validate_choice=True)
+    active = BooleanField(_l("在用"), default=True)
+
+    def set_branches(self, branches: list[dict]) -> None:
+        self.branch.choices = [("", "—（无）")] + [(b["code"], b["name"]) for b in branches]

@@ -1,0 +1,392 @@
+"""Staff accounts: users, passwords, login sessions and the login throttle (tables it owns:
+`users`, `staff_sessions`, `login_attempts`).
+
+Passwords are hashed with scrypt (werkzeug's default KDF: N=2^15, r=8, p=1). The session
+cookie holds only a random token; its SHA-256 is the key of a `staff_sessions` row, so a
+logout, a password change or a deactivation ends the session for real, and idle and
+absolute timeouts are enforced on the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from flask_login import UserMixin
+from sqlite_utils import Database
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from ..storage import TIMESTAMP_FORMAT, transaction, utcnow
+from .permissions import BRANCH_ROLES, Role
+
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,39}$")
+MIN_PASSWORD_LENGTH = 8
+MAX_PASSWORD_LENGTH = 128
+PASSWORD_METHOD = "scrypt"
+SEEN_WRITE_INTERVAL = timedelta(seconds=60)
+
+
+class AccountError(ValueError):
+    """A change to an account that cannot be made; the message is for the person who asked."""
+
+
+@dataclass
+class StaffUser(UserMixin):
+    """A logged-in staff member, as Flask-Login sees them: `get_id` is the session token."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    branch_code: str | None
+    must_change_password: bool
+    session_token: str = ""
+
+    def get_id(self) -> str:
+        return self.session_token
+
+    @property
+    def name(self) -> str:
+        return self.display_name or self.username
+
+
+def normalise_username(typed: str) -> str:
+    return typed.strip().lower()
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime(TIMESTAMP_FORMAT)
+
+
+def _parse(stored: str) -> datetime:
+    return datetime.strptime(stored, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+
+
+# ---- passwords ----------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _common_passwords() -> frozenset[str]:
+    from zxcvbn.frequency_lists import FREQUENCY_LISTS  # 30,000 most common; loaded on demand
+
+    ours = resources.files(__package__).joinpath("data/common_passwords_cn.txt").read_text("utf-8")
+    extra = [line.strip() for line in ours.splitlines() if line.strip() and line[0] != "#"]
+    return frozenset(FREQUENCY_LISTS["passwords"]) | frozenset(extra)
+
+
+def password_problem(password: str, username: str = "") -> str | None:
+    """Why a password may not be used (in Chinese, for the person choosing it), or None."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        return f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。"
+    if len(password) > MAX_PASSWORD_LENGTH:
+        return f"密码不能超过 {MAX_PASSWORD_LENGTH} 个字符。"
+    lowered = password.lower()
+    if lowered in _common_passwords() or len(set(lowered)) <= 2:
+        return "这个密码太常见，很容易被猜到，请换一个。"
+    if username and len(username) >= 3 and username.lower() in lowered:
+        return "密码不能包含用户名。"
+    return None
+
+
+@lru_cache(maxsize=1)
+def _dummy_hash() -> str:
+    """Checked when the username is unknown, so a wrong username takes as long as a wrong
+    password and response times do not reveal which accounts exist."""
+    return generate_password_hash(secrets.token_hex(16), method=PASSWORD_METHOD)
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password, method=PASSWORD_METHOD)
+
+
+def new_password() -> str:
+    """A random password for a new account or a reset: 16 characters, easy to read out."""
+    alphabet = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "".join(secrets.choice(alphabet) for _ in range(16))
+
+
+# ---- users --------------------------------------------------------------------------------
+
+
+def _check_role_and_branch(db: Database, role: str, branch_code: str | None) -> str | None:
+    try:
+        role = Role(role)
+    except ValueError:
+        raise AccountError(f"没有这个角色：{role}") from None
+    if role in BRANCH_ROLES:
+        if not branch_code:
+            raise AccountError("党员和支部书记必须属于一个党支部。")
+        found = db.execute(
+            "SELECT 1 FROM branches WHERE code = ? AND active = 1", [branch_code]
+        ).fetchone()
+        if not found:
+            raise AccountError(f"没有这个党支部：{branch_code}")
+        return branch_code
+    return None
+
+
+def create_user(db: Database, username: str, password: str, role: str, *,
+                branch_code: str | None = None, display_name: str = "",
+                must_change_password: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Create an account; the password must pass `password_problem`."""
+    username = normalise_username(username)
+    if not USERNAME_PATTERN.match(username):
+        raise AccountError("用户名只能用小写字母、数字和 . _ -，2–40 个字符。")
+    branch_code = _check_role_and_branch(db, role, branch_code)
+    if problem := password_problem(password, username):
+        raise AccountError(problem)
+    now = utcnow()
+    with transaction(db):
+        if find_user(db, username) is not None:
+            raise AccountError(f"用户名 {username} 已被使用。")
+        user_id = (
+            db["users"]
+            .insert(
+                {
+                    "username": username,
+                    "display_name": display_name.strip(),
+                    "password_hash": hash_password(password),
+                    "role": str(role),
+                    "branch_code": branch_code,
+                    "active": 1,
+                    "created_at": now,
+                    "must_change_password": int(must_change_password),
+                    "password_changed_at": now,
+                }
+            )
+            .last_pk
+        )
+    return get_user(db, user_id)
+
+
+def find_user(db: Database, username: str) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM users WHERE username = ?", [normalise_username(username)]))
+    return rows[0] if rows else None
+
+
+def get_user(db: Database, user_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM users WHERE id = ?", [user_id]))
+    return rows[0] if rows else None
+
+
+def list_users(db: Database) -> list[dict[str, Any]]:
+    return list(
+        db.query(
+            """SELECT u.id, u.username, u.display_name, u.role, u.branch_code, u.active,
+                      u.created_at, u.last_login_at, b.name AS branch_name
+               FROM users u LEFT JOIN branches b ON b.code = u.branch_code
+               ORDER BY u.active DESC, u.role, u.username"""
+        )
+    )
+
+
+def has_active_admin(db: Database) -> bool:
+    return (
+        db.execute("SELECT 1 FROM users WHERE role = 'admin' AND active = 1").fetchone() is not None
+    )
+
+
+def update_user(db: Database, user_id: int, *, role: str, branch_code: str | None,
+                display_name: str, active: bool) -> dict[str, Any]:  # fmt: skip
+    """Change role, branch, name or active flag; deactivating ends the user's sessions."""
+    branch_code = _check_role_and_branch(db, role, branch_code)
+    with transaction(db):
+        before = get_user(db, user_id)
+        if before is None:
+            raise AccountError("没有这个用户。")
+        if before["role"] == Role.ADMIN and before["active"] and (role != Role.ADMIN or not active):
+            others = db.execute(
+                "SELECT count(*) FROM users WHERE role = 'admin' AND active = 1 AND id != ?",
+                [user_id],
+            ).fetchone()[0]
+            if not others:
+                raise AccountError("至少要保留一位在用的系统管理员。")
+        db["users"].update(
+            user_id,
+            {
+                "role": str(role),
+                "branch_code": branch_code,
+                "display_name": display_name.strip(),
+                "active": int(active),
+            },
+        )
+        if not active:
+            end_sessions(db, user_id)
+    return get_user(db, user_id)
+
+
+def set_password(db: Database, user_id: int, password: str, *, must_change: bool = False,
+                 keep_session: str | None = None) -> None:  # fmt: skip
+    """Set a password and end every other session of the user (a stolen session dies too)."""
+    user = get_user(db, user_id)
+    if user is None:
+        raise AccountError("没有这个用户。")
+    if problem := password_problem(password, user["username"]):
+        raise AccountError(problem)
+    with transaction(db):
+        db["users"].update(
+            user_id,
+            {
+                "password_hash": hash_password(password),
+                "must_change_password": int(must_change),
+                "password_changed_at": utcnow(),
+            },
+        )
+        end_sessions(db, user_id, except_token=keep_session)
+
+
+def check_password(db: Database, username: str, password: str) -> dict[str, Any] | None:
+    """The active user whose password this is, or None (in the same time either way)."""
+    user = find_user(db, username)
+    if user is None or not user["password_hash"]:
+        check_password_hash(_dummy_hash(), password)
+        return None
+    if not check_password_hash(user["password_hash"], password) or not user["active"]:
+        return None
+    return user
+
+
+# ---- sessions -----------------------------------------------------------------------------
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("ascii", "replace")).hexdigest()
+
+
+def start_session(db: Database, user_id: int) -> str:
+    """Open a login session; the returned token goes in the (signed) session cookie."""
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+    with transaction(db):
+        db["staff_sessions"].insert(
+            {
+                "token_hash": _token_hash(token),
+                "user_id": user_id,
+                "created_at": now,
+                "last_seen_at": now,
+            }  # fmt: skip
+        )
+        db["users"].update(user_id, {"last_login_at": now})
+    return token
+
+
+def session_user(db: Database, token: str, *, idle: timedelta, absolute: timedelta,
+                 now: datetime | None = None) -> StaffUser | None:  # fmt: skip
+    """The user of a live session; an expired one is ended and gives None."""
+    now = now or datetime.now(UTC)
+    rows = list(
+        db.query(
+            """SELECT s.id AS session_id, s.created_at AS started, s.last_seen_at, u.*
+               FROM staff_sessions s JOIN users u ON u.id = s.user_id
+               WHERE s.token_hash = ? AND s.ended_at IS NULL AND u.active = 1""",
+            [_token_hash(token)],
+        )
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    last_seen = _parse(row["last_seen_at"])
+    if now - last_seen > idle or now - _parse(row["started"]) > absolute:
+        with transaction(db):
+            db["staff_sessions"].update(row["session_id"], {"ended_at": _stamp(now)})
+        return None
+    if now - last_seen > SEEN_WRITE_INTERVAL:  # one write a minute, not one per request
+        with transaction(db):
+            db["staff_sessions"].update(row["session_id"], {"last_seen_at": _stamp(now)})
+    return staff_user(row, token)
+
+
+def staff_user(row: dict[str, Any], token: str) -> StaffUser:
+    """The logged-in form of a `users` row."""
+    return StaffUser(
+        id=row["id"],
+        username=row["username"],
+        display_name=row["display_name"] or "",
+        role=row["role"],
+        branch_code=row["branch_code"],
+        must_change_password=bool(row["must_change_password"]),
+        session_token=token,
+    )
+
+
+def end_session(db: Database, token: str) -> None:
+    with transaction(db):
+        db.execute(
+            "UPDATE staff_sessions SET ended_at = ? WHERE token_hash = ? AND ended_at IS NULL",
+            [utcnow(), _token_hash(token)],
+        )
+
+
+def end_sessions(db: Database, user_id: int, except_token: str | None = None) -> None:
+    keep = _token_hash(except_token) if except_token else ""
+    db.execute(
+        "UPDATE staff_sessions SET ended_at = ? "
+        "WHERE user_id = ? AND ended_at IS NULL AND token_hash != ?",
+        [utcnow(), user_id, keep],
+    )
+
+
+# ---- login throttle -----------------------------------------------------------------------
+#
+# Failed logins slow down, they never lock anyone out for long:
+#   * the same account from the same address: from the 5th failure, wait 30 s, 1 min, 2 min …
+#   * the same account from anywhere: from the 20th failure, wait 1 min, 2 min …
+#   * the same address for any account: from the 50th failure, wait 15 min;
+# every wait is capped at 15 minutes, and only failures of the last 15 minutes (and after
+# the account's last successful login) count. A user at their own desk is slowed only by
+# an attacker who tries twenty times, and then for minutes, not days.
+
+THROTTLE_WINDOW = timedelta(minutes=15)
+MAX_WAIT = timedelta(minutes=15)
+_RULES = (
+    # (which failures count, free failures, first wait)
+    ("pair", 5, timedelta(seconds=30)),
+    ("account", 20, timedelta(minutes=1)),
+    ("address", 50, MAX_WAIT),
+)
+
+
+def record_login_attempt(db: Database, username: str, address: str, succeeded: bool) -> None:
+    with transaction(db):
+        db["login_attempts"].insert(
+            {
+                "at": utcnow(),
+                "username": normalise_username(username)[:80],
+                "address": address,
+                "succeeded": int(succeeded),
+            }  # fmt: skip
+        )
+
+
+def login_wait(db: Database, username: str, address: str,
+               now: datetime | None = None) -> int:  # fmt: skip
+    """Seconds to wait before this username may try again from this address (0: go ahead)."""
+    now = now or datetime.now(UTC)
+    username = normalise_username(username)[:80]
+    since = _stamp(now - THROTTLE_WINDOW)
+    last_success = db.execute(
+        "SELECT max(at) FROM login_attempts WHERE username = ? AND succeeded = 1", [username]
+    ).fetchone()[0]
+    account_since = max(since, last_success or "")
+    filters = {
+        "pair": ("username = ? AND address = ? AND at > ?", [username, address, account_since]),
+        "account": ("username = ? AND at > ?", [username, account_since]),
+        "address": ("address = ? AND at > ?", [address, since]),
+    }
+    wait = timedelta(0)
+    for name, free, first_wait in _RULES:
+        where, params = filters[name]
+        failures, last = db.execute(
+            f"SELECT count(*), max(at) FROM login_attempts WHERE succeeded = 0 AND {where}",
+            params,
+        ).fetchone()
+        if failures >= free:
+            step = min(first_wait * 2 ** (failures - free), MAX_WAIT)
+            wait = max(wait, _parse(last) + step - now)
+    return max(0, int(wait.total_seconds() + 0.999))

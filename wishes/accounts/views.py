@@ -1,0 +1,225 @@
+"""Login, logout, change password, and the admin's pages for users and the audit log."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from .. import audit
+from ..organisation import store as organisation
+from ..storage import get_db
+from . import staff_required, store, who
+from .forms import ChangePasswordForm, LoginForm, UserForm
+from .permissions import ROLE_LABELS
+
+bp = Blueprint("accounts", __name__)
+
+
+def safe_next(target: str | None, default: str) -> str:
+    """A `next` address only if it stays on this site (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
+
+
+def _home() -> str:
+    return url_for("board.index")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        db = get_db()
+        address = request.remote_addr or ""
+        wait = store.login_wait(db, form.username.data, address)
+        if wait:
+            audit.record(db, "login_throttled", who(), subject_kind="user",
+                         subject_id=store.normalise_username(form.username.data))  # fmt: skip
+            minutes = -(-wait // 60)
+            form.form_errors.append(f"尝试次数过多，请 {minutes} 分钟后再试。")
+            return render_template("accounts/login.html", form=form), 429
+        user = store.check_password(db, form.username.data, form.password.data)
+        store.record_login_attempt(db, form.username.data, address, user is not None)
+        if user is None:
+            audit.record(db, "login_failed", who(), subject_kind="user",
+                         subject_id=store.normalise_username(form.username.data))  # fmt: skip
+            form.form_errors.append("用户名或密码不正确。")
+            status = 400
+        else:
+            session.clear()  # a new session on login: nothing from before carries over
+            token = store.start_session(db, user["id"])
+            login_user(store.staff_user(user, token))
+            audit.record(db, "login", audit.Who(user["id"], user["username"], address),
+                         subject_kind="user", subject_id=user["id"])  # fmt: skip
+            return redirect(safe_next(request.args.get("next"), _home()))
+    elif form.errors:
+        status = 400
+    return render_template("accounts/login.html", form=form), status
+
+
+@bp.post("/logout")
+@staff_required()
+def logout():
+    db = get_db()
+    audit.record(db, "logout", who(), subject_kind="user", subject_id=current_user.id)
+    store.end_session(db, current_user.session_token)
+    logout_user()
+    session.clear()
+    flash("您已退出登录。", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+def change_password():
+    if not current_user.is_authenticated:
+        return redirect(url_for("accounts.login", next=request.path))
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        db = get_db()
+        if store.check_password(db, current_user.username, form.current.data) is None:
+            form.current.errors.append("当前密码不正确。")
+        elif problem := store.password_problem(form.new.data, current_user.username):
+            form.new.errors.append(problem)
+        else:
+            store.set_password(db, current_user.id, form.new.data,
+                               keep_session=current_user.session_token)  # fmt: skip
+            audit.record(db, "password_changed", who(), subject_kind="user",
+                         subject_id=current_user.id)  # fmt: skip
+            flash("密码已修改，您在其他设备上的登录已失效。", "success")
+            return redirect(safe_next(request.args.get("next"), _home()))
+    status = 400 if form.errors else 200
+    return render_template("accounts/password.html", form=form), status
+
+
+# ---- admin: users -------------------------------------------------------------------------
+
+
+@bp.get("/admin/users")
+@staff_required("manage_users")
+def users():
+    db = get_db()
+    return render_template(
+        "accounts/users.html", users=store.list_users(db), role_labels=ROLE_LABELS
+    )
+
+
+def _user_form(db, **kwargs) -> UserForm:
+    form = UserForm(**kwargs)
+    form.set_branches(organisation.branches(db))
+    return form
+
+
+def _shown_once(user: dict, password: str, heading: str):
+    response = make_response(
+        render_template(
+            "accounts/password_once.html", user=user, password=password, heading=heading
+        )  # fmt: skip
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@staff_required("manage_users")
+def new_user():
+    db = get_db()
+    form = _user_form(db)
+    if form.validate_on_submit():
+        password = store.new_password()
+        try:
+            user = store.create_user(
+                db, form.username.data, password, form.role.data,
+                branch_code=form.branch.data or None, display_name=form.display_name.data,
+                must_change_password=True,
+            )  # fmt: skip
+        except store.AccountError as error:
+            form.form_errors.append(str(error))
+        else:
+            audit.record(db, "user_created", who(), subject_kind="user", subject_id=user["id"],
+                         detail={"username": user["username"], "role": user["role"],
+                                 "branch": user["branch_code"]})  # fmt: skip
+            return _shown_once(user, password, "用户已创建")
+    status = 400 if form.errors else 200
+    return render_template("accounts/user_form.html", form=form, user=None), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@staff_required("manage_users")
+def edit_user(user_id: int):
+    db = get_db()
+    user = store.get_user(db, user_id) or abort(404)
+    form = _user_form(
+        db,
+        data=None if request.method == "POST" else {
+            "username": user["username"], "display_name": user["display_name"],
+            "role": user["role"], "branch": user["branch_code"] or "", "active": user["active"],
+        },
+    )  # fmt: skip
+    form.username.data = user["username"]  # fixed: the username is an account's identity
+    if form.validate_on_submit():
+        try:
+            after = store.update_user(
+                db, user_id, role=form.role.data, branch_code=form.branch.data or None,
+                display_name=form.display_name.data, active=form.active.data,
+            )  # fmt: skip
+        except store.AccountError as error:
+            form.form_errors.append(str(error))
+        else:
+            changed = {
+                key: [user[key], after[key]]
+                for key in ("role", "branch_code", "display_name", "active")
+                if user[key] != after[key]
+            }
+            if changed:
+                audit.record(db, "user_updated", who(), subject_kind="user",
+                             subject_id=user_id, detail=changed)  # fmt: skip
+            flash(f"已保存 {user['username']}。", "success")
+            return redirect(url_for("accounts.users"))
+    status = 400 if form.errors else 200
+    return render_template("accounts/user_form.html", form=form, user=user), status
+
+
+@bp.post("/admin/users/<int:user_id>/reset-password")
+@staff_required("manage_users")
+def reset_password(user_id: int):
+    db = get_db()
+    user = store.get_user(db, user_id) or abort(404)
+    password = store.new_password()
+    store.set_password(db, user_id, password, must_change=True)
+    audit.record(db, "password_reset", who(), subject_kind="user", subject_id=user_id)
+    return _shown_once(user, password, "密码已重置")
+
+
+# ---- admin: audit log ---------------------------------------------------------------------
+
+
+@bp.get("/admin/audit")
+@staff_required("read_audit")
+def audit_log():
+    action = request.args.get("action", "")
+    actor = request.args.get("actor", "").strip()
+    subject = request.args.get("subject", "").strip()
+    page = request.args.get("page", 1, type=int) or 1
+    rows, total = audit.events(get_db(), action=action if action in audit.ACTIONS else "",
+                               actor=actor, subject=subject, page=page)  # fmt: skip
+    return render_template(
+        "accounts/audit.html", rows=rows, total=total, page=page, per_page=audit.PER_PAGE,
+        actions=audit.ACTIONS, action=action, actor=actor, subject=subject,
+    )  # fmt: skip

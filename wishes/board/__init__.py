@@ -1,0 +1,1 @@
+"""The claim board: staff see, claim and carry wishes to fulfilment."""

@@ -1,0 +1,168 @@
+"""The board's filter form (GET, no state change) and one form per action on a wish."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileAllowed, FileField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Form,
+    RadioField,
+    SearchField,
+    SelectField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..intake.forms import clean_line, clean_text
+from ..lifecycle import ClaimantKind
+from .store import SORTS
+
+REASON_MAX = 300
+NOTE_MAX = 500
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
+
+STATE_LABELS = {
+    "triage": "待分诊",
+    "open": "待认领",
+    "claimed": "已认领",
+    "in_progress": "办理中",
+    "fulfilled": "已实现",
+    "followed_up": "已回访",
+    "declined": "未能实现",
+}
+SORT_LABELS = {
+    "newest": "最新提交",
+    "oldest": "最早提交",
+    "updated": "最近变动",
+    "confidence": "分派把握从低到高",
+}
+assert set(SORT_LABELS) == set(SORTS)
+
+
+class BoardFilterForm(Form):
+    """Query-string filters: bookmarkable, and changing them changes nothing stored."""
+
+    q = SearchField(_l("搜索"), filters=[clean_line], validators=[Optional(), Length(max=100)])
+    branch = SelectField(_l("党支部"), choices=[], validate_choice=False)
+    state = SelectField(
+        _l("状态"), choices=lambda: [("", "全部状态"), *STATE_LABELS.items()], validate_choice=False
+    )
+    overdue = BooleanField(_l("只看超时"))
+    mine = BooleanField(_l("我认领的"))
+    created_from = DateField(_l("提交日期从"), validators=[Optional()])
+    created_to = DateField(_l("到"), validators=[Optional()])
+    sort = SelectField(_l("排序"), choices=lambda: list(SORT_LABELS.items()),
+                       validate_choice=False)  # fmt: skip
+
+    def set_branches(self, branches: list[dict]) -> None:
+        self.branch.choices = [("all", "全部党支部")] + [(b["code"], b["name"]) for b in branches]
+
+
+def _branch_choices(branches: list[dict], first: list[tuple[str, float]] | None = None):
+    """Branches for a select, the router's suggestions first with their probability."""
+    names = {b["code"]: b["name"] for b in branches}
+    suggested = [
+        (code, f"{names[code]}（推荐 {p:.0%}）") for code, p in (first or []) if code in names
+    ]
+    seen = {code for code, _ in suggested}
+    return suggested + [(b["code"], b["name"]) for b in branches if b["code"] not in seen]
+
+
+class ActionForm(FlaskForm):
+    """An action with nothing to fill in (start, reveal the phone): the CSRF token only."""
+
+
+class TriageForm(FlaskForm):
+    branch = RadioField(_l("转交给"), validators=[DataRequired(_l("请选择一个党支部"))])
+
+    def set_branches(self, branches, suggestions=None) -> None:
+        self.branch.choices = _branch_choices(branches, suggestions)
+
+
+class ClaimForm(FlaskForm):
+    kind = RadioField(
+        _l("以什么名义认领"),
+        choices=lambda: [
+            (str(ClaimantKind.BRANCH), "以本支部名义"),
+            (str(ClaimantKind.DEPARTMENT), "以科室名义"),
+            (str(ClaimantKind.PERSON), "以我个人名义（患者会看到我的名字）"),
+        ],
+        default=str(ClaimantKind.BRANCH),
+        validators=[DataRequired(_l("请选择认领名义"))],
+    )
+    department = SelectField(_l("科室"), choices=[], validate_choice=False)
+
+    def set_departments(self, departments: list[dict]) -> None:
+        self.department.choices = [("", "— 请选择科室 —")] + [
+            (d["code"], d["name"]) for d in departments
+        ]
+
+    def validate_department(self, field) -> None:
+        known = {code for code, _ in field.choices if code}
+        if self.kind.data == ClaimantKind.DEPARTMENT and field.data not in known:
+            raise ValidationError("以科室名义认领时，请选择科室")
+
+
+class ReasonForm(FlaskForm):
+    """Hand back or decline: a reason is required (a decline's is read by the patient)."""
+
+    reason = TextAreaField(
+        _l("原因"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("请写明原因")), Length(max=REASON_MAX)],
+    )
+
+
+class RerouteForm(ReasonForm):
+    branch = SelectField(_l("改派给"), choices=[], validators=[DataRequired(_l("请选择党支部"))])
+
+    def set_branches(self, branches, suggestions=None, exclude: str | None = None) -> None:
+        self.branch.choices = [("", "— 请选择党支部 —")] + [
+            choice for choice in _branch_choices(branches, suggestions) if choice[0] != exclude
+        ]
+
+
+class FulfilForm(FlaskForm):
+    note = TextAreaField(
+        _l("做了什么（患者会看到）"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("请写下为患者做了什么")), Length(max=NOTE_MAX)],
+    )
+    photo = FileField(
+        _l("照片（可选，仅工作人员可见，JPG/PNG，5 MB 以内）"),
+        validators=[FileAllowed(["jpg", "jpeg", "png"], _l("照片只能是 JPG 或 PNG"))],
+    )
+
+    def validate_photo(self, field) -> None:
+        if not field.data:
+            return
+        head = field.data.stream.read(16)
+        field.data.stream.seek(0, 2)
+        size = field.data.stream.tell()
+        field.data.stream.seek(0)
+        if size > PHOTO_MAX_BYTES:
+            raise ValidationError("照片不能超过 5 MB")
+        if photo_type(head) is None:
+            raise ValidationError("这个文件不是 JPG 或 PNG 图片")
+
+
+def photo_type(head: bytes) -> str | None:
+    """The image type from the file's first bytes (its name and claimed type may lie)."""
+    for magic, kind in PHOTO_TYPES.items():
+        if head.startswith(magic):
+            return kind
+    return None
+
+
+class FollowUpForm(FlaskForm):
+    confirmed = RadioField(
+        _l("患者确认心愿已实现了吗"),
+        choices=lambda: [("yes", "已确认"), ("no", "未确认 / 联系不上")],
+        validators=[DataRequired(_l("请选择回访结果"))],
+    )
+    note = TextAreaField(_l("回访记录"), filters=[clean_text],
+                         validators=[Optional(), Length(max=NOTE_MAX)])  # fmt: skip

@@ -1,0 +1,219 @@
+"""The board's reads: filtered, searched, sorted and paged wishes, counts, overdue figures.
+
+Every query here is one SQL statement over indexed columns; nothing loops over rows in
+Python, so the board stays fast with hundreds of thousands of wishes.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..lifecycle import State
+from ..search import fts_query
+from ..storage import TIMESTAMP_FORMAT
+
+PER_PAGE = 25
+
+# name -> ORDER BY clause; `id` breaks ties so paging is stable.
+SORTS = {
+    "newest": "w.created_at DESC, w.id DESC",
+    "oldest": "w.created_at ASC, w.id ASC",
+    "updated": "w.updated_at DESC, w.id DESC",
+    "confidence": "w.router_confidence IS NULL, w.router_confidence ASC, w.id DESC",
+}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How long a wish may wait before it is overdue (the settings WISHES_CLAIM_HOURS/_DAYS)."""
+
+    claim_hours: int = 24
+    fulfil_days: int = 7
+
+    @classmethod
+    def from_config(cls, config: Any) -> Limits:
+        return cls(config["WISHES_CLAIM_HOURS"], config["WISHES_FULFIL_DAYS"])
+
+    def cutoffs(self, now: datetime) -> tuple[str, str]:
+        """Wishes routed before the first, or claimed before the second, are overdue."""
+        claim = now - timedelta(hours=self.claim_hours)
+        fulfil = now - timedelta(days=self.fulfil_days)
+        return claim.strftime(TIMESTAMP_FORMAT), fulfil.strftime(TIMESTAMP_FORMAT)
+
+
+# A wish is overdue when it has waited too long for the next step its state asks for:
+# a claim (waiting at a branch, or in the triage queue) or fulfilment (claimed).
+OVERDUE_SQL = """(
+    (w.state = 'open' AND w.routed_at < :claim_cutoff)
+    OR (w.state = 'triage' AND w.created_at < :claim_cutoff)
+    OR (w.state IN ('claimed', 'in_progress') AND w.claimed_at < :fulfil_cutoff)
+)"""
+
+
+def _overdue_params(limits: Limits, now: datetime) -> dict[str, str]:
+    claim_cutoff, fulfil_cutoff = limits.cutoffs(now)
+    return {"claim_cutoff": claim_cutoff, "fulfil_cutoff": fulfil_cutoff}
+
+
+@dataclass(frozen=True)
+class BoardQuery:
+    """What the board is asked to show; every field is optional."""
+
+    branch: str | None = None
+    states: tuple[str, ...] = ()
+    overdue: bool = False
+    claimed_by: int | None = None
+    created_from: str | None = None  # YYYY-MM-DD, in UTC
+    created_to: str | None = None  # inclusive
+    text: str = ""
+    sort: str = "newest"
+    page: int = 1
+    per_page: int = PER_PAGE
+
+
+@dataclass
+class BoardPage:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+    counts: dict[str, int] = field(default_factory=dict)
+    search_terms: str | None = None
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+def _where(query: BoardQuery, limits: Limits, now: datetime, *, with_states: bool):
+    clauses: list[str] = []
+    params: dict[str, Any] = _overdue_params(limits, now)
+    if query.branch:
+        clauses.append("w.branch_code = :branch")
+        params["branch"] = query.branch
+    if with_states and query.states:
+        names = [f":state{i}" for i in range(len(query.states))]
+        clauses.append(f"w.state IN ({', '.join(names)})")
+        params.update({name[1:]: state for name, state in zip(names, query.states, strict=True)})
+    if query.overdue:
+        clauses.append(OVERDUE_SQL)
+    if query.claimed_by is not None:
+        clauses.append("w.claimed_by_user_id = :claimed_by")
+        params["claimed_by"] = query.claimed_by
+    if query.created_from:
+        clauses.append("w.created_at >= :created_from")
+        params["created_from"] = query.created_from
+    if query.created_to:
+        clauses.append("w.created_at < date(:created_to, '+1 day')")
+        params["created_to"] = query.created_to
+    match = fts_query(query.text) if query.text else None
+    if query.text:
+        code = "".join(ch for ch in query.text.upper() if ch.isalnum())
+        clauses.append(
+            "(w.id IN (SELECT rowid FROM wishes_fts WHERE wishes_fts MATCH :match)"
+            " OR w.tracking_code = :code)"
+        )
+        params["match"] = match or '""'
+        params["code"] = code
+    return (" AND ".join(clauses) or "1"), params, match
+
+
+def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
+    """One page of the board, the total it is a page of, and a count per state."""
+    where, params, match = _where(query, limits, now, with_states=False)
+    counts = {
+        row["state"]: row["n"]
+        for row in db.query(
+            f"SELECT w.state, count(*) AS n FROM wishes w WHERE {where} GROUP BY w.state", params
+        )
+    }
+    selected = query.states or tuple(counts)
+    total = sum(counts.get(state, 0) for state in selected)
+    where, params, _ = _where(query, limits, now, with_states=True)
+    page = max(1, query.page)
+    params.update(limit=query.per_page, offset=(page - 1) * query.per_page)
+    order = SORTS.get(query.sort, SORTS["newest"])
+    rows = [
+        _decoded(row)
+        for row in db.query(
+            f"""SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.channel,
+                       w.department_code, w.location, w.created_at, w.routed_at, w.claimed_at,
+                       w.router_confidence, w.tags, w.claimant_kind, w.claimant_name,
+                       w.claimed_by_user_id, {OVERDUE_SQL} AS overdue,
+                       b.name AS branch_name, d.name AS department_name
+                FROM wishes w
+                LEFT JOIN branches b ON b.code = w.branch_code
+                LEFT JOIN departments d ON d.code = w.department_code
+                WHERE {where} ORDER BY {order} LIMIT :limit OFFSET :offset""",
+            params,
+        )
+    ]
+    return BoardPage(rows, total, page, query.per_page, counts, match)
+
+
+def _decoded(row: dict[str, Any]) -> dict[str, Any]:
+    row["tags"] = json.loads(row["tags"]) if row.get("tags") else []
+    if "router_suggestions" in row:
+        row["router_suggestions"] = json.loads(row["router_suggestions"] or "[]")
+    return row
+
+
+def overdue_by_branch(db: Database, limits: Limits, now: datetime) -> dict[str | None, int]:
+    """Overdue wishes per branch (None: the triage queue), for the navigation."""
+    sql = f"SELECT w.branch_code, count(*) AS n FROM wishes w WHERE {OVERDUE_SQL} GROUP BY 1"
+    return {row["branch_code"]: row["n"] for row in db.query(sql, _overdue_params(limits, now))}
+
+
+def overdue_wishes(db: Database, limits: Limits, now: datetime) -> list[dict[str, Any]]:
+    """Every overdue wish with the moment its clock started (for overdue notifications)."""
+    sql = f"""SELECT w.id, w.tracking_code, w.state, w.branch_code,
+                     CASE w.state WHEN 'open' THEN w.routed_at WHEN 'triage' THEN w.created_at
+                          ELSE w.claimed_at END AS clock_started_at
+              FROM wishes w WHERE {OVERDUE_SQL} ORDER BY w.id"""
+    return list(db.query(sql, _overdue_params(limits, now)))
+
+
+def wish_detail(db: Database, wish_id: int, limits: Limits, now: datetime) -> dict | None:
+    """One wish with its branch, department and overdue flag, for the wish page."""
+    rows = list(
+        db.query(
+            f"""SELECT w.*, {OVERDUE_SQL} AS overdue, b.name AS branch_name,
+                       d.name AS department_name, rb.name AS router_branch_name
+                FROM wishes w
+                LEFT JOIN branches b ON b.code = w.branch_code
+                LEFT JOIN branches rb ON rb.code = w.router_branch_code
+                LEFT JOIN departments d ON d.code = w.department_code
+                WHERE w.id = :id""",
+            {"id": wish_id, **_overdue_params(limits, now)},
+        )
+    )
+    return _decoded(rows[0]) if rows else None
+
+
+def timeline(db: Database, wish_id: int) -> list[dict[str, Any]]:
+    """A wish's events with the acting staff member's name, oldest first."""
+    return [
+        {**row, "data": json.loads(row["data"]) if row["data"] else {}}
+        for row in db.query(
+            """SELECT e.*, u.display_name AS actor_name, u.username AS actor_username,
+                      b.name AS branch_name
+               FROM wish_events e
+               LEFT JOIN users u ON u.id = e.actor_user_id
+               LEFT JOIN branches b ON b.code = e.branch_code
+               WHERE e.wish_id = ? ORDER BY e.id""",
+            [wish_id],
+        )
+    ]
+
+
+def all_states() -> list[str]:
+    return [str(state) for state in State]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,192 @@
+"""The notification worker: queues overdue reminders and delivers the queue, off the request path.
+
+One round queues a reminder for every wish that has become overdue, then delivers what is
+due through the notifier; failures are retried with backoff (`store.mark_failed_attempt`).
+`run_forever` repeats that every WISHES_NOTIFY_INTERVAL_SECONDS, survives any error, and
+stops cleanly on SIGTERM or SIGINT. It runs as `wishes notify`, or beside gunicorn as
+`python -m wishes.notifications` (started by `wishes.serving`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import NamedTuple
+from urllib.parse import urlsplit
+
+from flask import Flask
+from sqlite_utils import Database
+
+from ..board.store import Limits, overdue_wishes
+from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
+from . import store
+from .notifier import LogNotifier, Notifier, WebhookNotifier, escape_for_log, notifier_from_config
+
+log = logging.getLogger("wishes.notifications")
+
+# At the default 30 s interval this stays within an enterprise WeChat robot's limit of 20
+# messages a minute; a backlog (say, a day with the webhook down) drains over a few minutes.
+DELIVERIES_PER_ROUND = 10
+
+
+class Round(NamedTuple):
+    overdue_queued: int
+    delivered: int
+    failed: int
+
+
+def queue_overdue(db: Database, limits: Limits, now: datetime) -> int:
+    """Queue one reminder per overdue episode; a new clock (triage, re-route, claim) is a new one.
+
+    The wish's state goes into `message` so the reminder says what it waits for (a claim or
+    fulfilment). Wishes waiting for triage have no branch: the reminder goes to the office.
+    """
+    at = now.strftime(TIMESTAMP_FORMAT)
+    overdue = overdue_wishes(db, limits, now)
+    if not overdue:
+        return 0
+    queued = 0
+    with transaction(db):
+        for wish in overdue:
+            queued += store.enqueue(
+                db,
+                kind="overdue",
+                dedupe_key=f"overdue:{wish['id']}:{wish['state']}:{wish['clock_started_at']}",
+                wish_id=wish["id"],
+                branch_code=wish["branch_code"],
+                at=at,
+                message=wish["state"],
+            )
+    return queued
+
+
+def deliver_due(
+    db: Database,
+    notifier: Notifier,
+    now: datetime,
+    *,
+    limit: int = DELIVERIES_PER_ROUND,
+    stop: threading.Event | None = None,
+) -> tuple[int, int]:
+    """Try every due notification once; return (delivered, failed this time)."""
+    stamp = now.strftime(TIMESTAMP_FORMAT)
+    delivered = failed = 0
+    for notification in store.due(db, stamp, limit):
+        if stop is not None and stop.is_set():
+            break
+        try:
+            notifier.deliver(notification)
+        except Exception as error:
+            # Any error, not only DeliveryError: a notification that breaks the notifier must
+            # back off like the others, or it would stay first in the queue and block it.
+            store.mark_failed_attempt(db, notification["id"], stamp, str(error) or repr(error))
+            failed += 1
+            log.warning(
+                "notification %s not delivered (attempt %s): %s",
+                notification["id"],
+                notification["attempts"] + 1,
+                escape_for_log(str(error) or repr(error)),
+            )
+        else:
+            store.mark_delivered(db, notification["id"], stamp)
+            delivered += 1
+    return delivered, failed
+
+
+def run_once(
+    app: Flask, notifier: Notifier | None = None, *, stop: threading.Event | None = None
+) -> Round:
+    """One round on a connection of its own (never a request's): queue overdue, deliver due."""
+    now = datetime.now(UTC)
+    notifier = notifier or notifier_from_config(app.config)
+    with connect(database_path(app)) as db:
+        queued = queue_overdue(db, Limits.from_config(app.config), now)
+        delivered, failed = deliver_due(db, notifier, now, stop=stop)
+    return Round(queued, delivered, failed)
+
+
+@contextmanager
+def exclusive(app: Flask) -> Iterator[bool]:
+    """Hold the data folder's notify lock if it is free: two workers would deliver twice."""
+    path = database_path(app).parent / ".notify.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+@contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT end the loop after the current delivery instead of killing it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread; the caller owns `stop`
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        # Event.set() takes a lock that the interrupted Event.wait() may be holding.
+        threading.Thread(target=stop.set, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def describe(notifier: Notifier) -> str:
+    """Where notifications go, for the log: a webhook's host only (its key is a secret)."""
+    if isinstance(notifier, WebhookNotifier):
+        parts = urlsplit(notifier.url)
+        return f"webhook {parts.scheme}://{parts.netloc}"
+    if isinstance(notifier, LogNotifier):
+        return "the log"
+    return type(notifier).__name__
+
+
+def run_forever(app: Flask, stop_event: threading.Event | None = None) -> None:
+    """Run rounds every WISHES_NOTIFY_INTERVAL_SECONDS until stopped; no error ends the loop."""
+    stop = stop_event or threading.Event()
+    interval = app.config["WISHES_NOTIFY_INTERVAL_SECONDS"]
+    notifier = notifier_from_config(app.config)
+    standing_by = False
+    with _stop_on_signals(stop):
+        while not stop.is_set():
+            with exclusive(app) as mine:
+                if mine:
+                    log.info("notification worker: to %s every %s s", describe(notifier), interval)
+                    _rounds(app, notifier, interval, stop)
+                    break
+            if not standing_by:
+                log.info("another notification worker is running for this database; standing by")
+                standing_by = True
+            stop.wait(interval)
+    log.info("notification worker stopped")
+
+
+def _rounds(app: Flask, notifier: Notifier, interval: int, stop: threading.Event) -> None:
+    while not stop.is_set():
+        try:
+            run_once(app, notifier, stop=stop)
+        except Exception:
+            log.exception("notification round failed; trying again in %s s", interval)
+        stop.wait(interval)
+
+
+def show_info_logs() -> None:
+    """Let the worker's INFO lines (the LogNotifier's output) through, to stderr if nowhere else."""
+    logger = logging.getLogger("wishes.notifications")
+    logger.setLevel(logging.INFO)
+    if not logger.hasHandlers():
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s [notify] %(levelname)s %(message)s"))
+        logger.addHandler(handler)

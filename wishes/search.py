@@ -1,0 +1,54 @@
+"""Full-text search over wishes in Chinese: jieba cuts the words, SQLite FTS5 finds them.
+
+FTS5's tokenizers split on spaces and punctuation, which Chinese does not have, so each
+wish's text is cut into words by the router's jieba tokenizer (with the hospital dictionary)
+and stored space-separated in `wishes.search_text`; `wishes_fts` indexes that column.
+Queries are cut the same way, so 吹风机 in a query finds 吹风机 in a wish, whether either was
+typed in Simplified or Traditional characters.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+MAX_QUERY_TERMS = 12
+
+
+def _is_word(token: str) -> bool:
+    return bool(token.strip()) and not all(unicodedata.category(ch)[0] in "PSZ" for ch in token)
+
+
+def _text():
+    # Imported on use: the routing package imports lifecycle, which imports this module.
+    from .routing import text
+
+    return text
+
+
+def cut(text: str) -> list[str]:
+    """Search words of a text: jieba's search mode, which adds the short words inside long ones."""
+    normalise, tokenizer = _text().normalise, _text().tokenizer
+    return [token for token in tokenizer().cut_for_search(normalise(text)) if _is_word(token)]
+
+
+def index_text(wish: Mapping[str, Any]) -> str:
+    """What FTS5 indexes for a wish: its text, reason, location and router tags, cut into words."""
+    tags = json.loads(wish.get("tags") or "[]")
+    parts = [wish.get("text") or "", wish.get("reason") or "", wish.get("location") or "", *tags]
+    return " ".join(cut(" ".join(parts)))
+
+
+def fts_query(typed: str) -> str | None:
+    """An FTS5 MATCH expression requiring every word of what was typed; None if nothing is left.
+
+    Each word is quoted, so FTS5 operators and punctuation in the query are taken literally.
+    """
+    normalise, tokenizer = _text().normalise, _text().tokenizer
+    terms = list(dict.fromkeys(token for token in tokenizer().lcut(normalise(typed))
+                               if _is_word(token)))[:MAX_QUERY_TERMS]  # fmt: skip
+    if not terms:
+        return None
+    return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
