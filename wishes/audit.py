@@ -27,7 +27,6 @@ ACTIONS = {
     "user_created": "创建用户",
     "user_updated": "修改用户",
     "phone_revealed": "查看患者电话",
-    "photo_viewed": "查看办结照片",
 }
 PER_PAGE = 50
 

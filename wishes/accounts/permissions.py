@@ -67,7 +67,6 @@ WISH_RULES = {
     "decline": lambda u, w: _secretary_of(u, w) or _office(u, w),
     "follow_up": lambda u, w: _in_branch(u, w) or _office(u, w),
     "reveal_phone": lambda u, w: (_claimer(u, w) and u.role in BRANCH_ROLES) or _secretary_of(u, w),
-    "view_photo": lambda u, w: True,
 }
 
 # Rights that do not concern one wish.

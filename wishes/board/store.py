@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 
-from ..lifecycle import State
 from ..search import fts_query
 from ..storage import TIMESTAMP_FORMAT
 
@@ -213,11 +212,3 @@ def timeline(db: Database, wish_id: int) -> list[dict[str, Any]]:
             [wish_id],
         )
     ]
-
-
-def all_states() -> list[str]:
-    return [str(state) for state in State]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
