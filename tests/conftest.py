@@ -106,6 +106,12 @@ def login(client, username, password=PASSWORD, **kwargs):
     )
 
 
+def post_form(client, path, *, follow_redirects=False, **fields):
+    """Post a form the way a browser does: the CSRF token from the same page, then the fields."""
+    return client.post(path, data={**fields, "csrf_token": csrf_token(client, path)},
+                       follow_redirects=follow_redirects)  # fmt: skip
+
+
 def page_token(response):
     html = response.get_data(as_text=True)
     return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)

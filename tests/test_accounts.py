@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, csrf_token, flashes, login
+from conftest import PASSWORD, csrf_token, flashes, login, post_form
 
 from wishes import audit
 from wishes.accounts import store
@@ -103,16 +103,9 @@ def test_changing_the_password_ends_other_sessions(client, app, db, staff):
     elsewhere = app.test_client()
     login(elsewhere, "member_a")
     login(client, "member_a")
-    response = client.post(
-        "/account/password",
-        data={
-            "current": PASSWORD,
-            "new": "a new long passphrase",
-            "confirm": "a new long passphrase",
-            "csrf_token": csrf_token(client, "/account/password"),
-        },  # fmt: skip
-        follow_redirects=True,
-    )
+    new = "a new long passphrase"
+    response = post_form(client, "/account/password", current=PASSWORD, new=new, confirm=new,
+                         follow_redirects=True)  # fmt: skip
     assert "密码已修改" in "".join(flashes(response.get_data(as_text=True)))
     assert client.get("/board").status_code == 200
     assert elsewhere.get("/board").status_code == 302
@@ -121,14 +114,8 @@ def test_changing_the_password_ends_other_sessions(client, app, db, staff):
 
 def test_change_password_refuses_a_common_one_and_keeps_the_form(client, staff):
     login(client, "member_a")
-    response = client.post(
-        "/account/password",
-        data={
-            "current": PASSWORD,
-            "new": "password123",
-            "confirm": "password123",
-            "csrf_token": csrf_token(client, "/account/password"),
-        },  # fmt: skip
+    response = post_form(
+        client, "/account/password", current=PASSWORD, new="password123", confirm="password123"
     )
     assert response.status_code == 400
     assert "太常见" in response.get_data(as_text=True)
@@ -136,15 +123,13 @@ def test_change_password_refuses_a_common_one_and_keeps_the_form(client, staff):
 
 def test_admin_creates_a_user_who_must_change_the_temporary_password(client, app, db, staff):
     login(client, "admin")
-    response = client.post(
+    response = post_form(
+        client,
         "/admin/users/new",
-        data={
-            "username": "Li.Na",
-            "display_name": "李娜",
-            "role": "member",
-            "branch": "nursing",
-            "csrf_token": csrf_token(client, "/admin/users/new"),
-        },  # fmt: skip
+        username="Li.Na",
+        display_name="李娜",
+        role="member",
+        branch="nursing",
     )
     html = response.get_data(as_text=True)
     assert response.status_code == 200 and response.headers["Cache-Control"] == "no-store"
@@ -160,15 +145,7 @@ def test_admin_creates_a_user_who_must_change_the_temporary_password(client, app
 
 def test_a_member_without_a_branch_is_refused(client, db, staff):
     login(client, "admin")
-    response = client.post(
-        "/admin/users/new",
-        data={
-            "username": "wang",
-            "role": "member",
-            "branch": "",
-            "csrf_token": csrf_token(client, "/admin/users/new"),
-        },  # fmt: skip
-    )
+    response = post_form(client, "/admin/users/new", username="wang", role="member", branch="")
     assert response.status_code == 400
     assert "必须属于一个党支部" in response.get_data(as_text=True)
     assert store.find_user(db, "wang") is None

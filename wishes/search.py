@@ -21,17 +21,17 @@ def _is_word(token: str) -> bool:
     return bool(token.strip()) and not all(unicodedata.category(ch)[0] in "PSZ" for ch in token)
 
 
-def _text():
+def _words(text: str, *, search_mode: bool) -> list[str]:
     # Imported on use: the routing package imports lifecycle, which imports this module.
-    from .routing import text
+    from .routing.text import normalise, tokenizer
 
-    return text
+    cut = tokenizer().cut_for_search if search_mode else tokenizer().lcut
+    return [token for token in cut(normalise(text)) if _is_word(token)]
 
 
 def cut(text: str) -> list[str]:
     """Search words of a text: jieba's search mode, which adds the short words inside long ones."""
-    normalise, tokenizer = _text().normalise, _text().tokenizer
-    return [token for token in tokenizer().cut_for_search(normalise(text)) if _is_word(token)]
+    return _words(text, search_mode=True)
 
 
 def index_text(wish: Mapping[str, Any]) -> str:
@@ -46,9 +46,7 @@ def fts_query(typed: str) -> str | None:
 
     Each word is quoted, so FTS5 operators and punctuation in the query are taken literally.
     """
-    normalise, tokenizer = _text().normalise, _text().tokenizer
-    terms = list(dict.fromkeys(token for token in tokenizer().lcut(normalise(typed))
-                               if _is_word(token)))[:MAX_QUERY_TERMS]  # fmt: skip
+    terms = list(dict.fromkeys(_words(typed, search_mode=False)))[:MAX_QUERY_TERMS]
     if not terms:
         return None
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)

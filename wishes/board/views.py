@@ -8,7 +8,6 @@ moves the wish's state does not allow and writes the event in the same transacti
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -144,7 +143,6 @@ def _forms(wish: dict[str, Any], posted: str | None = None) -> dict[str, Any]:
     Only the posted action's form reads the request; the others start empty.
     """
     db = get_db()
-    branches = organisation.branches(db)
     suggestions = [tuple(s) for s in wish["router_suggestions"]]
     state = State(wish["state"])
     forms: dict[str, Any] = {}
@@ -155,9 +153,9 @@ def _forms(wish: dict[str, Any], posted: str | None = None) -> dict[str, Any]:
         form_class = ACTION_FORMS[action]
         form = form_class() if action == posted else form_class(formdata=None)
         if isinstance(form, TriageForm):
-            form.set_branches(branches, suggestions)
+            form.set_branches(organisation.branches(db), suggestions)
         elif isinstance(form, RerouteForm):
-            form.set_branches(branches, suggestions, exclude=wish["branch_code"])
+            form.set_branches(organisation.branches(db), suggestions, exclude=wish["branch_code"])
         elif isinstance(form, ClaimForm):
             form.set_departments(organisation.departments(db))
         forms[action] = form
@@ -226,11 +224,6 @@ def photo(wish_id: int):
 # ---- actions ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
-    message: str
-
-
 def _photo_dir() -> Path:
     return Path(current_app.config["WISHES_DATA_DIR"]) / "photos"
 
@@ -248,11 +241,12 @@ def _save_photo(wish_id: int, form: FulfilForm) -> str | None:
     return name
 
 
-def _perform(action: str, wish: dict[str, Any], form: Any) -> Outcome:
+def _perform(action: str, wish: dict[str, Any], form: Any) -> str:
+    """Carry out the action through the state machine; return what to tell the visitor."""
     db, actor, wish_id = get_db(), _actor(), wish["id"]
     if action == "triage":
         lifecycle.triage(db, wish_id, form.branch.data, actor)
-        return Outcome("已分诊，心愿已转交给所选党支部。")
+        return "已分诊，心愿已转交给所选党支部。"
     if action == "claim":
         kind = ClaimantKind(form.kind.data)
         name = {
@@ -261,16 +255,16 @@ def _perform(action: str, wish: dict[str, Any], form: Any) -> Outcome:
             ClaimantKind.PERSON: current_user.name,
         }[kind]
         lifecycle.claim(db, wish_id, actor, kind, name)
-        return Outcome(f"认领成功：患者会看到由「{name}」认领。")
+        return f"认领成功：患者会看到由「{name}」认领。"
     if action == "hand_back":
         lifecycle.hand_back(db, wish_id, actor, form.reason.data)
-        return Outcome("已退回，心愿重新等待认领。")
+        return "已退回，心愿重新等待认领。"
     if action == "reroute":
         lifecycle.reroute(db, wish_id, form.branch.data, actor, form.reason.data)
-        return Outcome("已改派给其他党支部。")
+        return "已改派给其他党支部。"
     if action == "start":
         lifecycle.start(db, wish_id, actor)
-        return Outcome("已标记为办理中。")
+        return "已标记为办理中。"
     if action == "fulfil":
         photo_name = _save_photo(wish_id, form)
         try:
@@ -279,13 +273,13 @@ def _perform(action: str, wish: dict[str, Any], form: Any) -> Outcome:
             if photo_name:
                 (_photo_dir() / photo_name).unlink(missing_ok=True)
             raise
-        return Outcome("已登记办结，患者可以在查询页看到。")
+        return "已登记办结，患者可以在查询页看到。"
     if action == "follow_up":
         lifecycle.follow_up(db, wish_id, actor, form.confirmed.data == "yes", form.note.data)
-        return Outcome("已登记回访。")
+        return "已登记回访。"
     if action == "decline":
         lifecycle.decline(db, wish_id, actor, form.reason.data)
-        return Outcome("已标记为未能实现，患者会看到您写的原因。")
+        return "已标记为未能实现，患者会看到您写的原因。"
     raise AssertionError(action)
 
 
@@ -320,13 +314,13 @@ def act(wish_id: int, action: str):
             form.form_errors.append("页面停留太久已过期，请再提交一次（填写的内容还在）。")
         return _render_wish(wish, forms, status=400)
     try:
-        outcome = _perform(action, wish, form)
+        done = _perform(action, wish, form)
     except IllegalMove as error:
         flash(refusal(error), "error")
     except UnknownBranch:
         flash("没有这个党支部，或它已停用。", "error")
     else:
-        flash(outcome.message, "success")
+        flash(done, "success")
     return redirect(url_for("board.wish_page", wish_id=wish_id), 303)
 
 
