@@ -27,6 +27,9 @@ ACTIONS = {
     "user_created": "创建用户",
     "user_updated": "修改用户",
     "phone_revealed": "查看患者电话",
+    "exported": "导出数据",
+    "questionnaire_saved": "保存问卷草稿",
+    "questionnaire_published": "发布问卷",
 }
 PER_PAGE = 50
 

@@ -29,6 +29,11 @@ def demo_command() -> None:
             if report.wishes_added
             else "wishes: already loaded"
         )
+        + (
+            f"; questionnaire responses: {report.responses_added} added"
+            if report.responses_added
+            else ""
+        )
     )
 
 

@@ -1,4 +1,5 @@
-"""The demo hospital: the brief's organisation and twelve weeks of wishes in every state.
+"""The demo hospital: the brief's organisation, twelve weeks of wishes in every state, and
+twelve weeks of answers to the satisfaction questionnaire.
 
 Wishes are drawn from the bundled training corpus (realistic texts with known branches)
 and walked through the real state machine with back-dated times, so the demo's history
@@ -21,6 +22,7 @@ from .accounts import store as accounts
 from .lifecycle import Actor, ClaimantKind, WishEntry
 from .notifications import store as notifications
 from .organisation import store as organisation
+from .questionnaires import sample as sample_responses
 from .storage import TIMESTAMP_FORMAT, transaction
 
 DEMO_WISHES = 360
@@ -98,6 +100,7 @@ class DemoReport:
     departments: int
     wishes_added: int
     wishes_total: int
+    responses_added: int = 0
 
 
 def _corpus() -> list[tuple[str, str]]:
@@ -212,9 +215,15 @@ def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
                 _walk(db, rng, text, label, created, now, departments, branch_names, staff)
                 added += 1
             notifications.settle_backlog(db, _stamp(now))
+    responses = 0
+    if not db["responses"].count:
+        responses = sample_responses.load(
+            db, random.Random(seed), now or datetime.now(UTC), DEMO_WEEKS
+        )
     return DemoReport(
         branches=len(org["branches"]),
         departments=len(org["departments"]),
         wishes_added=added,
         wishes_total=db["wishes"].count,
+        responses_added=responses,
     )

@@ -25,6 +25,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from . import notifications
+from .clock import local_day
 from .search import index_text
 from .storage import transaction, utcnow
 
@@ -209,6 +210,7 @@ def submit(
         "created_at": at,
         "updated_at": at,
         "routed_at": at if routed else None,
+        "local_day": local_day(at),
     }
     row["search_text"] = index_text(row)
     for _attempt in range(5):

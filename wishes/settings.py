@@ -157,6 +157,18 @@ SETTINGS: tuple[Setting, ...] = (
         _positive_int,
     ),
     Setting(
+        "WISHES_KIOSK_QUESTIONNAIRE",
+        "satisfaction",
+        'Web-address name of the questionnaire behind the kiosk\'s "评价我们" button '
+        "(empty: no button).",
+    ),
+    Setting(
+        "WISHES_MIN_RESPONSES",
+        30,
+        'Below this many answers the dashboard shows "too few responses" instead of a figure.',
+        _positive_int,
+    ),
+    Setting(
         "WISHES_DEMO",
         False,
         "Demo mode: set by `wishes serve --demo`; shows a demo banner on every page.",

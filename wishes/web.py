@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from .cards.qr import public_url, qr_svg
 from .intake.forms import mask_phone
+from .questionnaires.definition import text_in
 from .storage import TIMESTAMP_FORMAT
 
 # Everything a page needs is served by the app itself; nothing may come from another host.
@@ -48,7 +49,7 @@ def _error_page(error: HTTPException):
     return render_template("errors/page.html", code=code, layout=_layout()), code
 
 
-STAFF_PATHS = ("/board", "/admin", "/login", "/logout", "/account")
+STAFF_PATHS = ("/board", "/admin", "/login", "/logout", "/account", "/dashboard")
 
 
 def _layout() -> str:
@@ -70,28 +71,43 @@ def _headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.path.startswith(("/kiosk", "/w/", "/t", *STAFF_PATHS)):
+    if request.path.startswith(("/kiosk", "/w/", "/t", "/s/", *STAFF_PATHS)):
         # Patient pages on a shared kiosk: the back button must not bring back what was typed.
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts
+    from . import accounts, vendor
     from .accounts.views import bp as accounts_bp
     from .board import views as board
     from .cards.views import bp as cards_bp
+    from .dashboard.views import bp as dashboard_bp
     from .home import bp as home_bp
     from .intake.views import bp as intake_bp
+    from .questionnaires.admin import bp as questionnaire_admin_bp
+    from .questionnaires.views import bp as survey_bp
     from .tracking.views import bp as tracking_bp
 
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
     csrf = CSRFProtect(app)
     csrf.exempt(intake_bp)
+    csrf.exempt(survey_bp)
     accounts.init_app(app)
     board.init_app(app)
-    for blueprint in (home_bp, intake_bp, tracking_bp, cards_bp, accounts_bp, board.bp):
+    vendor.init_app(app)
+    for blueprint in (
+        home_bp,
+        intake_bp,
+        survey_bp,
+        tracking_bp,
+        cards_bp,
+        accounts_bp,
+        board.bp,
+        questionnaire_admin_bp,
+        dashboard_bp,
+    ):
         app.register_blueprint(blueprint)
 
     app.register_error_handler(HTTPException, _error_page)
@@ -101,6 +117,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(local_time, "local_time")
     app.add_template_filter(mask_phone, "mask_phone")
     app.add_template_filter(age, "age")
+    app.add_template_filter(text_in, "label")
     app.add_template_global(qr_for, "qr_for")
 
     @app.context_processor

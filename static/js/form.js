@@ -12,6 +12,14 @@
     field.addEventListener("input", update);
     update();
   });
+  // One press sends a form once; the server would keep a second copy out anyway.
+  document.querySelectorAll("form[data-once]").forEach(function (form) {
+    form.addEventListener("submit", function () {
+      form.querySelectorAll("button[type=submit]").forEach(function (button) {
+        setTimeout(function () { button.disabled = true; }, 0);
+      });
+    });
+  });
   var alert = document.getElementById("form-alert");
   if (alert) { alert.focus(); }
 })();

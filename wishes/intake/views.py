@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from ..organisation import store as organisation
+from ..questionnaires import store as questionnaires
+from ..questionnaires.views import comment_for_wish_form
 from ..storage import get_db
 from .forms import WishForm
 from .receive import receive
@@ -19,6 +30,9 @@ PHONE_LAYOUT = "layouts/phone.html"
 def _form() -> WishForm:
     form = WishForm()
     form.set_departments(organisation.departments(get_db()))
+    if request.method == "GET":
+        # A questionnaire comment the patient chose to send on as a wish.
+        form.text.data = comment_for_wish_form() or form.text.data
     return form
 
 
@@ -31,7 +45,11 @@ def _render_form(form: WishForm, layout: str, action: str):
 
 @bp.get("/kiosk")
 def kiosk_welcome():
-    return render_template("intake/kiosk_welcome.html", layout=KIOSK_LAYOUT)
+    slug = current_app.config["WISHES_KIOSK_QUESTIONNAIRE"]
+    survey = slug and questionnaires.live_version(get_db(), slug)
+    return render_template(
+        "intake/kiosk_welcome.html", layout=KIOSK_LAYOUT, survey_slug=slug if survey else None
+    )
 
 
 @bp.route("/kiosk/wish", methods=["GET", "POST"])

@@ -240,3 +240,181 @@ def board_indexes(db: Database) -> None:
     for clock in ("routed_at", "created_at", "claimed_at"):
         # The wider indexes above serve every query these served.
         db.execute(f"DROP INDEX IF EXISTS idx_wishes_state_{clock}")
+
+
+@migrations(name="0005_questionnaires_and_figures")
+def questionnaires_and_figures(db: Database) -> None:
+    """Questionnaires with versions, anonymous responses, and the daily tallies the dashboard
+    reads: a year of a million responses is summed from tallies, never from the answers."""
+    db["questionnaires"].create(
+        {"id": int, "slug": str, "created_at": str, "published_version_id": int},
+        pk="id",
+        not_null={"slug", "created_at"},
+    )
+    db["questionnaires"].create_index(["slug"], unique=True)
+    db["questionnaire_versions"].create(
+        {
+            "id": int,
+            "questionnaire_id": int,
+            "number": int,
+            "definition": str,  # JSON: titles and questions (wishes/questionnaires/definition.py)
+            "created_at": str,
+            "created_by": str,
+            "published_at": str,
+        },
+        pk="id",
+        not_null={"questionnaire_id", "number", "definition", "created_at"},
+        foreign_keys=[("questionnaire_id", "questionnaires", "id")],
+    )
+    db["questionnaire_versions"].create_index(["questionnaire_id", "number"], unique=True)
+    db["responses"].create(
+        {
+            "id": int,
+            # Drawn when the form is shown: a double click, a refresh or the back button
+            # sends the same one again, and the unique index keeps the second copy out.
+            "submission_id": str,
+            "questionnaire_id": int,
+            "version_id": int,
+            "department_code": str,
+            "channel": str,
+            "submitted_at": str,
+            "local_day": str,  # the hospital's calendar day, for weeks, months and quarters
+            "comment_tags": str,
+        },
+        pk="id",
+        not_null={"submission_id", "questionnaire_id", "version_id", "submitted_at", "local_day"},
+        foreign_keys=[
+            ("questionnaire_id", "questionnaires", "id"),
+            ("version_id", "questionnaire_versions", "id"),
+            ("department_code", "departments", "code"),
+        ],
+    )
+    db["responses"].create_index(["submission_id"], unique=True)
+    db["responses"].create_index(["questionnaire_id", "local_day"])
+    db["answers"].create(
+        {
+            "id": int,
+            "response_id": int,
+            "question_key": str,
+            "value": int,  # a rating (scale 5) or a likelihood to recommend (scale 10)
+            "scale": int,
+            "option": str,  # the key of a chosen option; one row per option chosen
+            "text": str,
+        },
+        pk="id",
+        not_null={"response_id", "question_key"},
+        foreign_keys=[("response_id", "responses", "id")],
+    )
+    db["answers"].create_index(["response_id"])
+    db["answers"].create_index(["question_key", "response_id"])
+
+    # Daily tallies, kept by triggers so that every way of storing a response keeps them true.
+    db["response_days"].create(
+        {"questionnaire_id": int, "day": str, "department_code": str, "n": int},
+        pk=("questionnaire_id", "day", "department_code"),
+    )
+    db["answer_days"].create(
+        {
+            "questionnaire_id": int,
+            "question_key": str,
+            "option": str,  # '' for a scale question
+            "day": str,
+            "department_code": str,  # '' when the patient chose none
+            "n": int,
+            "total": int,
+            "total_sq": int,
+            "top": int,  # 4–5 of 5; promoters (9–10) of 10
+            "bottom": int,  # 1–2 of 5; detractors (0–6) of 10
+        },
+        pk=("questionnaire_id", "question_key", "option", "day", "department_code"),
+    )
+    db.execute(
+        """
+        CREATE TRIGGER responses_tally AFTER INSERT ON responses BEGIN
+          INSERT INTO response_days (questionnaire_id, day, department_code, n)
+          VALUES (new.questionnaire_id, new.local_day, coalesce(new.department_code, ''), 1)
+          ON CONFLICT DO UPDATE SET n = n + 1;
+        END
+        """
+    )
+    db.execute(
+        """
+        CREATE TRIGGER answers_tally AFTER INSERT ON answers
+        WHEN new.value IS NOT NULL OR new.option IS NOT NULL BEGIN
+          INSERT INTO answer_days
+            (questionnaire_id, question_key, option, day, department_code,
+             n, total, total_sq, top, bottom)
+          SELECT r.questionnaire_id, new.question_key, coalesce(new.option, ''), r.local_day,
+                 coalesce(r.department_code, ''), 1,
+                 coalesce(new.value, 0), coalesce(new.value * new.value, 0),
+                 CASE WHEN new.scale = 5 THEN new.value >= 4
+                      WHEN new.scale = 10 THEN new.value >= 9 ELSE 0 END,
+                 CASE WHEN new.scale = 5 THEN new.value <= 2
+                      WHEN new.scale = 10 THEN new.value <= 6 ELSE 0 END
+          FROM responses r WHERE r.id = new.response_id
+          ON CONFLICT DO UPDATE SET n = n + 1, total = total + excluded.total,
+            total_sq = total_sq + excluded.total_sq, top = top + excluded.top,
+            bottom = bottom + excluded.bottom;
+        END
+        """
+    )
+
+    # Wishes: the hospital's day, and the two waits the dashboard reports, kept by triggers so
+    # that percentiles are read off an index in order instead of sorting a year of wishes.
+    wishes = db["wishes"]
+    wishes.add_column("local_day", str)
+    wishes.add_column("claim_minutes", int)  # routed (open on the board) → claimed
+    wishes.add_column("fulfil_minutes", int)  # submitted → fulfilled
+    waits = """
+          UPDATE wishes SET
+            claim_minutes = CAST(round((julianday(new.claimed_at) - julianday(new.routed_at))
+                                       * 1440) AS INTEGER),
+            fulfil_minutes = CAST(round((julianday(new.fulfilled_at)
+                                         - julianday(new.created_at)) * 1440) AS INTEGER)
+          WHERE id = new.id;
+    """
+    db.execute(
+        f"CREATE TRIGGER wishes_waits AFTER UPDATE OF claimed_at, fulfilled_at ON wishes "
+        f"BEGIN {waits} END"
+    )
+    db.execute(
+        f"CREATE TRIGGER wishes_waits_on_insert AFTER INSERT ON wishes "
+        f"WHEN new.claimed_at IS NOT NULL OR new.fulfilled_at IS NOT NULL BEGIN {waits} END"
+    )
+    if wishes.count:
+        from ..clock import local_day
+
+        for row in list(db.query("SELECT id, created_at FROM wishes")):
+            wishes.update(row["id"], {"local_day": local_day(row["created_at"])})
+        db.execute("UPDATE wishes SET claimed_at = claimed_at")  # fires the trigger above
+    for wait in ("claim_minutes", "fulfil_minutes"):
+        wishes.create_index([wait, "local_day", "department_code"])
+        wishes.create_index(["branch_code", wait, "local_day", "department_code"])
+    wishes.create_index(
+        ["local_day", "branch_code", "department_code", "state", "router_branch_code",
+         "claim_minutes"]
+    )  # fmt: skip
+
+    db["wish_tag_days"].create(
+        {"day": str, "tag": str, "n": int},
+        pk=("day", "tag"),
+    )
+    db["wish_tag_days"].create_index(["tag", "day"])
+    db.execute(
+        """
+        CREATE TRIGGER wishes_tag_tally AFTER INSERT ON wishes
+        WHEN new.tags IS NOT NULL AND new.local_day IS NOT NULL BEGIN
+          INSERT INTO wish_tag_days (day, tag, n)
+          SELECT new.local_day, value, 1 FROM json_each(new.tags) WHERE true
+          ON CONFLICT DO UPDATE SET n = n + 1;
+        END
+        """
+    )
+    if wishes.count:
+        db.execute(
+            """
+            INSERT INTO wish_tag_days (day, tag, n)
+            SELECT w.local_day, t.value, count(*) FROM wishes w, json_each(w.tags) t
+            WHERE w.tags IS NOT NULL GROUP BY 1, 2
+            """
+        )

@@ -1,0 +1,316 @@
+"""Questionnaires: definitions, versions, answering on a phone and a kiosk, comments."""
+
+import io
+import json
+import re
+
+import pytest
+from conftest import csrf_token, flashes, login, post_form
+
+from wishes.questionnaires import definition as definitions
+from wishes.questionnaires import store
+
+SLUG = "satisfaction"
+
+
+@pytest.fixture
+def survey(db):
+    """The default questionnaire, published (what the demo and first start create)."""
+    store.ensure_default(db)
+    return store.live_version(db, SLUG)
+
+
+def response_count(db):
+    return db["responses"].count
+
+
+def answer_page(client, path=f"/s/{SLUG}"):
+    html = client.get(path).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
+    submission = re.search(r'name="submission_id" type="hidden" value="([0-9a-f]+)"', html)
+    return html, {"csrf_token": token, "submission_id": submission.group(1)}
+
+
+GOOD_ANSWERS = {"q_overall": "5", "q_recommend": "9", "q_waiting": "3", "q_improve": ["parking"]}
+
+
+# --- definitions -------------------------------------------------------------------------
+
+
+def test_default_questionnaire_has_every_question_type_in_three_languages():
+    default = definitions.load_default()
+    types = {q["type"] for q in default["questions"]}
+    assert types == set(definitions.QUESTION_TYPES)
+    for question in default["questions"]:
+        assert set(question["label"]) == {"zh_Hans", "zh_Hant", "en"}, question["key"]
+    assert [q["key"] for q in default["questions"]][:4] == [
+        "department",
+        "visit",
+        "overall",
+        "recommend",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(slug="Bad Slug"), "slug"),
+        (lambda d: d.update(questions=[]), "至少要有一道题"),
+        (lambda d: d["questions"][2].update(type="essay"), "题型"),
+        (lambda d: d["questions"][3].update(key=d["questions"][2]["key"]), "重复"),
+        (lambda d: d["questions"][1].update(options=[d["questions"][1]["options"][0]]), "两个选项"),
+        (lambda d: d["questions"][2].update(label={"en": "only English"}), "简体中文"),
+        (lambda d: d["questions"][2].update(required="yes"), "required"),
+    ],
+)
+def test_a_broken_definition_is_refused_with_what_is_wrong(change, message):
+    data = definitions.load_default()
+    change(data)
+    with pytest.raises(definitions.DefinitionError, match=message):
+        definitions.parse(data)
+
+
+def test_not_json_is_refused():
+    with pytest.raises(definitions.DefinitionError, match="JSON"):
+        definitions.parse(b"\xff{not json")
+
+
+# --- versions ------------------------------------------------------------------------------
+
+
+def test_editing_a_published_questionnaire_makes_a_new_version_and_old_answers_keep_theirs(
+    db, survey
+):
+    response_id, stored = store.store_response(
+        db, survey, store.answers_from(survey, {"overall": 4, "recommend": 8}),
+        submission_id="a" * 32, department_code=None, channel="phone",
+    )  # fmt: skip
+    assert stored
+    changed = json.loads(json.dumps(survey.definition))
+    changed["questions"][2]["label"]["zh_Hans"] = "您对这次看病满意吗？"
+    draft = store.save_draft(db, survey.questionnaire_id, changed, "tester")
+    assert draft.number == 2 and draft.published_at is None
+    # Patients still answer version 1 until version 2 is published.
+    assert store.live_version(db, SLUG).number == 1
+    old = store.version(db, survey.id)
+    assert old.questions[2]["label"]["zh_Hans"] == "总体来说，您对本次就医满意吗？"
+    row = db.execute("SELECT version_id FROM responses WHERE id = ?", [response_id]).fetchone()
+    assert row[0] == survey.id
+    # A second edit goes to the same draft, not a third version.
+    changed["questions"][2]["label"]["en"] = "Happy with this visit?"
+    assert store.save_draft(db, survey.questionnaire_id, changed, "tester").number == 2
+    store.publish(db, survey.questionnaire_id, draft.id)
+    assert store.live_version(db, SLUG).number == 2
+    assert store.version(db, survey.id).definition == survey.definition
+
+
+def test_a_key_keeps_its_question_type_across_versions(db, survey):
+    changed = json.loads(json.dumps(survey.definition))
+    changed["questions"][2] = {"key": "overall", "type": "text", "label": {"zh_Hans": "说说看"}}
+    with pytest.raises(store.QuestionnaireError, match="新的 key"):
+        store.save_draft(db, survey.questionnaire_id, changed, "tester")
+
+
+# --- answering -----------------------------------------------------------------------------
+
+
+def test_answering_on_a_phone_stores_one_anonymous_response(client, db, survey):
+    html, hidden = answer_page(client)
+    assert "患者满意度调查" in html and 'name="q_recommend"' in html
+    response = client.post(
+        f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS, "q_department": "emergency"}
+    )
+    assert response.status_code == 302 and response.headers["Location"].endswith(
+        f"/s/{SLUG}/thanks"
+    )
+    assert "感谢您的评价" in client.get(response.headers["Location"]).get_data(as_text=True)
+    row = db.execute("SELECT department_code, channel, local_day FROM responses").fetchone()
+    assert (
+        row[0] == "emergency" and row[1] == "phone" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[2])
+    )
+    answers = {(a["question_key"], a["value"], a["option"]) for a in db["answers"].rows}
+    assert answers == {("overall", 5, None), ("recommend", 9, None), ("waiting", 3, None),
+                       ("improve", None, "parking")}  # fmt: skip
+
+
+def test_a_double_click_a_refresh_or_the_back_button_never_stores_twice(client, db, survey):
+    _html, hidden = answer_page(client)
+    for _ in range(3):  # the same page sent again, with the same submission id
+        assert client.post(f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS}).status_code == 302
+    assert response_count(db) == 1
+    assert db["answer_days"].count and sum(r["n"] for r in db["response_days"].rows) == 1
+    # A new page is a new response.
+    _html, again = answer_page(client)
+    client.post(f"/s/{SLUG}", data={**again, **GOOD_ANSWERS})
+    assert response_count(db) == 2
+
+
+def test_missing_answers_are_named_and_everything_typed_stays(client, db, survey):
+    _html, hidden = answer_page(client)
+    response = client.post(
+        f"/s/{SLUG}",
+        data={
+            **hidden,
+            "q_waiting": "2",
+            "q_improve": ["food", "parking"],
+            "q_comment": "饭菜有点凉",
+        },
+    )
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert html.count("请选择一项") >= 2  # overall and recommend are required
+    assert re.search(r'value="2"[^>]*checked|checked[^>]*value="2"', html)
+    assert re.search(r'value="food"[^>]*checked|checked[^>]*value="food"', html)
+    assert "饭菜有点凉" in html
+    assert hidden["submission_id"] in html  # the retry is still the same submission
+    assert response_count(db) == 0
+
+
+def test_an_out_of_range_rating_is_refused(client, db, survey):
+    _html, hidden = answer_page(client)
+    response = client.post(f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS, "q_overall": "9"})
+    assert response.status_code == 400 and response_count(db) == 0
+
+
+def test_a_department_qr_code_preselects_the_department(client, survey):
+    html = client.get(f"/s/{SLUG}?dept=emergency").get_data(as_text=True)
+    assert re.search(r'<option selected value="emergency"|<option value="emergency" selected', html)
+    html = client.get(f"/s/{SLUG}?dept=nowhere").get_data(as_text=True)
+    select = re.search(r"<select[^>]*q_department.*?</select>", html, re.S).group(0)
+    assert re.findall(r"<option[^>]*selected[^>]*>", select) == ['<option selected value="">']
+
+
+def test_an_unknown_or_unpublished_questionnaire_is_not_found(client, db, survey):
+    assert client.get("/s/nothing-here").status_code == 404
+    draft = definitions.load_default() | {"slug": "draft-only"}
+    store.create(db, draft, "tester")
+    assert client.get("/s/draft-only").status_code == 404
+
+
+def test_the_kiosk_offers_the_questionnaire_and_answers_there(client, db, survey):
+    welcome = client.get("/kiosk").get_data(as_text=True)
+    assert "评价我们" in welcome and f"/kiosk/s/{SLUG}" in welcome
+    _html, hidden = answer_page(client, f"/kiosk/s/{SLUG}")
+    response = client.post(f"/kiosk/s/{SLUG}", data={**hidden, **GOOD_ANSWERS})
+    assert response.headers["Location"].endswith(f"/kiosk/s/{SLUG}/thanks")
+    thanks = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "data-idle-seconds" in thanks  # the kiosk layout: it resets itself when left alone
+    assert db.execute("SELECT channel FROM responses").fetchone()[0] == "kiosk"
+
+
+def test_no_kiosk_button_without_a_published_questionnaire(client):
+    assert "评价我们" not in client.get("/kiosk").get_data(as_text=True)
+
+
+def test_a_comment_that_reads_like_a_wish_can_become_one_if_the_patient_wants(client, db, survey):
+    _html, hidden = answer_page(client)
+    comment = "护士很好，希望病房有微波炉"
+    response = client.post(f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS, "q_comment": comment})
+    thanks = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "写成微心愿" in thanks and comment in thanks
+    assert db["wishes"].count == 0  # nothing happens unless the patient chooses it
+    form = client.get("/w/new?from=survey").get_data(as_text=True)
+    assert comment in form
+    assert comment not in client.get("/w/new?from=survey").get_data(as_text=True)  # once only
+    tags = json.loads(db.execute("SELECT comment_tags FROM responses").fetchone()[0])
+    assert "微波炉" in tags
+
+
+def test_praise_is_not_offered_as_a_wish(client, survey):
+    _html, hidden = answer_page(client)
+    response = client.post(
+        f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS, "q_comment": "医生很耐心，谢谢"}
+    )
+    assert "写成微心愿" not in client.get(response.headers["Location"]).get_data(as_text=True)
+
+
+# --- admin pages ---------------------------------------------------------------------------
+
+
+def test_only_the_office_and_admins_manage_questionnaires(client, staff, survey):
+    assert client.get("/admin/questionnaires").status_code == 302  # to login
+    for name, allowed in [
+        ("member_a", False),
+        ("manager", False),
+        ("triager", True),
+        ("admin", True),
+    ]:
+        login(client, name)
+        assert (client.get("/admin/questionnaires").status_code == 200) is allowed, name
+        client.post("/logout", data={"csrf_token": ""})
+        client.delete_cookie("session")
+
+
+def test_editing_a_question_then_publishing_through_the_pages(client, db, staff, survey):
+    login(client, "triager")
+    qid = survey.questionnaire_id
+    response = post_form(client, f"/admin/questionnaires/{qid}/questions/overall", type="rating",
+                         key="overall", label_zh_Hans="这次看病满意吗？", required="y",
+                         follow_redirects=True)  # fmt: skip
+    assert "已保存为草稿（版本 2）" in " ".join(flashes(response.get_data(as_text=True)))
+    assert store.live_version(db, SLUG).number == 1
+    draft = store.latest_version(db, qid)
+    assert draft.questions[2]["label"] == {"zh_Hans": "这次看病满意吗？"}
+    assert len(draft.questions[2]["scale"]) == 5  # kept: the form does not edit scales
+    preview = client.get(f"/admin/questionnaires/{qid}/versions/{draft.id}/preview")
+    assert "这次看病满意吗？" in preview.get_data(as_text=True) and "不会保存" in preview.get_data(
+        as_text=True
+    )
+    token = csrf_token(client, f"/admin/questionnaires/{qid}")
+    publish = f"/admin/questionnaires/{qid}/versions/{draft.id}/publish"
+    response = client.post(publish, data={"csrf_token": token})
+    assert response.status_code == 302
+    assert store.live_version(db, SLUG).number == 2
+    assert "这次看病满意吗？" in client.get(f"/s/{SLUG}").get_data(as_text=True)
+    actions = [r["action"] for r in db["audit_events"].rows]
+    assert "questionnaire_saved" in actions and "questionnaire_published" in actions
+
+
+def test_adding_a_choice_question_with_too_few_options_is_refused(client, db, staff, survey):
+    login(client, "admin")
+    qid = survey.questionnaire_id
+    token = csrf_token(client, f"/admin/questionnaires/{qid}")
+    fields = {
+        "type": "single",
+        "key": "ward_food",
+        "label_zh_Hans": "饭菜",
+        "options": "only | 只有一个",
+    }
+    response = client.post(
+        f"/admin/questionnaires/{qid}/questions/new", data={"csrf_token": token, **fields}
+    )
+    assert response.status_code == 400 and "至少要有两个选项" in response.get_data(as_text=True)
+    assert "只有一个" in response.get_data(as_text=True)
+    assert store.latest_version(db, qid).number == 1
+
+
+def test_json_export_and_import_round_trip(client, db, staff, survey):
+    login(client, "admin")
+    qid = survey.questionnaire_id
+    exported = client.get(f"/admin/questionnaires/{qid}/export.json")
+    assert exported.headers["Content-Disposition"].startswith("attachment")
+    data = json.loads(exported.get_data(as_text=True))
+    assert data == survey.definition
+    data["slug"] = "outpatient-2027"
+    data["title"]["zh_Hans"] = "门诊满意度（2027）"
+    token = csrf_token(client, "/admin/questionnaires")
+
+    def upload(body):
+        data = {"csrf_token": token, "file": (io.BytesIO(body), "q.json")}
+        return client.post("/admin/questionnaires/import", data=data, follow_redirects=True)
+
+    response = upload(json.dumps(data, ensure_ascii=False).encode())
+    assert "已导入为草稿" in " ".join(flashes(response.get_data(as_text=True)))
+    imported = store.questionnaire(db, "outpatient-2027")
+    assert store.latest_version(db, imported["id"]).definition == data
+    broken = upload(b'{"slug": "x"}')
+    assert "没有导入" in " ".join(flashes(broken.get_data(as_text=True)))
+    assert db["questionnaires"].count == 2
+
+
+def test_department_qr_cards_open_the_questionnaire_with_the_department(client, staff, survey):
+    login(client, "triager")
+    html = client.get(f"/admin/questionnaires/{survey.questionnaire_id}/cards").get_data(
+        as_text=True
+    )
+    assert html.count("<svg") >= 20 and f"/s/{SLUG}?dept=emergency" in html

@@ -1,0 +1,1 @@
+"""The managers' dashboard: figures aggregated in SQL, their statistics, downloads, report."""

@@ -1,0 +1,102 @@
+"""CSV and XLSX downloads of a dashboard table: the same rows the page shows.
+
+Text that a spreadsheet would run as a formula (a department or tag beginning with = + - @)
+is written with a leading apostrophe, so opening a download never executes anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from .figures import Column, Table
+from .stats import Estimate
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TOO_FEW = "样本不足"
+
+
+def neutralise(value: Any) -> Any:
+    """A cell value that no spreadsheet will evaluate."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def header(table: Table) -> list[str]:
+    titles = []
+    for column in table.columns:
+        titles.append(column.title)
+        if column.kind == "estimate":
+            titles += [f"{column.title} 95%下限", f"{column.title} 95%上限"]
+    return titles
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def cells(table: Table, row: dict[str, Any]) -> list[Any]:
+    """A row as plain values: an estimate becomes three cells (value, low, high)."""
+    out: list[Any] = []
+    for column in table.columns:
+        value = row.get(column.key)
+        if column.kind == "estimate":
+            out += _estimate_cells(value, column)
+        elif column.kind in ("percent", "hours", "number"):
+            out.append(_rounded(value, column.digits))
+        else:
+            out.append(neutralise(value))
+    return out
+
+
+def _estimate_cells(value: Estimate | None, column: Column) -> list[Any]:
+    if value is None:
+        return [None, None, None]
+    if value.value is None:
+        return [TOO_FEW, None, None]
+    return [_rounded(v, column.digits) for v in (value.value, value.low, value.high)]
+
+
+def to_csv(table: Table) -> bytes:
+    """UTF-8 with a byte-order mark: Excel on a hospital PC then reads the Chinese right."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header(table))
+    writer.writerows(cells(table, row) for row in table.rows)
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")
+
+
+def to_xlsx(table: Table, subtitle: str = "") -> bytes:
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=_sheet_title(table.title))
+    sheet.append([table.title])
+    if subtitle:
+        sheet.append([neutralise(subtitle)])
+    sheet.append(header(table))
+    for row in table.rows:
+        values = cells(table, row)
+        # Strings go in as strings: openpyxl would otherwise store "=…" as a formula.
+        sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in values])
+    if table.note:
+        sheet.append([])
+        sheet.append([neutralise(table.note)])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _text_cell(sheet, value: str) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.data_type = "s"
+    return cell
+
+
+def _sheet_title(title: str) -> str:
+    for bad in "[]:*?/\\":
+        title = title.replace(bad, " ")
+    return title[:31] or "Sheet"

@@ -1,0 +1,546 @@
+"""The dashboard's figures, aggregated in SQL.
+
+Satisfaction is summed from the daily tallies `answer_days` / `response_days` (kept by
+triggers, migration 0005), so a year of a million responses is a few thousand tally rows.
+Wish waits are percentiles read off an index in order (`LIMIT 1 OFFSET k`), one query per
+branch, instead of sorting a year of wishes.
+
+Every function returns a `Table`: the page renders it, the charts draw it, and the CSV and
+XLSX downloads write it, so all of them show the same numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..board.store import Limits, overdue_by_branch
+from ..organisation import store as organisation
+from ..questionnaires import definition as definitions
+from . import stats
+
+PERIODS = {"week": "周", "month": "月", "quarter": "季度"}
+# A period's first day, from a `YYYY-MM-DD` day, in SQL.
+_PERIOD_SQL = {
+    "week": "date({day}, '-' || ((CAST(strftime('%w', {day}) AS INTEGER) + 6) % 7) || ' days')",
+    "month": "substr({day}, 1, 7)",
+    "quarter": "substr({day}, 1, 4) || '-Q' || ((CAST(substr({day}, 6, 2) AS INTEGER) + 2) / 3)",
+}
+# The two questions followed over time and across departments.
+_TREND_ONLY = "AND question_key IN ('overall', 'recommend')"
+
+
+@dataclass(frozen=True)
+class Filters:
+    first: date
+    last: date
+    period: str = "week"
+    department: str | None = None
+    questionnaire_id: int | None = None
+    minimum: int = 30  # the setting WISHES_MIN_RESPONSES
+
+    @property
+    def days(self) -> tuple[str, str]:
+        return self.first.isoformat(), self.last.isoformat()
+
+    def previous(self) -> Filters:
+        """The range of the same length just before this one (for "how it moved")."""
+        length = self.last - self.first + timedelta(days=1)
+        return Filters(self.first - length, self.first - timedelta(days=1), self.period,
+                       self.department, self.questionnaire_id, self.minimum)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    title: str
+    # text · count · number (1 decimal) · mean (2 decimals) · percent · hours · estimate
+    kind: str = "text"
+    digits: int = 1
+
+
+@dataclass
+class Table:
+    name: str  # the download's file name
+    title: str
+    columns: list[Column]
+    rows: list[dict[str, Any]]
+    note: str = ""
+    chart: dict[str, Any] = field(default_factory=dict)  # how the page draws it (charts.js)
+
+
+def _period(day_column: str, period: str) -> str:
+    return _PERIOD_SQL[period].format(day=day_column)
+
+
+def _department_clause(filters: Filters, column: str = "department_code") -> tuple[str, list]:
+    if filters.department is None:
+        return "", []
+    return f" AND {column} = ?", [filters.department]
+
+
+# --- Satisfaction -------------------------------------------------------------------------
+
+
+def _scale_questions(questions: list[dict]) -> list[dict]:
+    return [q for q in questions if q["type"] in definitions.SCALES]
+
+
+def _figures(row: dict[str, Any], kind: str, minimum: int) -> dict[str, stats.Estimate]:
+    """Mean, top-box and NPS of one tally row (n, total, total_sq, top, bottom)."""
+    n = row["n"] or 0
+    result = {"mean": stats.mean(n, row["total"] or 0, row["total_sq"] or 0, minimum)}
+    if kind == "rating":
+        result["top"] = stats.share(row["top"] or 0, n, minimum)
+    else:
+        result["nps"] = stats.nps(row["top"] or 0, row["bottom"] or 0, n, minimum)
+        result["promoters"] = stats.share(row["top"] or 0, n, minimum)
+        result["detractors"] = stats.share(row["bottom"] or 0, n, minimum)
+        result["passives"] = stats.share(n - (row["top"] or 0) - (row["bottom"] or 0), n, minimum)
+    return result
+
+
+def _tally(db: Database, filters: Filters, by: str = "", where: str = "") -> list[dict]:
+    """Summed tallies of the scale questions, per question (and per `by`, an SQL expression
+    returned as the column `grp`)."""
+    dept, params = _department_clause(filters)
+    select, group = (f"{by} AS grp, ", "grp, ") if by else ("", "")
+    sql = f"""
+        SELECT {select}question_key, sum(n) AS n, sum(total) AS total,
+               sum(total_sq) AS total_sq, sum(top) AS top, sum(bottom) AS bottom
+        FROM answer_days
+        WHERE questionnaire_id = ? AND option = '' AND day BETWEEN ? AND ? {dept} {where}
+        GROUP BY {group}question_key
+    """
+    return list(db.query(sql, [filters.questionnaire_id, *filters.days, *params]))
+
+
+def satisfaction_by_question(db: Database, filters: Filters, questions: list[dict]) -> Table:
+    """Each rating question: answers, mean, top-box share; NPS with its three groups."""
+    rows = {row["question_key"]: row for row in _tally(db, filters)}
+    out = []
+    for question in _scale_questions(questions):
+        row = rows.get(question["key"], {"n": 0, "total": 0, "total_sq": 0, "top": 0, "bottom": 0})
+        figures = _figures(row, question["type"], filters.minimum)
+        out.append(
+            {
+                "question": definitions.text_in(question["label"], "zh_Hans"),
+                "key": question["key"],
+                "kind": "NPS 0–10" if question["type"] == "nps" else "1–5",
+                "n": row["n"],
+                "mean": figures["mean"],
+                "top": figures.get("top") or figures.get("promoters"),
+                "nps": figures.get("nps"),
+            }
+        )
+    return Table(
+        "satisfaction",
+        "各题满意度",
+        [
+            Column("question", "题目"),
+            Column("kind", "量表"),
+            Column("n", "回答数", "count"),
+            Column("mean", "平均分", "estimate", 2),
+            Column("top", "满意占比（4–5 分；NPS 题为推荐者 9–10 分）", "estimate"),
+            Column("nps", "NPS", "estimate"),
+        ],
+        out,
+        note="括号内为 95% 置信区间。",
+    )
+
+
+def nps_breakdown(db: Database, filters: Filters, questions: list[dict]) -> Table:
+    rows = {row["question_key"]: row for row in _tally(db, filters)}
+    out = []
+    for question in questions:
+        if question["type"] != "nps":
+            continue
+        row = rows.get(question["key"], {"n": 0, "total": 0, "total_sq": 0, "top": 0, "bottom": 0})
+        figures = _figures(row, "nps", filters.minimum)
+        out.append(
+            {
+                "question": definitions.text_in(question["label"], "zh_Hans"),
+                "n": row["n"],
+                "promoters": figures["promoters"],
+                "passives": figures["passives"],
+                "detractors": figures["detractors"],
+                "nps": figures["nps"],
+            }
+        )
+    return Table(
+        "nps",
+        "净推荐值（NPS）",
+        [
+            Column("question", "题目"),
+            Column("n", "回答数", "count"),
+            Column("promoters", "推荐者 9–10", "estimate"),
+            Column("passives", "被动者 7–8", "estimate"),
+            Column("detractors", "贬损者 0–6", "estimate"),
+            Column("nps", "NPS", "estimate"),
+        ],
+        out,
+        note="NPS = 推荐者占比 − 贬损者占比，范围 −100 到 100。",
+    )
+
+
+def satisfaction_trend(db: Database, filters: Filters, questions: list[dict]) -> Table:
+    """Per period: responses, overall mean and top-box, NPS."""
+    period = _period("day", filters.period)
+    dept, params = _department_clause(filters)
+    counts = {
+        row["period"]: row["n"]
+        for row in db.query(
+            f"""SELECT {period} AS period, sum(n) AS n FROM response_days
+                WHERE questionnaire_id = ? AND day BETWEEN ? AND ? {dept} GROUP BY 1""",
+            [filters.questionnaire_id, *filters.days, *params],
+        )
+    }
+    kinds = {q["key"]: q["type"] for q in _scale_questions(questions)}
+    tallies: dict[str, dict[str, dict]] = {}
+    for row in _tally(db, filters, by=period, where=_TREND_ONLY):
+        tallies.setdefault(row["grp"], {})[row["question_key"]] = row
+    out = []
+    for label in sorted(set(counts) | set(tallies)):
+        entry: dict[str, Any] = {"period": label, "responses": counts.get(label, 0)}
+        for key, row in tallies.get(label, {}).items():
+            figures = _figures(row, kinds.get(key, "rating"), filters.minimum)
+            if key == "overall":
+                entry["overall_mean"], entry["overall_top"] = figures["mean"], figures["top"]
+            elif "nps" in figures:
+                entry["nps"] = figures["nps"]
+        out.append(entry)
+    return Table(
+        "satisfaction_trend",
+        f"满意度趋势（按{PERIODS[filters.period]}）",
+        [
+            Column("period", PERIODS[filters.period]),
+            Column("responses", "问卷数", "count"),
+            Column("overall_mean", "总体满意度平均分", "estimate", 2),
+            Column("overall_top", "总体满意占比", "estimate"),
+            Column("nps", "NPS", "estimate"),
+        ],
+        out,
+        note=f"一{PERIODS[filters.period]}少于 {filters.minimum} 份回答时不显示数值。",
+        chart={"type": "line", "series": "2,3", "percent": True, "y_min": -100, "y_max": 100},
+    )
+
+
+def department_comparison(db: Database, filters: Filters, questions: list[dict]) -> Table:
+    """Per department: responses, overall mean and top-box, NPS."""
+    names = {d["code"]: d["name"] for d in organisation.departments(db)}
+    kinds = {q["key"]: q["type"] for q in _scale_questions(questions)}
+    tallies: dict[str, dict[str, dict]] = {}
+    for row in _tally(db, filters, by="department_code", where=_TREND_ONLY):
+        tallies.setdefault(row["grp"], {})[row["question_key"]] = row
+    out = []
+    for code, by_key in tallies.items():
+        entry: dict[str, Any] = {"department": names.get(code, code or "未选科室")}
+        for key, row in by_key.items():
+            figures = _figures(row, kinds.get(key, "rating"), filters.minimum)
+            if key == "overall":
+                entry["responses"] = row["n"]
+                entry["overall_mean"], entry["overall_top"] = figures["mean"], figures["top"]
+            elif "nps" in figures:
+                entry["nps"] = figures["nps"]
+        out.append(entry)
+
+    def rank(entry: dict) -> tuple:
+        top = entry.get("overall_top")
+        return (top is None or top.value is None, -(top.value or 0) if top else 0)
+
+    out.sort(key=rank)
+    return Table(
+        "departments",
+        "科室对比",
+        [
+            Column("department", "科室"),
+            Column("responses", "回答数", "count"),
+            Column("overall_mean", "总体满意度平均分", "estimate", 2),
+            Column("overall_top", "总体满意占比", "estimate"),
+            Column("nps", "NPS", "estimate"),
+        ],
+        out,
+        note=f"少于 {filters.minimum} 份回答的科室显示“样本不足”，排在最后。",
+        chart={"type": "hbar", "series": "2", "percent": True, "y_min": 0, "y_max": 100},
+    )
+
+
+def choice_answers(db: Database, filters: Filters, questions: list[dict]) -> Table:
+    """How often each option of the choice questions was picked."""
+    dept, params = _department_clause(filters)
+    counts = {
+        (row["question_key"], row["option"]): row["n"]
+        for row in db.query(
+            f"""SELECT question_key, option, sum(n) AS n FROM answer_days
+                WHERE questionnaire_id = ? AND option != '' AND day BETWEEN ? AND ? {dept}
+                GROUP BY 1, 2""",
+            [filters.questionnaire_id, *filters.days, *params],
+        )
+    }
+    responses = response_count(db, filters)
+    out = []
+    for question in questions:
+        if question["type"] not in ("single", "multiple"):
+            continue
+        for option in question["options"]:
+            n = counts.get((question["key"], option["key"]), 0)
+            out.append(
+                {
+                    "question": definitions.text_in(question["label"], "zh_Hans"),
+                    "option": definitions.text_in(option["label"], "zh_Hans"),
+                    "n": n,
+                    "share": stats.share(n, responses, filters.minimum),
+                }
+            )
+    return Table(
+        "choices",
+        "选择题",
+        [
+            Column("question", "题目"),
+            Column("option", "选项"),
+            Column("n", "选择次数", "count"),
+            Column("share", "占全部问卷", "estimate"),
+        ],
+        out,
+    )
+
+
+def response_count(db: Database, filters: Filters) -> int:
+    dept, params = _department_clause(filters)
+    row = db.execute(
+        f"""SELECT coalesce(sum(n), 0) FROM response_days
+            WHERE questionnaire_id = ? AND day BETWEEN ? AND ? {dept}""",
+        [filters.questionnaire_id, *filters.days, *params],
+    ).fetchone()
+    return row[0]
+
+
+def latest_comments(db: Database, filters: Filters, questions: list[dict], limit: int = 10):
+    """The newest free-text comments in the range, with their keyword tags."""
+    keys = [q["key"] for q in questions if q["type"] == "text"]
+    if not keys:
+        return []
+    dept, params = _department_clause(filters, "r.department_code")
+    marks = ", ".join("?" for _ in keys)
+    rows = list(
+        db.query(
+            f"""SELECT a.text, r.submitted_at, r.comment_tags, d.name AS department
+                FROM answers a JOIN responses r ON r.id = a.response_id
+                LEFT JOIN departments d ON d.code = r.department_code
+                WHERE a.question_key IN ({marks}) AND r.questionnaire_id = ?
+                  AND r.local_day BETWEEN ? AND ? {dept}
+                ORDER BY a.response_id DESC LIMIT ?""",
+            [*keys, filters.questionnaire_id, *filters.days, *params, limit],
+        )
+    )
+    for row in rows:
+        row["tags"] = json.loads(row.pop("comment_tags") or "[]")
+    return rows
+
+
+# --- Wishes --------------------------------------------------------------------------------
+
+
+def _wish_where(filters: Filters) -> tuple[str, list]:
+    dept, params = _department_clause(filters)
+    return f"local_day BETWEEN ? AND ? {dept}", [*filters.days, *params]
+
+
+def _wait_percentiles(db: Database, wait: str, filters: Filters, branch: str | None) -> dict:
+    """Median and 90th percentile of a wait (minutes → hours), read off the index in order."""
+    where, params = _wish_where(filters)
+    scope, scope_params = ("branch_code = ? AND ", [branch]) if branch else ("", [])
+    base = f"FROM wishes WHERE {scope}{wait} IS NOT NULL AND {where}"
+    n = db.execute(f"SELECT count(*) {base}", [*scope_params, *params]).fetchone()[0]
+    result: dict[str, float | None] = {"n": n}
+    for name, p in (("median", 0.5), ("p90", 0.9)):
+        if not n:
+            result[name] = None
+            continue
+        position = (n - 1) * p
+        values = [
+            row[0]
+            for row in db.execute(
+                f"SELECT {wait} {base} ORDER BY {wait} LIMIT 2 OFFSET ?",
+                [*scope_params, *params, int(position)],
+            )
+        ]
+        result[name] = stats.percentile(values, position - int(position)) / 60
+    return result
+
+
+def wishes_by_branch(db: Database, filters: Filters, limits: Limits, now: datetime) -> Table:
+    """The branch ranking: volume, claimed, fulfilled, waits, overdue and router corrections."""
+    where, params = _wish_where(filters)
+    counts = {
+        row["branch_code"]: row
+        for row in db.query(
+            f"""SELECT branch_code, count(*) AS volume,
+                       count(claim_minutes) AS claimed,
+                       sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
+                       sum(state = 'declined') AS declined,
+                       count(router_branch_code) AS routed,
+                       sum(router_branch_code IS NOT NULL AND router_branch_code != branch_code)
+                         AS corrected
+                FROM wishes WHERE branch_code IS NOT NULL AND {where}
+                GROUP BY branch_code""",
+            params,
+        )
+    }
+    overdue = overdue_by_branch(db, limits, now)
+    out = []
+    for branch in organisation.branches(db):
+        code = branch["code"]
+        row = counts.get(code)
+        volume = row["volume"] if row else 0
+        claim = _wait_percentiles(db, "claim_minutes", filters, code) if volume else {}
+        fulfil = _wait_percentiles(db, "fulfil_minutes", filters, code) if volume else {}
+        out.append(
+            {
+                "branch": branch["name"],
+                "volume": volume,
+                "claimed": stats.ratio(row["claimed"], volume) if row else None,
+                "fulfilled": stats.ratio(row["fulfilled"], volume) if row else None,
+                "claim_median": claim.get("median"),
+                "claim_p90": claim.get("p90"),
+                "fulfil_median": fulfil.get("median"),
+                "fulfil_p90": fulfil.get("p90"),
+                "overdue": overdue.get(code, 0),
+                "rerouted": stats.ratio(row["corrected"], row["routed"]) if row else None,
+            }
+        )
+    # Ranked by fulfilment rate, then by the faster median to fulfil.
+    out.sort(key=lambda r: (-(r["fulfilled"] or -1), r["fulfil_median"] or float("inf")))
+    for rank, entry in enumerate(out, 1):
+        entry["rank"] = rank
+    return Table(
+        "branches",
+        "党支部排行",
+        [
+            Column("branch", "党支部"),
+            Column("rank", "名次", "count"),
+            Column("volume", "心愿数", "count"),
+            Column("claimed", "已认领", "percent"),
+            Column("fulfilled", "实现率", "percent"),
+            Column("claim_median", "认领用时中位数（小时）", "hours"),
+            Column("claim_p90", "认领用时 P90（小时）", "hours"),
+            Column("fulfil_median", "实现用时中位数（小时）", "hours"),
+            Column("fulfil_p90", "实现用时 P90（小时）", "hours"),
+            Column("overdue", "当前超时", "count"),
+            Column("rerouted", "转派率", "percent"),
+        ],
+        out,
+        note=(
+            "认领用时：从分派到支部到被认领；实现用时：从患者提交到登记实现。"
+            "转派率：最终支部与分派模型首选不同的比例。当前超时不受日期范围影响。"
+        ),
+        chart={"type": "hbar", "series": "3", "percent": True, "y_min": 0, "y_max": 100},
+    )
+
+
+def wish_totals(db: Database, filters: Filters) -> dict[str, Any]:
+    """Hospital-wide: volume, fulfilment rate, waits."""
+    where, params = _wish_where(filters)
+    row = next(
+        db.query(
+            f"""SELECT count(*) AS volume, count(claim_minutes) AS claimed,
+                       sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
+                       sum(state = 'triage') AS triage
+                FROM wishes WHERE {where}""",
+            params,
+        )
+    )
+    return {
+        "volume": row["volume"],
+        "triage": row["triage"] or 0,
+        "claimed": stats.ratio(row["claimed"], row["volume"]),
+        "fulfilled": stats.ratio(row["fulfilled"] or 0, row["volume"]),
+        "claim": _wait_percentiles(db, "claim_minutes", filters, None),
+        "fulfil": _wait_percentiles(db, "fulfil_minutes", filters, None),
+    }
+
+
+def wish_trend(db: Database, filters: Filters) -> Table:
+    where, params = _wish_where(filters)
+    period = _period("local_day", filters.period)
+    rows = db.query(
+        f"""SELECT {period} AS period, count(*) AS volume,
+                   sum(state IN ('fulfilled', 'followed_up')) AS fulfilled
+            FROM wishes WHERE {where} GROUP BY 1 ORDER BY 1""",
+        params,
+    )
+    out = [{**row, "rate": stats.ratio(row["fulfilled"], row["volume"])} for row in rows]
+    return Table(
+        "wish_trend",
+        f"心愿数量与实现（按{PERIODS[filters.period]}）",
+        [
+            Column("period", PERIODS[filters.period]),
+            Column("volume", "提交", "count"),
+            Column("fulfilled", "已实现", "count"),
+            Column("rate", "实现率", "percent"),
+        ],
+        out,
+        chart={"type": "bar", "series": "0,1"},
+    )
+
+
+def _tag_counts(db: Database, filters: Filters, tags: list[str] | None = None) -> dict:
+    only = ""
+    if tags is not None:
+        if not tags:
+            return {}
+        only = f" AND tag IN ({', '.join('?' for _ in tags)})"
+    if filters.department is None:
+        sql = f"""SELECT tag, sum(n) AS n FROM wish_tag_days
+                  WHERE day BETWEEN ? AND ? {only} GROUP BY tag ORDER BY n DESC, tag"""
+        params = [*filters.days, *(tags or [])]
+    else:
+        only = only.replace("tag IN", "t.value IN")
+        sql = f"""SELECT t.value AS tag, count(*) AS n FROM wishes w, json_each(w.tags) t
+                  WHERE w.local_day BETWEEN ? AND ? AND w.department_code = ? {only}
+                  GROUP BY 1 ORDER BY n DESC, tag"""
+        params = [*filters.days, filters.department, *(tags or [])]
+    limit = "" if tags is not None else " LIMIT 12"
+    return {row["tag"]: row["n"] for row in db.query(sql + limit, params)}
+
+
+def top_tags(db: Database, filters: Filters) -> Table:
+    """The most frequent keyword tags, and how each moved against the previous range."""
+    now = _tag_counts(db, filters)
+    before = _tag_counts(db, filters.previous(), list(now))
+    out = [
+        {
+            "tag": tag,
+            "n": n,
+            "previous": before.get(tag, 0),
+            "change": stats.ratio(n - before.get(tag, 0), before[tag]) if before.get(tag) else None,
+        }
+        for tag, n in now.items()
+    ]
+    return Table(
+        "tags",
+        "心愿关键词",
+        [
+            Column("tag", "关键词"),
+            Column("n", "本期次数", "count"),
+            Column("previous", "上期次数", "count"),
+            Column("change", "变化", "percent"),
+        ],
+        out,
+        note="上期：本期之前同样长度的一段时间。",
+        chart={"type": "hbar", "series": "0,1"},
+    )
+
+
+def satisfaction_tables(db: Database, filters: Filters, questions: list[dict]) -> list[Table]:
+    return [
+        satisfaction_by_question(db, filters, questions),
+        nps_breakdown(db, filters, questions),
+        satisfaction_trend(db, filters, questions),
+        department_comparison(db, filters, questions),
+        choice_answers(db, filters, questions),
+    ]

@@ -1,0 +1,192 @@
+"""The managers' dashboard (`/dashboard`), its downloads and the printable monthly report."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from flask import Blueprint, Response, abort, current_app, render_template, request
+from werkzeug.datastructures import MultiDict
+
+from .. import audit
+from ..accounts import staff_required, who
+from ..board.store import Limits
+from ..clock import today
+from ..organisation import store as organisation
+from ..questionnaires import definition as definitions
+from ..questionnaires import store as questionnaires
+from ..storage import get_db
+from . import exports, figures
+from .forms import DashboardFilterForm
+
+bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a page or a download is about: the filters and the questionnaire's questions."""
+
+    db: Any
+    filters: figures.Filters
+    questions: list[dict]
+
+
+def _limits() -> Limits:
+    return Limits.from_config(current_app.config)
+
+
+# Every table a manager can download, by name: the page shows the same builders' output.
+TABLES: dict[str, Callable[[Scope], figures.Table]] = {
+    "satisfaction": lambda s: figures.satisfaction_by_question(s.db, s.filters, s.questions),
+    "nps": lambda s: figures.nps_breakdown(s.db, s.filters, s.questions),
+    "satisfaction_trend": lambda s: figures.satisfaction_trend(s.db, s.filters, s.questions),
+    "departments": lambda s: figures.department_comparison(s.db, s.filters, s.questions),
+    "choices": lambda s: figures.choice_answers(s.db, s.filters, s.questions),
+    "branches": lambda s: figures.wishes_by_branch(s.db, s.filters, _limits(), datetime.now(UTC)),
+    "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
+    "tags": lambda s: figures.top_tags(s.db, s.filters),
+}
+
+
+def _questionnaire_choices(db) -> tuple[list[dict], dict[str, int]]:
+    listed = [
+        {
+            "slug": q["slug"],
+            "id": q["id"],
+            "title": definitions.text_in(json.loads(q["latest_definition"])["title"], "zh_Hans"),
+        }
+        for q in questionnaires.questionnaires(db)
+    ]
+    return listed, {q["slug"]: q["id"] for q in listed}
+
+
+def _scope(args) -> tuple[Scope, DashboardFilterForm]:
+    db = get_db()
+    form = DashboardFilterForm(args)
+    listed, ids = _questionnaire_choices(db)
+    form.set_choices(organisation.departments(db), listed)
+    filters = form.filters(today(), ids, current_app.config["WISHES_MIN_RESPONSES"])
+    questions = (
+        questionnaires.questions_over_versions(db, filters.questionnaire_id)
+        if filters.questionnaire_id
+        else []
+    )
+    return Scope(db, filters, questions), form
+
+
+def _headline(scope: Scope) -> dict[str, Any]:
+    """The four numbers at the top, each beside the same figure for the previous range."""
+    now = figures.satisfaction_by_question(scope.db, scope.filters, scope.questions)
+    before = figures.satisfaction_by_question(scope.db, scope.filters.previous(), scope.questions)
+    by_key = {row["key"]: row for row in now.rows}
+    before_key = {row["key"]: row for row in before.rows}
+    return {
+        "responses": figures.response_count(scope.db, scope.filters),
+        "previous_responses": figures.response_count(scope.db, scope.filters.previous()),
+        "overall": by_key.get("overall"),
+        "overall_before": before_key.get("overall"),
+        "recommend": by_key.get("recommend"),
+        "recommend_before": before_key.get("recommend"),
+    }
+
+
+@bp.get("")
+@staff_required("view_dashboard")
+def index():
+    scope, form = _scope(request.args)
+    tables = {name: build(scope) for name, build in TABLES.items()}
+    return render_template(
+        "dashboard/index.html",
+        form=form,
+        scope=scope,
+        tables=tables,
+        headline=_headline(scope),
+        wish_totals=figures.wish_totals(scope.db, scope.filters),
+        comments=figures.latest_comments(scope.db, scope.filters, scope.questions),
+        query=request.args.to_dict(),
+    )
+
+
+@bp.get("/export/<name>.<fmt>")
+@staff_required("view_dashboard")
+def export(name: str, fmt: str):
+    if name not in TABLES or fmt not in ("csv", "xlsx"):
+        abort(404)
+    scope, _form = _scope(request.args)
+    table = TABLES[name](scope)
+    f = scope.filters
+    subtitle = f"{f.first.isoformat()} 至 {f.last.isoformat()}"
+    audit.record(
+        scope.db,
+        "exported",
+        who(),
+        subject_kind="dashboard",
+        subject_id=name,
+        detail={
+            "format": fmt,
+            "first": f.first.isoformat(),
+            "last": f.last.isoformat(),
+            "department": f.department or "",
+            "period": f.period,
+        },  # fmt: skip
+    )
+    filename = f"{name}_{f.first.isoformat()}_{f.last.isoformat()}.{fmt}"
+    if fmt == "csv":
+        body, mimetype = exports.to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body = exports.to_xlsx(table, subtitle)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _month(value: str | None) -> date:
+    """The first day of the asked month (`YYYY-MM`), or of last month."""
+    try:
+        year, month = (int(part) for part in (value or "").split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        first_of_this = today().replace(day=1)
+        return (first_of_this - timedelta(days=1)).replace(day=1)
+
+
+def _recent_months(count: int) -> list[date]:
+    months, moment = [], today().replace(day=1)
+    for _ in range(count):
+        months.append(moment)
+        moment = (moment - timedelta(days=1)).replace(day=1)
+    return months
+
+
+@bp.get("/report")
+@staff_required("view_dashboard")
+def report():
+    """The monthly report for the leadership meeting: A4, printed from the browser."""
+    first = _month(request.args.get("month"))
+    last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    args = MultiDict(
+        {
+            "first": first.isoformat(),
+            "last": last.isoformat(),
+            "period": "week",
+            "questionnaire": request.args.get("questionnaire", ""),
+        }
+    )
+    scope, form = _scope(args)
+    names = ("satisfaction", "nps", "satisfaction_trend", "departments", "branches", "tags")
+    return render_template(
+        "dashboard/report.html",
+        scope=scope,
+        form=form,
+        month=first,
+        tables={name: TABLES[name](scope) for name in names},
+        headline=_headline(scope),
+        wish_totals=figures.wish_totals(scope.db, scope.filters),
+        months=_recent_months(12),
+    )

@@ -1,0 +1,1 @@
+"""Satisfaction questionnaires: definitions and versions, answering, comments, admin pages."""

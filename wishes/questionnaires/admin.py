@@ -1,0 +1,219 @@
+"""The Party-building office's questionnaire pages: list, edit, preview, publish, import/export,
+and the printable QR cards that open a questionnaire with the department already chosen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+
+from .. import audit
+from ..accounts import staff_required, who
+from ..cards.qr import public_url, qr_svg
+from ..organisation import store as organisation
+from ..storage import get_db
+from . import definition as definitions
+from . import editing, store
+from .forms import answer_form
+from .views import PHONE_LAYOUT, render_answer_page
+
+bp = Blueprint("questionnaire_admin", __name__, url_prefix="/admin/questionnaires")
+RIGHT = "manage_questionnaires"
+
+
+def _questionnaire(qid: int) -> dict[str, Any]:
+    row = next(iter(get_db().query("SELECT * FROM questionnaires WHERE id = ?", [qid])), None)
+    if row is None:
+        abort(404)
+    return row
+
+
+def _save(qid: int, changed: dict[str, Any]):
+    """Store a changed definition as the draft; a refusal is shown, nothing half-saved."""
+    db = get_db()
+    try:
+        saved = store.save_draft(db, qid, changed, who().label)
+    except (definitions.DefinitionError, store.QuestionnaireError) as error:
+        flash(f"没有保存：{error}", "error")
+        return None
+    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
+                 detail={"version": saved.number})  # fmt: skip
+    flash(f"已保存为草稿（版本 {saved.number}），发布后患者才会看到。", "success")
+    return saved
+
+
+@bp.get("")
+@staff_required(RIGHT)
+def index():
+    db = get_db()
+    listed = store.questionnaires(db)
+    for row in listed:
+        row["title"] = definitions.text_in(
+            definitions.parse(row["latest_definition"])["title"], "zh_Hans"
+        )
+    return render_template(
+        "questionnaires/admin_index.html", questionnaires=listed, import_form=editing.ImportForm()
+    )
+
+
+@bp.post("/import")
+@staff_required(RIGHT)
+def import_json():
+    form = editing.ImportForm()
+    if not form.validate_on_submit():
+        flash("；".join(e for errors in form.errors.values() for e in errors), "error")
+        return redirect(url_for(".index"))
+    raw = form.file.data.read(1024 * 1024 + 1)
+    if len(raw) > 1024 * 1024:
+        flash("文件太大：问卷 JSON 不应超过 1 MB", "error")
+        return redirect(url_for(".index"))
+    db = get_db()
+    try:
+        qid, version = store.import_definition(db, raw, who().label)
+    except (definitions.DefinitionError, store.QuestionnaireError) as error:
+        flash(f"没有导入：{error}", "error")
+        return redirect(url_for(".index"))
+    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
+                 detail={"version": version.number, "imported": True})  # fmt: skip
+    flash(f"已导入为草稿（版本 {version.number}）。预览无误后请发布。", "success")
+    return redirect(url_for(".edit", qid=qid))
+
+
+@bp.get("/<int:qid>")
+@staff_required(RIGHT)
+def edit(qid: int):
+    questionnaire = _questionnaire(qid)
+    db = get_db()
+    versions = store.versions(db, qid)
+    title_form = editing.TitleForm()
+    editing.fill_title(title_form, versions[0].definition)
+    return render_template(
+        "questionnaires/admin_edit.html",
+        questionnaire=questionnaire,
+        versions=versions,
+        draft=versions[0],
+        title_form=title_form,
+        question_form=editing.QuestionForm(),
+        types=definitions.QUESTION_TYPES,
+    )
+
+
+@bp.post("/<int:qid>/title")
+@staff_required(RIGHT)
+def save_title(qid: int):
+    _questionnaire(qid)
+    form = editing.TitleForm()
+    if form.validate_on_submit():
+        latest = store.latest_version(get_db(), qid)
+        _save(qid, editing.with_title(latest.definition, form))
+    else:
+        flash("；".join(e for errors in form.errors.values() for e in errors), "error")
+    return redirect(url_for(".edit", qid=qid))
+
+
+@bp.route("/<int:qid>/questions/new", methods=["POST"])
+@bp.route("/<int:qid>/questions/<key>", methods=["GET", "POST"])
+@staff_required(RIGHT)
+def question(qid: int, key: str | None = None):
+    questionnaire = _questionnaire(qid)
+    latest = store.latest_version(get_db(), qid)
+    existing = next((q for q in latest.questions if q["key"] == key), None)
+    if key is not None and existing is None:
+        abort(404)
+    form = editing.QuestionForm()
+    if request.method == "GET":
+        form.fill(existing)
+    elif form.validate_on_submit():
+        changed = editing.with_question(latest.definition, form.question(existing), key)
+        if _save(qid, changed):
+            return redirect(url_for(".edit", qid=qid) + f"#q-{form.key.data}")
+    status = 400 if form.errors else 200
+    page = render_template("questionnaires/admin_question.html", questionnaire=questionnaire,
+                           form=form, key=key, draft=latest)  # fmt: skip
+    return page, status
+
+
+@bp.post("/<int:qid>/questions/<key>/<any(up, down, delete):move>")
+@staff_required(RIGHT)
+def rearrange(qid: int, key: str, move: str):
+    _questionnaire(qid)
+    latest = store.latest_version(get_db(), qid)
+    if move == "delete":
+        changed = editing.without_question(latest.definition, key)
+    else:
+        changed = editing.moved(latest.definition, key, -1 if move == "up" else 1)
+    _save(qid, changed)
+    return redirect(url_for(".edit", qid=qid))
+
+
+@bp.route("/<int:qid>/versions/<int:vid>/preview", methods=["GET", "POST"])
+@staff_required(RIGHT)
+def preview(qid: int, vid: int):
+    version = store.version(get_db(), vid)
+    if version is None or version.questionnaire_id != qid:
+        abort(404)
+    form = answer_form(version, organisation.departments(get_db()))
+    if form.validate_on_submit():
+        flash("预览：所有回答都通过了检查（没有保存）。", "success")
+    return render_answer_page(form, version, "layouts/staff.html", request.path, preview=True)
+
+
+@bp.post("/<int:qid>/versions/<int:vid>/publish")
+@staff_required(RIGHT)
+def publish(qid: int, vid: int):
+    _questionnaire(qid)
+    db = get_db()
+    try:
+        version = store.publish(db, qid, vid)
+    except store.QuestionnaireError as error:
+        flash(str(error), "error")
+        return redirect(url_for(".edit", qid=qid))
+    audit.record(db, "questionnaire_published", who(), subject_kind="questionnaire",
+                 subject_id=qid, detail={"version": version.number})  # fmt: skip
+    flash(f"版本 {version.number} 已发布：患者现在看到的就是它。", "success")
+    return redirect(url_for(".edit", qid=qid))
+
+
+@bp.get("/<int:qid>/export.json")
+@staff_required(RIGHT)
+def export_json(qid: int):
+    questionnaire = _questionnaire(qid)
+    db = get_db()
+    number = request.args.get("version", type=int)
+    versions = store.versions(db, qid)
+    chosen = next((v for v in versions if v.number == number), versions[0])
+    filename = f"{questionnaire['slug']}-v{chosen.number}.json"
+    return Response(
+        definitions.dumps(chosen.definition),
+        mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/<int:qid>/cards")
+@staff_required(RIGHT)
+def cards(qid: int):
+    """One QR code per department: scanning it opens the questionnaire with it chosen."""
+    questionnaire = _questionnaire(qid)
+    slug = questionnaire["slug"]
+    departments = []
+    for department in organisation.departments(get_db()):
+        url = public_url(url_for("survey.phone_answer", slug=slug, dept=department["code"]))
+        departments.append({**department, "url": url, "qr": qr_svg(url, label=department["name"])})
+    version = store.live_version(get_db(), slug)
+    return render_template(
+        "questionnaires/cards.html",
+        questionnaire=questionnaire,
+        version=version,
+        departments=departments,
+        layout=PHONE_LAYOUT,
+    )

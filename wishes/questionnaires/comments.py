@@ -1,0 +1,31 @@
+"""Free-text comments: keyword tags for the dashboard, and spotting a comment that is a wish."""
+
+from __future__ import annotations
+
+import re
+
+from flask import current_app
+
+from ..routing import EXTENSION as ROUTER
+from ..routing import text as words
+
+# "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete.
+_WISH_CUES = re.compile(
+    r"希望|想要|想请|能不能|能否|可不可以|可否|麻烦|请帮|需要|建议(?:增加|添置|配|安装|提供)"
+    r"|要是.{0,20}就好|如果.{0,20}就好|盼望|期待(?:能|有)"
+)
+_WISH_MIN_CHARS = 5
+
+
+def tags(comment: str) -> list[str]:
+    """Keyword tags of a comment, weighted by the router's IDF (none without a model)."""
+    if not comment:
+        return []
+    model = current_app.extensions[ROUTER].model
+    return words.keyword_tags(comment, model.word_idf if model else {})
+
+
+def reads_like_wish(comment: str) -> bool:
+    """True when a comment asks for something a branch could do: offer to make it a wish."""
+    text = words.traditional_to_simplified(comment or "")
+    return len(text) >= _WISH_MIN_CHARS and _WISH_CUES.search(text) is not None

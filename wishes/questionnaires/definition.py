@@ -1,0 +1,181 @@
+"""A questionnaire version as data: titles and ordered questions, in three languages.
+
+The same JSON is stored in `questionnaire_versions.definition`, shipped as `default.json`,
+and exchanged by import/export, so there is one checker for all three: `parse`.
+
+A question's `key` names it across versions: trends follow the key, so a question whose
+meaning or scale changes gets a new key.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from typing import Any
+
+from flask_babel import get_locale
+
+LANGUAGES = ("zh_Hans", "zh_Hant", "en")
+QUESTION_TYPES = {
+    "rating": "满意度评分（1–5）",
+    "nps": "推荐意愿（0–10）",
+    "single": "单选",
+    "multiple": "多选",
+    "text": "文字意见",
+    "department": "就诊科室",
+}
+SCALES = {"rating": 5, "nps": 10}
+DEFAULT_RATING_LABELS = [
+    {"zh_Hans": "很不满意", "zh_Hant": "很不滿意", "en": "Very dissatisfied"},
+    {"zh_Hans": "不满意", "zh_Hant": "不滿意", "en": "Dissatisfied"},
+    {"zh_Hans": "一般", "zh_Hant": "一般", "en": "Neutral"},
+    {"zh_Hans": "满意", "zh_Hant": "滿意", "en": "Satisfied"},
+    {"zh_Hans": "很满意", "zh_Hant": "很滿意", "en": "Very satisfied"},
+]
+TEXT_MAX = 500
+_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+_LABEL_MAX = 200
+
+
+class DefinitionError(ValueError):
+    """A definition that cannot be used; the message says where and what, in Chinese."""
+
+
+def language() -> str:
+    """The definition language matching the page's locale."""
+    locale = get_locale()
+    if locale is None or locale.language != "zh" and locale.language != "en":
+        return "zh_Hans"
+    if locale.language == "en":
+        return "en"
+    hant = locale.script == "Hant" or locale.territory in {"TW", "HK", "MO"}
+    return "zh_Hant" if hant else "zh_Hans"
+
+
+def text_in(labels: dict[str, str] | None, lang: str | None = None) -> str:
+    """A label in the page's language, falling back to Simplified Chinese."""
+    if not labels:
+        return ""
+    return labels.get(lang or language()) or labels.get("zh_Hans", "")
+
+
+def _labels(value: Any, where: str, required: bool = True) -> dict[str, str]:
+    if value is None and not required:
+        return {}
+    if isinstance(value, str):
+        value = {"zh_Hans": value}
+    if not isinstance(value, dict):
+        raise DefinitionError(f'{where}：应为各语言的文字，例如 {{"zh_Hans": "…"}}')
+    labels = {}
+    for lang in LANGUAGES:
+        text = value.get(lang)
+        if text is None or text == "":
+            continue
+        if not isinstance(text, str) or len(text) > _LABEL_MAX:
+            raise DefinitionError(f"{where}（{lang}）：应为不超过 {_LABEL_MAX} 字的文字")
+        labels[lang] = text.strip()
+    unknown = set(value) - set(LANGUAGES)
+    if unknown:
+        raise DefinitionError(f"{where}：不认识的语言 {', '.join(sorted(unknown))}")
+    if required and not labels.get("zh_Hans"):
+        raise DefinitionError(f"{where}：缺少简体中文（zh_Hans）")
+    return labels
+
+
+def _options(value: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(value, list) or len(value) < 2:
+        raise DefinitionError(f"{where}：选择题至少要有两个选项")
+    options, seen = [], set()
+    for index, option in enumerate(value, 1):
+        spot = f"{where}第 {index} 个选项"
+        if not isinstance(option, dict):
+            raise DefinitionError(f"{spot}：格式不对")
+        key = option.get("key")
+        if not isinstance(key, str) or not _KEY.fullmatch(key):
+            raise DefinitionError(f"{spot}：key 须为小写英文字母开头的字母、数字或下划线")
+        if key in seen:
+            raise DefinitionError(f"{spot}：key「{key}」重复")
+        seen.add(key)
+        options.append({"key": key, "label": _labels(option.get("label"), spot)})
+    return options
+
+
+def _question(value: Any, number: int) -> dict[str, Any]:
+    where = f"第 {number} 题"
+    if not isinstance(value, dict):
+        raise DefinitionError(f"{where}：格式不对")
+    kind = value.get("type")
+    if kind not in QUESTION_TYPES:
+        raise DefinitionError(f"{where}：题型须为 {', '.join(QUESTION_TYPES)} 之一")
+    key = value.get("key")
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise DefinitionError(f"{where}：key 须为小写英文字母开头的字母、数字或下划线")
+    required = value.get("required", False)
+    if not isinstance(required, bool):
+        raise DefinitionError(f"{where}：required 应为 true 或 false")
+    question: dict[str, Any] = {
+        "key": key,
+        "type": kind,
+        "required": required,
+        "label": _labels(value.get("label"), where),
+    }
+    if kind == "rating":
+        scale = value.get("scale") or DEFAULT_RATING_LABELS
+        if not isinstance(scale, list) or len(scale) != 5:
+            raise DefinitionError(f"{where}：评分题需要 5 个等级的说明")
+        question["scale"] = [_labels(s, f"{where}第 {i} 级") for i, s in enumerate(scale, 1)]
+    elif kind == "nps":
+        question["low"] = _labels(value.get("low"), f"{where}的 0 分说明", required=False)
+        question["high"] = _labels(value.get("high"), f"{where}的 10 分说明", required=False)
+    elif kind in ("single", "multiple"):
+        question["options"] = _options(value.get("options"), where)
+    elif kind == "text":
+        limit = value.get("max_length", TEXT_MAX)
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2000:
+            raise DefinitionError(f"{where}：max_length 应为 1 到 2000 之间的整数")
+        question["max_length"] = limit
+    return question
+
+
+def parse(data: Any) -> dict[str, Any]:
+    """Check a definition and return it normalised; raise DefinitionError saying what is wrong."""
+    if isinstance(data, (str, bytes)):
+        try:
+            data = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as error:
+            raise DefinitionError(f"不是有效的 JSON：{error}") from None
+    if not isinstance(data, dict):
+        raise DefinitionError("问卷应为一个 JSON 对象")
+    slug = data.get("slug")
+    if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
+        raise DefinitionError("slug（网址名）须为小写英文字母、数字或连字符，最多 40 个")
+    questions = data.get("questions")
+    if not isinstance(questions, list) or not questions:
+        raise DefinitionError("问卷至少要有一道题")
+    if len(questions) > 40:
+        raise DefinitionError("一份问卷最多 40 道题")
+    parsed = [_question(q, i) for i, q in enumerate(questions, 1)]
+    keys = [q["key"] for q in parsed]
+    repeated = sorted({k for k in keys if keys.count(k) > 1})
+    if repeated:
+        raise DefinitionError(f"题目 key 重复：{', '.join(repeated)}")
+    if sum(q["type"] == "department" for q in parsed) > 1:
+        raise DefinitionError("就诊科室题最多一道")
+    return {
+        "slug": slug,
+        "title": _labels(data.get("title"), "问卷标题"),
+        "intro": _labels(data.get("intro"), "问卷说明", required=False),
+        "questions": parsed,
+    }
+
+
+def dumps(definition: dict[str, Any]) -> str:
+    return json.dumps(definition, ensure_ascii=False, indent=2)
+
+
+def load_default() -> dict[str, Any]:
+    """The default satisfaction questionnaire shipped with the package."""
+    source = resources.files(__package__).joinpath("default.json").read_text(encoding="utf-8")
+    return parse(source)

@@ -1,0 +1,302 @@
+"""Questionnaires, their versions and the responses to them (tables of migration 0005).
+
+A published version is frozen: patients answered exactly what it says. Editing after
+publication works on a new draft version, so old responses keep the questions they answered.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from sqlite_utils import Database
+
+from ..clock import local_day
+from ..storage import transaction, utcnow
+from . import definition as definitions
+
+
+class QuestionnaireError(ValueError):
+    """A change that cannot be made; the message is for the admin, in Chinese."""
+
+
+@dataclass(frozen=True)
+class Version:
+    id: int
+    questionnaire_id: int
+    number: int
+    definition: dict[str, Any]
+    published_at: str | None
+    responses: int = 0
+
+    @property
+    def questions(self) -> list[dict[str, Any]]:
+        return self.definition["questions"]
+
+    @property
+    def slug(self) -> str:
+        return self.definition["slug"]
+
+
+def _version(row: dict[str, Any] | None) -> Version | None:
+    if row is None:
+        return None
+    return Version(
+        id=row["id"],
+        questionnaire_id=row["questionnaire_id"],
+        number=row["number"],
+        definition=json.loads(row["definition"]),
+        published_at=row["published_at"],
+        responses=row.get("responses", 0),
+    )
+
+
+_VERSION_SQL = """
+    SELECT v.*, (SELECT count(*) FROM responses r WHERE r.version_id = v.id) AS responses
+    FROM questionnaire_versions v
+"""
+
+
+def questionnaire(db: Database, slug: str) -> dict[str, Any] | None:
+    rows = db.query("SELECT * FROM questionnaires WHERE slug = ?", [slug])
+    return next(iter(rows), None)
+
+
+def questionnaires(db: Database) -> list[dict[str, Any]]:
+    """Every questionnaire with its live version's title, latest version and response count."""
+    return list(
+        db.query(
+            """
+            SELECT q.*, live.number AS live_number, live.definition AS live_definition,
+                   latest.number AS latest_number, latest.definition AS latest_definition,
+                   (SELECT coalesce(sum(n), 0) FROM response_days d
+                     WHERE d.questionnaire_id = q.id) AS responses
+            FROM questionnaires q
+            LEFT JOIN questionnaire_versions live ON live.id = q.published_version_id
+            JOIN questionnaire_versions latest ON latest.id = (
+                SELECT max(id) FROM questionnaire_versions WHERE questionnaire_id = q.id)
+            ORDER BY q.id
+            """
+        )
+    )
+
+
+def live_version(db: Database, slug: str) -> Version | None:
+    """The version patients answer now, or None when the questionnaire is not published."""
+    rows = db.query(
+        _VERSION_SQL + " JOIN questionnaires q ON q.published_version_id = v.id WHERE q.slug = ?",
+        [slug],
+    )
+    return _version(next(iter(rows), None))
+
+
+def version(db: Database, version_id: int) -> Version | None:
+    return _version(next(iter(db.query(_VERSION_SQL + " WHERE v.id = ?", [version_id])), None))
+
+
+def versions(db: Database, questionnaire_id: int) -> list[Version]:
+    rows = db.query(
+        _VERSION_SQL + " WHERE v.questionnaire_id = ? ORDER BY v.number DESC", [questionnaire_id]
+    )
+    return [_version(row) for row in rows]
+
+
+def latest_version(db: Database, questionnaire_id: int) -> Version:
+    return versions(db, questionnaire_id)[0]
+
+
+def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[str, Any]]:
+    """Every question ever asked, newest wording first: figures follow keys across versions."""
+    seen: dict[str, dict[str, Any]] = {}
+    for each in versions(db, questionnaire_id):
+        for question in each.questions:
+            seen.setdefault(question["key"], question)
+    return list(seen.values())
+
+
+def _check_keys_keep_their_type(db: Database, questionnaire_id: int, new: dict) -> None:
+    """A key keeps its question type across versions: trends and tallies follow the key."""
+    earlier: dict[str, str] = {}
+    for old in versions(db, questionnaire_id):
+        for question in old.questions:
+            earlier.setdefault(question["key"], question["type"])
+    for question in new["questions"]:
+        was = earlier.get(question["key"])
+        if was and was != question["type"]:
+            raise QuestionnaireError(
+                f"题目「{question['key']}」在以前的版本里是"
+                f"「{definitions.QUESTION_TYPES[was]}」，换题型请用新的 key"
+            )
+
+
+def create(db: Database, definition: dict[str, Any], by: str) -> int:
+    """A new questionnaire with its first (draft) version; returns the questionnaire id."""
+    definition = definitions.parse(definition)
+    now = utcnow()
+    with transaction(db):
+        if questionnaire(db, definition["slug"]):
+            raise QuestionnaireError(f"已有网址名为「{definition['slug']}」的问卷")
+        qid = db["questionnaires"].insert({"slug": definition["slug"], "created_at": now}).last_pk
+        db["questionnaire_versions"].insert(
+            {
+                "questionnaire_id": qid,
+                "number": 1,
+                "definition": definitions.dumps(definition),
+                "created_at": now,
+                "created_by": by,
+            }
+        )
+    return qid
+
+
+def save_draft(db: Database, questionnaire_id: int, definition: dict[str, Any], by: str) -> Version:
+    """Write `definition` to the draft version, opening a new draft if the latest is published."""
+    definition = definitions.parse(definition)
+    now = utcnow()
+    with transaction(db):
+        latest = latest_version(db, questionnaire_id)
+        if definition["slug"] != latest.slug:
+            raise QuestionnaireError("问卷的网址名不能修改（已印出的二维码会失效）")
+        _check_keys_keep_their_type(db, questionnaire_id, definition)
+        body = definitions.dumps(definition)
+        if latest.published_at is None:
+            db["questionnaire_versions"].update(
+                latest.id, {"definition": body, "created_at": now, "created_by": by}
+            )
+            version_id = latest.id
+        else:
+            version_id = (
+                db["questionnaire_versions"]
+                .insert(
+                    {
+                        "questionnaire_id": questionnaire_id,
+                        "number": latest.number + 1,
+                        "definition": body,
+                        "created_at": now,
+                        "created_by": by,
+                    }
+                )
+                .last_pk
+            )
+    return version(db, version_id)
+
+
+def publish(db: Database, questionnaire_id: int, version_id: int) -> Version:
+    """Make a version the one patients answer; it is frozen from now on."""
+    with transaction(db):
+        chosen = version(db, version_id)
+        if chosen is None or chosen.questionnaire_id != questionnaire_id:
+            raise QuestionnaireError("没有这个版本")
+        if chosen.published_at is None:
+            db["questionnaire_versions"].update(version_id, {"published_at": utcnow()})
+        db["questionnaires"].update(questionnaire_id, {"published_version_id": version_id})
+    return version(db, version_id)
+
+
+def import_definition(db: Database, data: Any, by: str) -> tuple[int, Version]:
+    """Import a definition: a new questionnaire, or a new draft of the one with its slug."""
+    definition = definitions.parse(data)
+    existing = questionnaire(db, definition["slug"])
+    if existing is None:
+        qid = create(db, definition, by)
+        return qid, latest_version(db, qid)
+    return existing["id"], save_draft(db, existing["id"], definition, by)
+
+
+def ensure_default(db: Database) -> int:
+    """The default satisfaction questionnaire, created and published once."""
+    default = definitions.load_default()
+    found = questionnaire(db, default["slug"])
+    if found:
+        return found["id"]
+    qid = create(db, default, "system")
+    publish(db, qid, latest_version(db, qid).id)
+    return qid
+
+
+# --- Responses -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    question_key: str
+    value: int | None = None
+    scale: int | None = None
+    option: str | None = None
+    text: str | None = None
+
+
+def answers_from(version: Version, data: dict[str, Any]) -> list[Answer]:
+    """Answer rows from validated form data keyed by question key (blank answers dropped)."""
+    rows: list[Answer] = []
+    for question in version.questions:
+        key, kind, value = question["key"], question["type"], data.get(question["key"])
+        if value in (None, "", []) or kind == "department":
+            continue
+        if kind in definitions.SCALES:
+            rows.append(Answer(key, value=int(value), scale=definitions.SCALES[kind]))
+        elif kind == "single":
+            rows.append(Answer(key, option=value))
+        elif kind == "multiple":
+            rows.extend(Answer(key, option=choice) for choice in value)
+        elif kind == "text":
+            rows.append(Answer(key, text=value))
+    return rows
+
+
+def store_response(
+    db: Database,
+    version: Version,
+    answers: list[Answer],
+    *,
+    submission_id: str,
+    department_code: str | None,
+    channel: str,
+    comment_tags: list[str] | None = None,
+    at: str | None = None,
+) -> tuple[int, bool]:
+    """Store one response with its answers; (id, False) when this submission was already stored."""
+    at = at or utcnow()
+    try:
+        with transaction(db):
+            response_id = (
+                db["responses"]
+                .insert(
+                    {
+                        "submission_id": submission_id,
+                        "questionnaire_id": version.questionnaire_id,
+                        "version_id": version.id,
+                        "department_code": department_code or None,
+                        "channel": channel,
+                        "submitted_at": at,
+                        "local_day": local_day(at),
+                        "comment_tags": json.dumps(comment_tags or [], ensure_ascii=False),
+                    }
+                )
+                .last_pk
+            )
+            db["answers"].insert_all(
+                {
+                    "response_id": response_id,
+                    "question_key": a.question_key,
+                    "value": a.value,
+                    "scale": a.scale,
+                    "option": a.option,
+                    "text": a.text,
+                }
+                for a in answers
+            )
+    except sqlite3.IntegrityError as error:
+        if "submission_id" not in str(error):
+            raise
+        row = db.execute(
+            "SELECT id FROM responses WHERE submission_id = ?", [submission_id]
+        ).fetchone()
+        return row[0], False
+    return response_id, True
+
+
+def response_answers(db: Database, response_id: int) -> list[dict[str, Any]]:
+    return list(db.query("SELECT * FROM answers WHERE response_id = ? ORDER BY id", [response_id]))
