@@ -314,3 +314,16 @@ def test_department_qr_cards_open_the_questionnaire_with_the_department(client, 
         as_text=True
     )
     assert html.count("<svg") >= 20 and f"/s/{SLUG}?dept=emergency" in html
+
+
+def test_a_new_questionnaire_starts_as_a_draft_to_build_on(client, db, staff, survey):
+    login(client, "triager")
+    token = csrf_token(client, "/admin/questionnaires")
+    new = {"csrf_token": token, "slug": "ward-food", "title": "病房饮食"}
+    response = client.post("/admin/questionnaires/new", data=new, follow_redirects=True)
+    assert "已新建问卷草稿" in " ".join(flashes(response.get_data(as_text=True)))
+    created = store.questionnaire(db, "ward-food")
+    assert store.latest_version(db, created["id"]).questions[0]["key"] == "overall"
+    assert client.get("/s/ward-food").status_code == 404  # not published yet
+    again = client.post("/admin/questionnaires/new", data=new, follow_redirects=True)
+    assert "已有网址名" in " ".join(flashes(again.get_data(as_text=True)))

@@ -37,6 +37,10 @@ def _questionnaire(qid: int) -> dict[str, Any]:
     return row
 
 
+def _problems(form) -> str:
+    return "；".join(error for errors in form.errors.values() for error in errors)
+
+
 def _save(qid: int, changed: dict[str, Any]):
     """Store a changed definition as the draft; a refusal is shown, nothing half-saved."""
     db = get_db()
@@ -61,8 +65,30 @@ def index():
             definitions.parse(row["latest_definition"])["title"], "zh_Hans"
         )
     return render_template(
-        "questionnaires/admin_index.html", questionnaires=listed, import_form=editing.ImportForm()
+        "questionnaires/admin_index.html",
+        questionnaires=listed,
+        import_form=editing.ImportForm(),
+        new_form=editing.NewQuestionnaireForm(),
     )
+
+
+@bp.post("/new")
+@staff_required(RIGHT)
+def create():
+    form = editing.NewQuestionnaireForm()
+    if not form.validate_on_submit():
+        flash("没有新建：" + _problems(form), "error")
+        return redirect(url_for(".index"))
+    db = get_db()
+    try:
+        qid = store.create(db, form.definition(), who().label)
+    except (definitions.DefinitionError, store.QuestionnaireError) as error:
+        flash(f"没有新建：{error}", "error")
+        return redirect(url_for(".index"))
+    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
+                 detail={"version": 1, "created": True})  # fmt: skip
+    flash("已新建问卷草稿（版本 1），请添加题目，预览后发布。", "success")
+    return redirect(url_for(".edit", qid=qid))
 
 
 @bp.post("/import")
@@ -70,7 +96,7 @@ def index():
 def import_json():
     form = editing.ImportForm()
     if not form.validate_on_submit():
-        flash("；".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(_problems(form), "error")
         return redirect(url_for(".index"))
     raw = form.file.data.read(1024 * 1024 + 1)
     if len(raw) > 1024 * 1024:
@@ -116,7 +142,7 @@ def save_title(qid: int):
         latest = store.latest_version(get_db(), qid)
         _save(qid, editing.with_title(latest.definition, form))
     else:
-        flash("；".join(e for errors in form.errors.values() for e in errors), "error")
+        flash(_problems(form), "error")
     return redirect(url_for(".edit", qid=qid))
 
 

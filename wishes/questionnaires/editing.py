@@ -18,6 +18,7 @@ from wtforms.validators import DataRequired, Length, Optional, Regexp, Validatio
 from ..intake.forms import clean_line, clean_text
 from . import definition as definitions
 
+_SLUG_RULE = Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$", message="小写英文字母、数字或连字符")
 _KEY_RULE = Regexp(r"^[a-z][a-z0-9_]{0,39}$", message="小写英文字母开头，只用字母、数字和下划线")
 
 
@@ -89,6 +90,26 @@ class QuestionForm(FlaskForm):
 
 
 _in_three_languages(QuestionForm, "label", "题目", required="请填写题目")
+
+
+class NewQuestionnaireForm(FlaskForm):
+    slug = StringField(
+        "网址名（slug，印在二维码里，之后不能改）",
+        filters=[clean_line],
+        validators=[DataRequired("请填写网址名"), _SLUG_RULE],
+    )
+    title = StringField(
+        "标题（简体）",
+        filters=[clean_line],
+        validators=[DataRequired("请填写标题"), Length(max=200)],
+    )
+
+    def definition(self) -> dict[str, Any]:
+        """A first draft: the title and the overall rating, to build on."""
+        default = definitions.load_default()
+        overall = next(q for q in default["questions"] if q["key"] == "overall")
+        return {"slug": self.slug.data, "title": {"zh_Hans": self.title.data},
+                "questions": [overall]}  # fmt: skip
 
 
 class ImportForm(FlaskForm):
