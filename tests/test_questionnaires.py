@@ -327,3 +327,20 @@ def test_a_new_questionnaire_starts_as_a_draft_to_build_on(client, db, staff, su
     assert client.get("/s/ward-food").status_code == 404  # not published yet
     again = client.post("/admin/questionnaires/new", data=new, follow_redirects=True)
     assert "已有网址名" in " ".join(flashes(again.get_data(as_text=True)))
+
+
+def test_the_commands_export_and_import_json(runner, db, survey, tmp_path):
+    exported = runner.invoke(args=["questionnaire", "export", SLUG])
+    assert exported.exit_code == 0 and json.loads(exported.output) == survey.definition
+    data = json.loads(exported.output) | {"slug": "er-2027"}
+    path = tmp_path / "er.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    imported = runner.invoke(args=["questionnaire", "import", str(path), "--publish"])
+    assert imported.exit_code == 0, imported.output
+    assert "er-2027: version 1 published" in imported.output
+    assert store.live_version(db, "er-2027").definition == data
+    path.write_bytes(b"\x00\xff not json")
+    refused = runner.invoke(args=["questionnaire", "import", str(path)])
+    assert refused.exit_code == 1 and "没有导入" in refused.output
+    missing = runner.invoke(args=["questionnaire", "export", "nothing"])
+    assert missing.exit_code == 1 and "没有网址名" in missing.output

@@ -81,11 +81,12 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
 def register_commands(app: Flask) -> None:
     from .accounts.commands import COMMANDS as ACCOUNT_COMMANDS
     from .notifications.commands import COMMANDS as NOTIFY_COMMANDS
+    from .questionnaires.commands import COMMANDS as QUESTIONNAIRE_COMMANDS
     from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
 
     commands = (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS,
-                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS)  # fmt: skip
+                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS, *QUESTIONNAIRE_COMMANDS)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
 

@@ -1,0 +1,57 @@
+"""`wishes questionnaire export|import`: the admin page's JSON exchange, from a shell."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import with_appcontext
+
+from ..storage import connect, database_path
+from . import definition as definitions
+from . import store
+
+MAX_BYTES = 1024 * 1024
+
+
+@click.group("questionnaire")
+def questionnaire_group() -> None:
+    """Export or import questionnaire definitions (JSON)."""
+
+
+@questionnaire_group.command("export")
+@click.argument("slug")
+@click.option("--version", "number", type=int, help="A version number (default: the latest).")
+@with_appcontext
+def export_command(slug: str, number: int | None) -> None:
+    """Print a questionnaire's definition as JSON."""
+    with connect(database_path()) as db:
+        found = store.questionnaire(db, slug)
+        if found is None:
+            raise click.ClickException(f"没有网址名为「{slug}」的问卷")
+        versions = store.versions(db, found["id"])
+        chosen = next((v for v in versions if v.number == number), None) if number else versions[0]
+        if chosen is None:
+            raise click.ClickException(f"问卷「{slug}」没有版本 {number}")
+    click.echo(definitions.dumps(chosen.definition))
+
+
+@questionnaire_group.command("import")
+@click.argument("source", type=click.File("rb"))
+@click.option("--publish", is_flag=True, help="Publish the imported version at once.")
+@with_appcontext
+def import_command(source, publish: bool) -> None:
+    """Import a definition from SOURCE (a file, or - for standard input) as a draft."""
+    raw = source.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise click.ClickException("文件太大：问卷 JSON 不应超过 1 MB")
+    with connect(database_path()) as db:
+        try:
+            qid, version = store.import_definition(db, raw, "command line")
+        except (definitions.DefinitionError, store.QuestionnaireError) as error:
+            raise click.ClickException(f"没有导入：{error}") from None
+        if publish:
+            store.publish(db, qid, version.id)
+    state = "published" if publish else "saved as a draft"
+    click.echo(f"{version.slug}: version {version.number} {state}")
+
+
+COMMANDS = (questionnaire_group,)
