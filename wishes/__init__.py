@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask_babel import Babel
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import settings, storage
 from .settings import PROJECT_ROOT
@@ -54,6 +55,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         # A token is valid as long as its session: staff sessions end on the server anyway.
         WTF_CSRF_TIME_LIMIT=None,
     )
+    if app.config["WISHES_HTTPS"]:
+        app.config.update(SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True,
+                          PREFERRED_URL_SCHEME="https")  # fmt: skip
+    if hops := app.config["WISHES_PROXY_HOPS"]:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     Babel(app)
 
     storage.init_app(app)

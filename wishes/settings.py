@@ -33,6 +33,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _count(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError(f"must be 0 or a positive whole number: {value!r}")
+    return number
+
+
 def _probability(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 1:
@@ -167,6 +174,21 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         'Below this many answers the dashboard shows "too few responses" instead of a figure.',
         _positive_int,
+    ),
+    Setting(
+        "WISHES_HTTPS",
+        False,
+        "The app is reached over HTTPS (usually through a reverse proxy): cookies are sent only "
+        "over HTTPS and browsers are told to insist on it (HSTS).",
+        _bool,
+    ),
+    Setting(
+        "WISHES_PROXY_HOPS",
+        0,
+        "How many reverse proxies stand in front of the app; their X-Forwarded-For/-Proto/-Host "
+        "headers are believed only for that many hops (the login throttle, rate limits and the "
+        "audit log record the client's address).",
+        _count,
     ),
     Setting(
         "WISHES_DEMO",

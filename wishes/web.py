@@ -71,6 +71,9 @@ def _headers(response):
     response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["WISHES_HTTPS"]:
+        response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
     if request.path.startswith(("/kiosk", "/w/", "/t", "/s/", *STAFF_PATHS)):
         # Patient pages on a shared kiosk: the back button must not bring back what was typed.
         response.headers.setdefault("Cache-Control", "no-store")
