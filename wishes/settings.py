@@ -40,6 +40,13 @@ def _count(value: str) -> int:
     return number
 
 
+def _factor(value: str) -> float:
+    number = float(value)
+    if not 0 <= number <= 1000:
+        raise ValueError(f"must be between 0 and 1000: {value!r}")
+    return number
+
+
 def _probability(value: str) -> float:
     number = float(value)
     if not 0 <= number <= 1:
@@ -174,6 +181,13 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         'Below this many answers the dashboard shows "too few responses" instead of a figure.',
         _positive_int,
+    ),
+    Setting(
+        "WISHES_RATE_LIMIT_FACTOR",
+        1.0,
+        "Scales the public forms' rate limits per address (20 wishes, 30 questionnaires, 120 "
+        "tracking pages in 10 minutes): 2 doubles them, 0 turns them off.",
+        _factor,
     ),
     Setting(
         "WISHES_HTTPS",

@@ -81,7 +81,7 @@ def _headers(response):
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts, vendor
+    from . import accounts, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
     from .board import views as board
     from .cards.views import bp as cards_bp
@@ -100,6 +100,7 @@ def init_app(app: Flask) -> None:
     accounts.init_app(app)
     board.init_app(app)
     vendor.init_app(app)
+    ratelimit.init_app(app)
     for blueprint in (
         home_bp,
         intake_bp,

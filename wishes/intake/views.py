@@ -14,6 +14,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
+from .. import ratelimit
 from ..organisation import store as organisation
 from ..questionnaires import store as questionnaires
 from ..questionnaires.views import comment_for_wish_form
@@ -36,8 +37,8 @@ def _form() -> WishForm:
     return form
 
 
-def _render_form(form: WishForm, layout: str, action: str):
-    status = 400 if form.errors else 200
+def _render_form(form: WishForm, layout: str, action: str, status: int | None = None):
+    status = status or (400 if form.errors else 200)
     if form.csrf_token.errors:
         form.form_errors.append(_("页面停留太久已过期，您写的内容都还在，请再点一次提交。"))
     return render_template("intake/wish_form.html", form=form, layout=layout, action=action), status
@@ -56,6 +57,9 @@ def kiosk_welcome():
 def kiosk_wish():
     form = _form()
     if form.validate_on_submit():
+        if wait := ratelimit.wait_for("wish"):
+            form.form_errors.append(ratelimit.form_refusal(wait))
+            return _render_form(form, KIOSK_LAYOUT, url_for("intake.kiosk_wish"), 429)
         wish = receive(get_db(), form, channel="kiosk")
         # Shown once: the next patient at this kiosk cannot bring it back with a refresh.
         session["kiosk_code"] = wish["tracking_code"]
@@ -78,6 +82,9 @@ def phone_wish():
     if request.method == "GET" and ward in dict(form.department.choices):
         form.department.data = ward
     if form.validate_on_submit():
+        if wait := ratelimit.wait_for("wish"):
+            form.form_errors.append(ratelimit.form_refusal(wait))
+            return _render_form(form, PHONE_LAYOUT, url_for("intake.phone_wish"), 429)
         wish = receive(get_db(), form, channel="phone")
         flash(_("心愿已收到，请记下您的查询码。"), "success")
         return redirect(url_for("tracking.wish_status", code=wish["tracking_code"]))

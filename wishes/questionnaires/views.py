@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from .. import ratelimit
 from ..organisation import store as organisation
 from ..storage import get_db
 from . import comments, store
@@ -26,12 +27,17 @@ def _live(slug: str) -> store.Version:
 
 
 def render_answer_page(
-    form: AnswerForm, version: store.Version, layout: str, action: str, preview: bool = False
+    form: AnswerForm,
+    version: store.Version,
+    layout: str,
+    action: str,
+    preview: bool = False,
+    status: int | None = None,
 ):
     """The answering page; 400 with every answer still in place when something is missing."""
     if form.csrf_token.errors:
         form.form_errors.append(_("页面停留太久已过期，您的选择都还在，请再点一次提交。"))
-    status = 400 if form.errors else 200
+    status = status or (400 if form.errors else 200)
     page = render_template(
         "questionnaires/answer.html",
         form=form,
@@ -52,6 +58,9 @@ def _answer(slug: str, layout: str, channel: str, thanks: str):
             if question["type"] == "department" and ward in dict(field.choices):
                 field.data = ward
     if form.validate_on_submit():
+        if wait := ratelimit.wait_for("answer"):
+            form.form_errors.append(ratelimit.form_refusal(wait))
+            return render_answer_page(form, version, layout, request.path, status=429)
         comment = form.comment()
         store.store_response(
             db,

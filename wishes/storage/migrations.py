@@ -418,3 +418,13 @@ def questionnaires_and_figures(db: Database) -> None:
             WHERE w.tags IS NOT NULL GROUP BY 1, 2
             """
         )
+
+
+@migrations(name="0006_rate_limits")
+def rate_limits(db: Database) -> None:
+    """Request counters per address and time window, shared by every worker process."""
+    db["rate_limits"].create(
+        {"name": str, "key": str, "window": int, "n": int},
+        pk=("name", "key", "window"),
+    )
+    db["rate_limits"].create_index(["window"])

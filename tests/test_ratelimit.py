@@ -1,0 +1,94 @@
+"""Rate limits on the public forms: per address, shared by every worker through the database."""
+
+import re
+
+import pytest
+from conftest import csrf_token
+
+from wishes import create_app, ratelimit
+from wishes.storage import connect, database_path
+
+LIMIT = ratelimit.LIMITS["wish"].count
+
+
+def _submit(client, text, address="10.0.0.1", path="/w/new"):
+    token = csrf_token(client, path)
+    return client.post(path, data={"text": text, "department": "", "csrf_token": token},
+                       environ_base={"REMOTE_ADDR": address})  # fmt: skip
+
+
+def _wishes(app):
+    with connect(database_path(app)) as db:
+        return db["wishes"].count
+
+
+def test_one_address_gets_a_clear_refusal_and_keeps_what_it_typed(app, client):
+    for number in range(LIMIT):
+        assert _submit(client, f"希望有热水壶 {number}").status_code == 302
+    refused = _submit(client, "希望护士站有针线包，谢谢")
+    assert refused.status_code == 429
+    html = refused.get_data(as_text=True)
+    assert "提交太频繁了" in html and "分钟后再提交" in html
+    assert "希望护士站有针线包，谢谢" in html  # nothing typed is lost
+    assert _wishes(app) == LIMIT
+    # Another address (another kiosk, another phone) is not held up.
+    assert _submit(client, "希望有热水壶", address="10.0.0.2").status_code == 302
+
+
+def test_the_count_is_shared_by_every_worker(app, tmp_path):
+    """Two app instances on one database file stand for two gunicorn workers."""
+    other = create_app({"TESTING": True, "WISHES_DATA_DIR": app.config["WISHES_DATA_DIR"],
+                        "WISHES_MODELS_DIR": str(tmp_path / "models")})  # fmt: skip
+    first, second = app.test_client(), other.test_client()
+    for number in range(LIMIT):
+        worker = first if number % 2 else second
+        assert _submit(worker, f"希望有轮椅 {number}").status_code == 302
+    assert _submit(first, "再来一个心愿").status_code == 429
+    assert _submit(second, "再来一个心愿").status_code == 429
+
+
+def test_the_kiosk_form_and_the_questionnaire_are_limited_too(app, client, db):
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    with app.test_request_context(environ_base={"REMOTE_ADDR": "10.0.0.9"}):
+        for _ in range(ratelimit.LIMITS["answer"].count):
+            assert not ratelimit.wait_for("answer")
+        assert ratelimit.wait_for("answer") > 0
+    html = client.get("/s/satisfaction", environ_base={"REMOTE_ADDR": "10.0.0.9"}).get_data(
+        as_text=True
+    )
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
+    )
+    data = {**hidden, "q_overall": "4", "q_recommend": "8", "q_comment": "挺好的"}
+    refused = client.post("/s/satisfaction", data=data, environ_base={"REMOTE_ADDR": "10.0.0.9"})
+    assert refused.status_code == 429 and "挺好的" in refused.get_data(as_text=True)
+    assert db["responses"].count == 0
+    for number in range(LIMIT):
+        _submit(client, f"希望 {number}", address="10.0.0.3", path="/kiosk/wish")
+    assert _submit(client, "多一个", address="10.0.0.3", path="/kiosk/wish").status_code == 429
+
+
+def test_tracking_pages_are_limited_with_a_retry_after(client):
+    limit = ratelimit.LIMITS["tracking"].count
+    for _ in range(limit):
+        assert client.get("/t/ABCDEFG").status_code == 404  # unknown code, but counted
+    refused = client.get("/t/ABCDEFG")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert "操作太频繁了" in refused.get_data(as_text=True)
+
+
+def test_a_new_window_starts_afresh(db):
+    limit = ratelimit.Limit(2, 60)
+    assert [ratelimit.hit(db, "t", "a", limit, now=120.0) for _ in range(3)] == [0, 0, 60]
+    assert ratelimit.hit(db, "t", "a", limit, now=179.0) == 1
+    assert ratelimit.hit(db, "t", "a", limit, now=180.0) == 0  # the next minute
+    assert db.execute("SELECT min(window) FROM rate_limits").fetchone()[0] == 2
+
+
+@pytest.mark.parametrize(("factor", "allowed"), [(0, 25), (0.5, 10)])
+def test_the_factor_scales_or_turns_off_the_limits(app, client, factor, allowed):
+    app.config["WISHES_RATE_LIMIT_FACTOR"] = factor
+    codes = [_submit(client, f"希望有充电器 {n}").status_code for n in range(25)]
+    assert codes.count(302) == allowed
