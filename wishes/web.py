@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from .cards.qr import public_url, qr_svg
 from .intake.forms import mask_phone
+from .notifications.notifier import escape_for_log
 from .questionnaires.definition import text_in
 from .storage import TIMESTAMP_FORMAT
 
@@ -63,7 +64,9 @@ def _csrf_error(_error: CSRFError):
 
 def _server_error(error: Exception):
     # The traceback goes to the log; the visitor gets a calm page, never a stack trace.
-    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    current_app.logger.exception(
+        "unhandled error on %s %s", request.method, escape_for_log(request.path)
+    )
     return render_template("errors/page.html", code=500, layout=_layout()), 500
 
 
