@@ -70,7 +70,7 @@ def form_refusal(seconds: int) -> str:
 
 def _check():
     name = PAGES.get(request.endpoint or "")
-    wait = wait_for(name) if name and request.method == "GET" else 0
+    wait = wait_for(name) if name and request.method in ("GET", "HEAD") else 0
     if not wait:
         return None
     kiosk = request.path.startswith("/kiosk")

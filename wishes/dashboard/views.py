@@ -119,20 +119,11 @@ def export(name: str, fmt: str):
     table = TABLES[name](scope)
     f = scope.filters
     subtitle = f"{f.first.isoformat()} 至 {f.last.isoformat()}"
-    audit.record(
-        scope.db,
-        "exported",
-        who(),
-        subject_kind="dashboard",
-        subject_id=name,
-        detail={
-            "format": fmt,
-            "first": f.first.isoformat(),
-            "last": f.last.isoformat(),
-            "department": f.department or "",
-            "period": f.period,
-        },  # fmt: skip
-    )
+    if request.method == "GET":  # a HEAD request downloads nothing
+        period = {"first": f.first.isoformat(), "last": f.last.isoformat(), "period": f.period}
+        detail = {"format": fmt, "department": f.department or "", **period}
+        audit.record(scope.db, "exported", who(), subject_kind="dashboard", subject_id=name,
+                     detail=detail)  # fmt: skip
     filename = f"{name}_{f.first.isoformat()}_{f.last.isoformat()}.{fmt}"
     if fmt == "csv":
         body, mimetype = exports.to_csv(table), "text/csv; charset=utf-8"
