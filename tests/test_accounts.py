@@ -220,6 +220,13 @@ def test_first_admin_password_can_come_from_the_environment(app, db):
     assert store.check_password(db, "admin", "from the environment")
 
 
+def test_serve_refuses_an_unusable_admin_password_with_a_message(app, runner, db):
+    app.config["WISHES_ADMIN_PASSWORD"] = "admin2026"  # too short, and has the username
+    result = runner.invoke(args=["serve"])
+    assert result.exit_code == 1 and "WISHES_ADMIN_PASSWORD cannot be used" in result.output
+    assert "Traceback" not in result.output and db["users"].count == 0
+
+
 def test_demo_accounts_exist_only_with_the_demo(runner, db):
     assert db["users"].count == 0
     runner.invoke(args=["demo"])

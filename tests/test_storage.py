@@ -76,3 +76,24 @@ def test_init_db_reports_the_schema(runner):
     assert result.exit_code == 0
     assert "0001_organisation_and_wishes" in result.output
     assert "schema is up to date" in result.output
+
+
+def test_the_search_index_stays_sound_when_wishes_change_and_arrive_already_claimed(db):
+    """A wish inserted already claimed (an import, a benchmark fill) fires the waits trigger;
+    state changes must not rewrite, or break, the wish's search entry."""
+    from wishes.search import index_text
+
+    for number in range(3):
+        row = {"text": f"需要轮椅 {number}", "reason": "", "location": "", "tags": None}
+        db["wishes"].insert({
+            "tracking_code": f"ABCDEF{number}", "text": row["text"], "state": "claimed",
+            "channel": "phone", "created_at": "2026-03-01 02:00:00",
+            "updated_at": "2026-03-01 05:00:00", "routed_at": "2026-03-01 02:00:00",
+            "claimed_at": "2026-03-01 05:00:00", "local_day": "2026-03-01",
+            "search_text": index_text(row),
+        })  # fmt: skip
+    db.execute("UPDATE wishes SET state = 'fulfilled', fulfilled_at = '2026-03-02 02:00:00'")
+    db.execute("INSERT INTO wishes_fts (wishes_fts) VALUES ('integrity-check')")
+    found = db.execute("SELECT count(*) FROM wishes_fts WHERE wishes_fts MATCH '轮椅'").fetchone()
+    assert found[0] == 3
+    assert [r[0] for r in db.execute("SELECT claim_minutes FROM wishes")] == [180, 180, 180]

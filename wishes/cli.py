@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app, demo
-from .accounts.commands import ensure_first_admin
+from .accounts.commands import FIRST_ADMIN, ensure_first_admin
+from .accounts.store import password_problem
 from .routing.commands import train_command
 from .storage import connect, database_path
 
@@ -47,6 +49,9 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
     Trains the bundled router first when no usable model is active.
     """
     app: Flask = current_app
+    chosen = app.config["WISHES_ADMIN_PASSWORD"]
+    if chosen and (problem := password_problem(chosen, FIRST_ADMIN)):
+        raise click.ClickException(f"WISHES_ADMIN_PASSWORD cannot be used: {problem}")
     if app.extensions["wishes.router"].refresh() is None:
         click.echo("no usable router model: training the bundled one")
         ctx.invoke(train_command)
@@ -71,6 +76,9 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         "--preload",
         "--access-logfile", "-",
         "--config", "python:wishes.serving",  # runs the notification worker beside it
+        # One control socket per data dir: gunicorn's default is shared by every server
+        # of the user, and a second server would take it over.
+        "--control-socket", str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
         "wishes:create_serving_app()",
     ]  # fmt: skip
     click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
@@ -84,9 +92,11 @@ def register_commands(app: Flask) -> None:
     from .questionnaires.commands import COMMANDS as QUESTIONNAIRE_COMMANDS
     from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
+    from .storage.backup import COMMANDS as BACKUP_COMMANDS
 
     commands = (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS,
-                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS, *QUESTIONNAIRE_COMMANDS)  # fmt: skip
+                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS, *QUESTIONNAIRE_COMMANDS,
+                *BACKUP_COMMANDS)  # fmt: skip
     for command in commands:
         app.cli.add_command(command)
 

@@ -428,3 +428,24 @@ def rate_limits(db: Database) -> None:
         pk=("name", "key", "window"),
     )
     db["rate_limits"].create_index(["window"])
+
+
+@migrations(name="0007_search_index_follows_search_text")
+def search_index_follows_search_text(db: Database) -> None:
+    """Re-index a wish only when its search text changes, not on every state change.
+
+    The trigger sqlite-utils' `enable_fts` made ran on any UPDATE: each claim rewrote the
+    wish's index entry, and an UPDATE made by another AFTER INSERT trigger (the waits of a
+    wish inserted already claimed) ran before the insert's own index entry existed, deleting
+    an entry that was not there and corrupting the FTS5 index.
+    """
+    db.execute("DROP TRIGGER IF EXISTS wishes_au")
+    db.execute(
+        """
+        CREATE TRIGGER wishes_au AFTER UPDATE OF search_text ON wishes BEGIN
+          INSERT INTO wishes_fts (wishes_fts, rowid, search_text)
+            VALUES ('delete', old.rowid, old.search_text);
+          INSERT INTO wishes_fts (rowid, search_text) VALUES (new.rowid, new.search_text);
+        END
+        """
+    )
