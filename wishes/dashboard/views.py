@@ -77,9 +77,9 @@ def _scope(args) -> tuple[Scope, DashboardFilterForm]:
     return Scope(db, filters, questions), form
 
 
-def _headline(scope: Scope) -> dict[str, Any]:
-    """The four numbers at the top, each beside the same figure for the previous range."""
-    now = figures.satisfaction_by_question(scope.db, scope.filters, scope.questions)
+def _headline(scope: Scope, now: figures.Table) -> dict[str, Any]:
+    """The four numbers at the top (from the per-question table `now`), each beside the same
+    figure for the previous range."""
     before = figures.satisfaction_by_question(scope.db, scope.filters.previous(), scope.questions)
     by_key = {row["key"]: row for row in now.rows}
     before_key = {row["key"]: row for row in before.rows}
@@ -103,7 +103,7 @@ def index():
         form=form,
         scope=scope,
         tables=tables,
-        headline=_headline(scope),
+        headline=_headline(scope, tables["satisfaction"]),
         wish_totals=figures.wish_totals(scope.db, scope.filters),
         comments=figures.latest_comments(scope.db, scope.filters, scope.questions),
         query=request.args.to_dict(),
@@ -171,13 +171,14 @@ def report():
     )
     scope, form = _scope(args)
     names = ("satisfaction", "nps", "satisfaction_trend", "departments", "branches", "tags")
+    tables = {name: TABLES[name](scope) for name in names}
     return render_template(
         "dashboard/report.html",
         scope=scope,
         form=form,
         month=first,
-        tables={name: TABLES[name](scope) for name in names},
-        headline=_headline(scope),
+        tables=tables,
+        headline=_headline(scope, tables["satisfaction"]),
         wish_totals=figures.wish_totals(scope.db, scope.filters),
         months=_recent_months(12),
     )
