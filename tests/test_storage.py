@@ -1,5 +1,7 @@
 import sqlite3
 
+import pytest
+
 from wishes import create_app, lifecycle
 from wishes.storage import connect, migrations, upgrade
 
@@ -97,3 +99,31 @@ def test_the_search_index_stays_sound_when_wishes_change_and_arrive_already_clai
     found = db.execute("SELECT count(*) FROM wishes_fts WHERE wishes_fts MATCH '轮椅'").fetchone()
     assert found[0] == 3
     assert [r[0] for r in db.execute("SELECT claim_minutes FROM wishes")] == [180, 180, 180]
+
+
+def test_an_old_sqlite_is_named_at_start():
+    from wishes.storage import sqlite_warning
+
+    assert "3.40.1 predates 3.51.3" in sqlite_warning((3, 40, 1))
+    assert sqlite_warning((3, 51, 3)) is None and sqlite_warning((3, 54, 1)) is None
+
+
+def test_a_writer_waits_for_the_lock_and_retries(app):
+    """A writer that cannot get the lock within the busy timeout tries again, then gives up
+    with SQLite's own error (the request answers with the error page, nothing half-written)."""
+    import wishes.storage as storage
+
+    path = storage.database_path(app)
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    db = storage.connect(path)
+    db.execute("PRAGMA busy_timeout = 50")
+    statements = []
+    db.conn.set_trace_callback(statements.append)
+    with pytest.raises(sqlite3.OperationalError, match="locked"), storage.transaction(db):
+        pass
+    assert statements.count("BEGIN IMMEDIATE") == storage.LOCK_RETRIES + 1
+    holder.execute("ROLLBACK")
+    with storage.transaction(db):
+        db.execute("INSERT INTO general_branches (code, name) VALUES ('x', 'x')")
+    assert db.execute("SELECT count(*) FROM general_branches WHERE code = 'x'").fetchone()[0] == 1

@@ -217,9 +217,9 @@ def audit_log():
     actor = request.args.get("actor", "").strip()
     subject = request.args.get("subject", "").strip()
     page = request.args.get("page", 1, type=int) or 1
-    rows, total = audit.events(get_db(), action=action if action in audit.ACTIONS else "",
+    rows, total = audit.events(get_db(), action=action if action in audit.LOG_ACTIONS else "",
                                actor=actor, subject=subject, page=page)  # fmt: skip
     return render_template(
         "accounts/audit.html", rows=rows, total=total, page=page, per_page=audit.PER_PAGE,
-        actions=audit.ACTIONS, action=action, actor=actor, subject=subject,
+        actions=audit.LOG_ACTIONS, action=action, actor=actor, subject=subject,
     )  # fmt: skip

@@ -23,6 +23,10 @@ from .migrations import migrations
 
 BUSY_TIMEOUT_MS = 5000
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
+# BEGIN IMMEDIATE waits BUSY_TIMEOUT_MS for the write lock; after that, try this many times more.
+LOCK_RETRIES = 2
+# SQLite before 3.51.3 has a rare WAL race between concurrent writers (docs/durability.md).
+WAL_RACE_FIXED_IN = (3, 51, 3)
 
 
 def utcnow() -> str:
@@ -52,7 +56,7 @@ def transaction(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    db.conn.execute("BEGIN IMMEDIATE")
+    _begin_immediate(db.conn)
     try:
         yield db
     except BaseException:
@@ -60,6 +64,27 @@ def transaction(db: Database) -> Iterator[Database]:
         raise
     else:
         db.conn.commit()
+
+
+def _begin_immediate(conn: sqlite3.Connection) -> None:
+    for attempt in range(LOCK_RETRIES + 1):
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == LOCK_RETRIES:
+                raise
+
+
+def sqlite_warning(version: tuple[int, int, int] = sqlite3.sqlite_version_info) -> str | None:
+    """What the operator should know about the linked SQLite, or None."""
+    if version >= WAL_RACE_FIXED_IN:
+        return None
+    found = ".".join(map(str, version))
+    return (
+        f"SQLite {found} predates 3.51.3, which fixes a rare WAL race between concurrent "
+        "writers; take nightly backups (`wishes backup`) and see docs/durability.md"
+    )
 
 
 def database_path(app: Flask | None = None) -> Path:
@@ -122,3 +147,5 @@ def prepare(app: Flask) -> None:
             applied = upgrade(db)
     if applied:
         app.logger.info("database %s: applied %s", path, ", ".join(applied))
+    if warning := sqlite_warning():
+        app.logger.warning(warning)

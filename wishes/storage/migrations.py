@@ -449,3 +449,13 @@ def search_index_follows_search_text(db: Database) -> None:
         END
         """
     )
+
+
+@migrations(name="0008_wish_events_append_only")
+def wish_events_append_only(db: Database) -> None:
+    """A wish's history is evidence, like the audit log: the database refuses to rewrite it."""
+    for verb in ("UPDATE", "DELETE"):
+        db.execute(
+            f"CREATE TRIGGER wish_events_no_{verb.lower()} BEFORE {verb} ON wish_events "
+            "BEGIN SELECT RAISE(ABORT, 'wish_events is append-only'); END"
+        )

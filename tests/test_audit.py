@@ -1,0 +1,63 @@
+"""The audit trail: one log for admins with every wish change, append-only, and no secrets."""
+
+import logging
+import sqlite3
+
+import pytest
+from conftest import PASSWORD, login, page_token, post_form
+from test_board import claimed_by
+
+from wishes import audit
+
+PHONE = "13812345678"
+NEW_PASSWORD = "晚霞 over the river 7"
+
+
+def test_the_admin_log_shows_wish_changes_beside_logins_and_filters_them(client, db, staff):
+    wish = claimed_by(db, staff)
+    login(client, "admin")
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert "<td>心愿：认领</td>" in html and "<td>心愿：患者提交</td>" in html
+    assert "<td>登录成功</td>" in html
+    claims = client.get("/admin/audit?action=wish_claim").get_data(as_text=True)
+    assert "<td>心愿：认领</td>" in claims and "<td>登录成功</td>" not in claims
+    assert f"/board/wishes/{wish['id']}" in claims
+    only_wish = client.get(f"/admin/audit?subject={wish['id']}").get_data(as_text=True)
+    assert "<td>心愿：患者提交</td>" in only_wish and "<td>登录成功</td>" not in only_wish
+
+
+def test_role_changes_are_recorded_with_before_and_after(client, db, staff):
+    login(client, "admin")
+    user = staff["member_b"]
+    post_form(client, f"/admin/users/{user['id']}", display_name="member_b", role="secretary",
+              branch="logistics", active="y")  # fmt: skip
+    event = next(db.query("SELECT * FROM audit_events WHERE action = 'user_updated'"))
+    assert event["subject_id"] == str(user["id"]) and "secretary" in event["detail"]
+
+
+@pytest.mark.parametrize("table", ["audit_events", "wish_events"])
+def test_the_history_cannot_be_rewritten(db, staff, table):
+    claimed_by(db, staff)
+    audit.record(db, "login", audit.Who(label="member_a"))
+    for statement in (f"UPDATE {table} SET actor_label = 'someone else'", f"DELETE FROM {table}"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            db.execute(statement)
+
+
+def test_no_password_token_or_full_phone_number_is_kept_in_any_log(client, db, staff, caplog):
+    caplog.set_level(logging.DEBUG)
+    wish = claimed_by(db, staff)  # a wish with PHONE
+    login(client, "member_a", password="wrong password here")
+    page = client.get(f"/board/wishes/{wish['id']}", follow_redirects=True)
+    login(client, "member_a")
+    page = client.get(f"/board/wishes/{wish['id']}")
+    client.post(f"/board/wishes/{wish['id']}/reveal-phone", data={"csrf_token": page_token(page)})
+    post_form(client, "/account/password", current=PASSWORD, new=NEW_PASSWORD, confirm=NEW_PASSWORD)
+    cookie = client.get_cookie("session").value
+    secrets = (PASSWORD, NEW_PASSWORD, "wrong password here", PHONE, cookie)
+    logs = [" ".join(map(str, row.values())) for table in ("audit_events", "wish_events",
+            "login_attempts", "notifications") for row in db[table].rows]  # fmt: skip
+    logs += [record.getMessage() for record in caplog.records]
+    assert any("phone_revealed" in line for line in logs)  # the scenario did run
+    for secret in secrets:
+        assert not [line for line in logs if secret in line], secret
