@@ -259,7 +259,7 @@ def test_message_links_to_the_board_shortens_the_wish_and_masks_phone_numbers(db
     assert "http" not in message_for(row, "")
 
 
-def test_log_notifier_writes_one_unforgeable_line(db, caplog):
+def test_log_notifier_writes_one_line_of_ids_without_the_wish(db, caplog):
     wish = submit(db, text="需要吹风机\n2030-05-01 ERROR admin password reset\r\u2028done")
     caplog.set_level(logging.INFO, logger="wishes.notifications")
 
@@ -269,7 +269,7 @@ def test_log_notifier_writes_one_unforgeable_line(db, caplog):
     line = record.getMessage()
     assert record.name == "wishes.notifications"
     assert not any(ch in line for ch in "\n\r\u2028")
-    assert "需要吹风机\\n2030-05-01 ERROR" in line
+    assert f"wish {wish['id']}" in line and "需要吹风机" not in line and "ERROR" not in line
 
 
 def test_notifier_follows_the_settings(app):

@@ -66,17 +66,20 @@ def escape_for_log(text: str) -> str:
 
 
 class LogNotifier:
-    """The default: one log line per notification, for sites without a webhook."""
+    """The default for sites without a webhook: one log line per notification, with ids only
+    (logs hold no wish text, names or phone numbers; the board shows the wish)."""
 
     def __init__(self, public_url: str = "") -> None:
         self.public_url = public_url
 
     def deliver(self, notification: dict[str, Any]) -> None:
         log.info(
-            "notification %s for %s: %s",
+            "notification %s (%s) for %s: wish %s, tracking code %s",
             notification.get("id"),
-            notification.get("branch_code") or "triage",
-            escape_for_log(message_for(notification, self.public_url)),
+            escape_for_log(str(notification.get("kind"))),
+            escape_for_log(str(notification.get("branch_code") or "triage")),
+            notification.get("wish_id"),
+            escape_for_log(str(notification.get("tracking_code") or "—")),
         )
 
 
