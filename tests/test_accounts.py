@@ -77,9 +77,9 @@ def test_login_is_throttled_per_account_and_address_but_not_for_long(client, db,
         login(other_desk, "member_a", environ_base={"REMOTE_ADDR": "10.0.0.9"}).status_code == 302
     )
     # The wait grows with more failures but never beyond 15 minutes.
-    now = datetime.now(UTC)
     for _ in range(40):
         store.record_login_attempt(db, "secretary_a", "10.6.6.6", succeeded=False)
+    now = datetime.now(UTC)  # after the attempts: the wait runs from the last one
     assert 0 < store.login_wait(db, "secretary_a", "10.6.6.6", now) <= 15 * 60
     assert store.login_wait(db, "secretary_a", "10.6.6.6", now + timedelta(minutes=16)) == 0
     assert "login_throttled" in audit_actions(db)

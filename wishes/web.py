@@ -8,6 +8,7 @@ from flask import Flask, current_app, render_template, request
 from flask_babel import format_datetime, format_timedelta
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 from .cards.qr import public_url, qr_svg
 from .intake.forms import mask_phone
@@ -36,6 +37,16 @@ def age(stored: str | None, now: datetime | None = None) -> str:
         return ""
     moment = datetime.strptime(stored, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
     return format_timedelta(moment - (now or datetime.now(UTC)), add_direction=True)
+
+
+# Far beyond any real list, and inside SQLite's 64-bit integers (an OFFSET must fit).
+LAST_PAGE = 10**9
+
+
+def page_number(args) -> int:
+    """The `page` query argument as a page number from 1 (anything else is page 1)."""
+    page = args.get("page", 1, type=int) or 1
+    return min(max(page, 1), LAST_PAGE)
 
 
 def qr_for(path: str, label: str):
@@ -83,6 +94,22 @@ def _headers(response):
     return response
 
 
+class RowId(IntegerConverter):
+    """`<int:…>` in every route: a number SQLite can hold (a longer one is no page: 404)."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def _forms_only():
+    # Every page takes HTML form posts; Flask-WTF would read a JSON body as form data with
+    # numbers, objects and lone surrogates where text belongs.
+    if request.method == "POST" and request.is_json:
+        return render_template("errors/page.html", code=415, layout=_layout()), 415
+    return None
+
+
 def init_app(app: Flask) -> None:
     from . import accounts, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
@@ -95,6 +122,8 @@ def init_app(app: Flask) -> None:
     from .questionnaires.views import bp as survey_bp
     from .tracking.views import bp as tracking_bp
 
+    app.url_map.converters["int"] = RowId
+    app.before_request(_forms_only)
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
     csrf = CSRFProtect(app)

@@ -20,6 +20,7 @@ from flask_login import current_user, login_user, logout_user
 from .. import audit
 from ..organisation import store as organisation
 from ..storage import get_db
+from ..web import page_number
 from . import staff_required, store, who
 from .forms import ChangePasswordForm, LoginForm, UserForm
 from .permissions import ROLE_LABELS
@@ -216,7 +217,7 @@ def audit_log():
     action = request.args.get("action", "")
     actor = request.args.get("actor", "").strip()
     subject = request.args.get("subject", "").strip()
-    page = request.args.get("page", 1, type=int) or 1
+    page = page_number(request.args)
     rows, total = audit.events(get_db(), action=action if action in audit.LOG_ACTIONS else "",
                                actor=actor, subject=subject, page=page)  # fmt: skip
     return render_template(

@@ -33,6 +33,7 @@ from ..accounts.permissions import WISH_RULES, Role, may
 from ..lifecycle import Actor, ClaimantKind, IllegalMove, State, UnknownBranch
 from ..organisation import store as organisation
 from ..storage import get_db
+from ..web import page_number
 from . import store
 from .forms import (
     STATE_LABELS,
@@ -91,7 +92,7 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
         created_to=form.created_to.data and form.created_to.data.isoformat(),
         text=(form.q.data or "")[:100],
         sort=form.sort.data if form.sort.data in store.SORTS else "newest",
-        page=max(1, request.args.get("page", 1, type=int) or 1),
+        page=page_number(request.args),
     )
 
 

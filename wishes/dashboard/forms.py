@@ -13,6 +13,9 @@ from .figures import PERIODS, Filters
 # The range shown when none is chosen: enough whole periods for a trend to mean something.
 DEFAULT_PERIODS = {"week": 12, "month": 12, "quarter": 8}
 LONGEST_SPAN = timedelta(days=5 * 366)
+# Dates the dashboard can show: the app's figures begin long after 2000 and will end before 2100
+# (and comparing with "the range before" must stay inside the calendar).
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
 
 
 class DashboardFilterForm(Form):
@@ -31,6 +34,9 @@ class DashboardFilterForm(Form):
         self.validate()
         period = self.period.data if self.period.data in PERIODS else "week"
         self.period.data = period
+        for field in (self.first, self.last):
+            if field.data and not EARLIEST <= field.data <= LATEST:
+                field.errors = [*field.errors, f"日期须在 {EARLIEST.year} 到 {LATEST.year} 年之间"]
         last = self.last.data if not self.last.errors and self.last.data else today
         first = self.first.data if not self.first.errors and self.first.data else None
         if first is None:

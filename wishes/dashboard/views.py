@@ -20,7 +20,7 @@ from ..questionnaires import definition as definitions
 from ..questionnaires import store as questionnaires
 from ..storage import get_db
 from . import exports, figures
-from .forms import DashboardFilterForm
+from .forms import EARLIEST, LATEST, DashboardFilterForm
 
 bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
 
@@ -141,6 +141,8 @@ def _month(value: str | None) -> date:
     """The first day of the asked month (`YYYY-MM`), or of last month."""
     try:
         year, month = (int(part) for part in (value or "").split("-"))
+        if not EARLIEST.year <= year <= LATEST.year:
+            raise ValueError(year)
         return date(year, month, 1)
     except ValueError:
         first_of_this = today().replace(day=1)

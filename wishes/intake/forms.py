@@ -20,7 +20,7 @@ _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 def clean_text(value: str | None) -> str:
     """Trim whitespace, unify line breaks and drop control characters (NUL, escape codes…)."""
-    if not value:
+    if not value or not isinstance(value, str):  # a file part posted in a text field: no text
         return ""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
     kept = "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cs"})

@@ -75,6 +75,8 @@ def _labels(value: Any, where: str, required: bool = True) -> dict[str, str]:
             continue
         if not isinstance(text, str) or len(text) > _LABEL_MAX:
             raise DefinitionError(f"{where}（{lang}）：应为不超过 {_LABEL_MAX} 字的文字")
+        if any("\ud800" <= ch <= "\udfff" for ch in text):  # a lone \ud800 escape in the JSON
+            raise DefinitionError(f"{where}（{lang}）：含有无法保存的字符")
         labels[lang] = text.strip()
     unknown = set(value) - set(LANGUAGES)
     if unknown:
@@ -146,6 +148,8 @@ def parse(data: Any) -> dict[str, Any]:
             data = json.loads(data)
         except (ValueError, UnicodeDecodeError) as error:
             raise DefinitionError(f"不是有效的 JSON：{error}") from None
+        except RecursionError:
+            raise DefinitionError("不是问卷：JSON 嵌套太深") from None
     if not isinstance(data, dict):
         raise DefinitionError("问卷应为一个 JSON 对象")
     slug = data.get("slug")
