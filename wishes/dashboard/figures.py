@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from flask import g, has_request_context
 from sqlite_utils import Database
 
 from ..board.store import Limits, overdue_by_branch
@@ -106,7 +107,16 @@ def _figures(row: dict[str, Any], kind: str, minimum: int) -> dict[str, stats.Es
 
 def _tally(db: Database, filters: Filters, by: str = "", where: str = "") -> list[dict]:
     """Summed tallies of the scale questions, per question (and per `by`, an SQL expression
-    returned as the column `grp`)."""
+    returned as the column `grp`). Asked twice in a request (the per-question and the NPS
+    tables), it is summed once."""
+    memo = g.setdefault("figures_tally", {}) if has_request_context() else {}
+    key = (filters, by, where)
+    if key not in memo:
+        memo[key] = _summed_tally(db, filters, by, where)
+    return memo[key]
+
+
+def _summed_tally(db: Database, filters: Filters, by: str, where: str) -> list[dict]:
     dept, params = _department_clause(filters)
     select, group = (f"{by} AS grp, ", "grp, ") if by else ("", "")
     sql = f"""
@@ -351,10 +361,18 @@ def _wish_where(filters: Filters) -> tuple[str, list]:
 
 
 def _wait_percentiles(db: Database, wait: str, filters: Filters, branch: str | None) -> dict:
-    """Median and 90th percentile of a wait (minutes → hours), read off the index in order."""
+    """Median and 90th percentile of a wait (minutes → hours), read off the index in order.
+
+    The index is named: over a year the planner would rather range over `local_day` and sort.
+    """
     where, params = _wish_where(filters)
-    scope, scope_params = ("branch_code = ? AND ", [branch]) if branch else ("", [])
-    base = f"FROM wishes WHERE {scope}{wait} IS NOT NULL AND {where}"
+    if branch:
+        scope, scope_params = "branch_code = ? AND ", [branch]
+        index = f"idx_wishes_branch_code_{wait}_local_day_department_code"
+    else:
+        scope, scope_params = "", []
+        index = f"idx_wishes_{wait}_local_day_department_code"
+    base = f"FROM wishes INDEXED BY {index} WHERE {scope}{wait} IS NOT NULL AND {where}"
     n = db.execute(f"SELECT count(*) {base}", [*scope_params, *params]).fetchone()[0]
     result: dict[str, float | None] = {"n": n}
     for name, p in (("median", 0.5), ("p90", 0.9)):

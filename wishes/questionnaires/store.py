@@ -110,8 +110,13 @@ def latest_version(db: Database, questionnaire_id: int) -> Version:
 def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[str, Any]]:
     """Every question ever asked, newest wording first: figures follow keys across versions."""
     seen: dict[str, dict[str, Any]] = {}
-    for each in versions(db, questionnaire_id):
-        for question in each.questions:
+    rows = db.execute(
+        "SELECT definition FROM questionnaire_versions WHERE questionnaire_id = ? "
+        "ORDER BY number DESC",
+        [questionnaire_id],
+    )
+    for (definition,) in rows:
+        for question in json.loads(definition)["questions"]:
             seen.setdefault(question["key"], question)
     return list(seen.values())
 
