@@ -28,7 +28,10 @@ FIRST_ADMIN = "admin"
 def create_user_command(username: str, role: str, branch_code: str | None, display_name: str,
                         password_stdin: bool) -> None:  # fmt: skip
     """Create a staff account; without --password-stdin a random password is printed once."""
-    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else store.new_password()
+    try:
+        password = sys.stdin.readline().rstrip("\r\n") if password_stdin else store.new_password()
+    except UnicodeDecodeError:
+        raise click.ClickException("the password on standard input is not UTF-8 text") from None
     with connect(database_path()) as db:
         try:
             user = store.create_user(db, username, password, role, branch_code=branch_code,

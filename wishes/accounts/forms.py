@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
 from ..intake.forms import clean_line
+from ..pageform import PageForm
 from .permissions import ROLE_LABELS
 from .store import MAX_PASSWORD_LENGTH
 
 
-class LoginForm(FlaskForm):
+class LoginForm(PageForm):
     username = StringField(
         _l("用户名"),
         filters=[clean_line],
@@ -24,7 +24,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(PageForm):
     current = PasswordField(_l("当前密码"), validators=[DataRequired(_l("请输入当前密码"))])
     new = PasswordField(
         _l("新密码"),
@@ -43,7 +43,7 @@ def _role_choices() -> list[tuple[str, str]]:
     return [(str(role), label) for role, label in ROLE_LABELS.items()]
 
 
-class UserForm(FlaskForm):
+class UserForm(PageForm):
     """Create a user (username shown) or edit one (username fixed)."""
 
     username = StringField(

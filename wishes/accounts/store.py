@@ -56,6 +56,12 @@ class StaffUser(UserMixin):
         return self.display_name or self.username
 
 
+def storable(text: str) -> bool:
+    """False for text that cannot be written as UTF-8 (a lone surrogate from a terminal's
+    undecodable bytes, which Python keeps as surrogate escapes)."""
+    return not any("\ud800" <= ch <= "\udfff" for ch in text)
+
+
 def normalise_username(typed: str) -> str:
     return typed.strip().lower()
 
@@ -86,6 +92,8 @@ def password_problem(password: str, username: str = "") -> str | None:
         return f"密码至少需要 {MIN_PASSWORD_LENGTH} 个字符。"
     if len(password) > MAX_PASSWORD_LENGTH:
         return f"密码不能超过 {MAX_PASSWORD_LENGTH} 个字符。"
+    if not storable(password):
+        return "密码里有无法使用的字符。"
     lowered = password.lower()
     if lowered in _common_passwords() or len(set(lowered)) <= 2:
         return "这个密码太常见，很容易被猜到，请换一个。"
@@ -139,6 +147,8 @@ def create_user(db: Database, username: str, password: str, role: str, *,
     if not USERNAME_PATTERN.match(username):
         raise AccountError("用户名只能用小写字母、数字和 . _ -，2–40 个字符。")
     branch_code = _check_role_and_branch(db, role, branch_code)
+    if not storable(display_name):
+        raise AccountError("姓名里有无法保存的字符。")
     if problem := password_problem(password, username):
         raise AccountError(problem)
     now = utcnow()

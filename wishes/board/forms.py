@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField
 from wtforms import (
     BooleanField,
@@ -18,6 +17,7 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..intake.forms import clean_line, clean_text
 from ..lifecycle import ClaimantKind
+from ..pageform import PageForm
 from .store import SORTS
 
 REASON_MAX = 300
@@ -72,18 +72,18 @@ def _branch_choices(branches: list[dict], first: list[tuple[str, float]] | None 
     return suggested + [(b["code"], b["name"]) for b in branches if b["code"] not in seen]
 
 
-class ActionForm(FlaskForm):
+class ActionForm(PageForm):
     """An action with nothing to fill in (start, reveal the phone): the CSRF token only."""
 
 
-class TriageForm(FlaskForm):
+class TriageForm(PageForm):
     branch = RadioField(_l("转交给"), validators=[DataRequired(_l("请选择一个党支部"))])
 
     def set_branches(self, branches, suggestions=None) -> None:
         self.branch.choices = _branch_choices(branches, suggestions)
 
 
-class ClaimForm(FlaskForm):
+class ClaimForm(PageForm):
     kind = RadioField(
         _l("以什么名义认领"),
         choices=lambda: [
@@ -107,7 +107,7 @@ class ClaimForm(FlaskForm):
             raise ValidationError("以科室名义认领时，请选择科室")
 
 
-class ReasonForm(FlaskForm):
+class ReasonForm(PageForm):
     """Hand back or decline: a reason is required (a decline's is read by the patient)."""
 
     reason = TextAreaField(
@@ -126,7 +126,7 @@ class RerouteForm(ReasonForm):
         ]
 
 
-class FulfilForm(FlaskForm):
+class FulfilForm(PageForm):
     note = TextAreaField(
         _l("做了什么（患者会看到）"),
         filters=[clean_text],
@@ -158,7 +158,7 @@ def photo_type(head: bytes) -> str | None:
     return None
 
 
-class FollowUpForm(FlaskForm):
+class FollowUpForm(PageForm):
     confirmed = RadioField(
         _l("患者确认心愿已实现了吗"),
         choices=lambda: [("yes", "已确认"), ("no", "未确认 / 联系不上")],

@@ -6,9 +6,10 @@ import re
 import unicodedata
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from ..pageform import PageForm
 
 WISH_MIN, WISH_MAX = 2, 500
 REASON_MAX = 300
@@ -48,7 +49,7 @@ def mask_phone(phone: str | None) -> str:
     return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
 
 
-class WishForm(FlaskForm):
+class WishForm(PageForm):
     text = TextAreaField(
         _l("您的微心愿"),
         filters=[clean_text],

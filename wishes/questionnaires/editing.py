@@ -10,12 +10,12 @@ import copy
 import re
 from typing import Any
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..intake.forms import clean_line, clean_text
+from ..pageform import PageForm
 from . import definition as definitions
 
 _SLUG_RULE = Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$", message="小写英文字母、数字或连字符")
@@ -25,7 +25,7 @@ _KEY_RULE = Regexp(r"^[a-z][a-z0-9_]{0,39}$", message="小写英文字母开头�
 _LANGUAGE_NAMES = {"zh_Hans": "简体", "zh_Hant": "繁體", "en": "English"}
 
 
-def _in_three_languages(form: type[FlaskForm], prefix: str, title: str, *, text: bool = False,
+def _in_three_languages(form: type[PageForm], prefix: str, title: str, *, text: bool = False,
                         required: str | None = None) -> None:  # fmt: skip
     """Fields `<prefix>_zh_Hans/_zh_Hant/_en`; only the Simplified one may be required."""
     for lang, name in _LANGUAGE_NAMES.items():
@@ -38,7 +38,7 @@ def _in_three_languages(form: type[FlaskForm], prefix: str, title: str, *, text:
         setattr(form, f"{prefix}_{lang}", field)
 
 
-class TitleForm(FlaskForm):
+class TitleForm(PageForm):
     pass
 
 
@@ -46,7 +46,7 @@ _in_three_languages(TitleForm, "title", "标题", required="请填写标题")
 _in_three_languages(TitleForm, "intro", "说明", text=True)
 
 
-class QuestionForm(FlaskForm):
+class QuestionForm(PageForm):
     type = SelectField("题型", choices=lambda: list(definitions.QUESTION_TYPES.items()))
     key = StringField("题目代码（key）", filters=[clean_line],
                       validators=[DataRequired("请填写题目代码"), _KEY_RULE])  # fmt: skip
@@ -92,7 +92,7 @@ class QuestionForm(FlaskForm):
 _in_three_languages(QuestionForm, "label", "题目", required="请填写题目")
 
 
-class NewQuestionnaireForm(FlaskForm):
+class NewQuestionnaireForm(PageForm):
     slug = StringField(
         "网址名（slug，印在二维码里，之后不能改）",
         filters=[clean_line],
@@ -112,7 +112,7 @@ class NewQuestionnaireForm(FlaskForm):
                 "questions": [overall]}  # fmt: skip
 
 
-class ImportForm(FlaskForm):
+class ImportForm(PageForm):
     file = FileField("问卷 JSON 文件", validators=[FileRequired("请选择一个 .json 文件")])
 
 
@@ -131,7 +131,7 @@ def parse_options(text: str) -> list[dict[str, Any]]:
     return options
 
 
-def _labels(form: FlaskForm, prefix: str) -> dict[str, str]:
+def _labels(form: PageForm, prefix: str) -> dict[str, str]:
     labels = {lang: getattr(form, f"{prefix}_{lang}").data or "" for lang in definitions.LANGUAGES}
     return {lang: text for lang, text in labels.items() if text}
 

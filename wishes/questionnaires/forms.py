@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     Field,
     HiddenField,
@@ -20,6 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..intake.forms import clean_text
+from ..pageform import PageForm
 from . import definition as definitions
 from .store import Version
 
@@ -31,7 +31,7 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
-class AnswerForm(FlaskForm):
+class AnswerForm(PageForm):
     # Drawn when the page is shown and sent back with the answers: the same page submitted
     # twice (double click, refresh, back button) carries the same id and is stored once.
     submission_id = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$")])

@@ -233,6 +233,10 @@ class Answer:
     text: str | None = None
 
 
+def _option_keys(question: dict[str, Any]) -> set[str]:
+    return {option["key"] for option in question["options"]}
+
+
 def answers_from(version: Version, data: dict[str, Any]) -> list[Answer]:
     """Answer rows from validated form data keyed by question key (blank answers dropped)."""
     rows: list[Answer] = []
@@ -242,10 +246,12 @@ def answers_from(version: Version, data: dict[str, Any]) -> list[Answer]:
             continue
         if kind in definitions.SCALES:
             rows.append(Answer(key, value=int(value), scale=definitions.SCALES[kind]))
-        elif kind == "single":
+        elif kind == "single" and value in _option_keys(question):
             rows.append(Answer(key, option=value))
         elif kind == "multiple":
-            rows.extend(Answer(key, option=choice) for choice in value)
+            # Each real option once: a repeated or blank checkbox value is not another answer.
+            chosen = dict.fromkeys(c for c in value if c in _option_keys(question))
+            rows.extend(Answer(key, option=choice) for choice in chosen)
         elif kind == "text":
             rows.append(Answer(key, text=value))
     return rows

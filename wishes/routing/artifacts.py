@@ -107,7 +107,11 @@ def save(models_dir: Path, pipeline: Pipeline, info: dict[str, Any]) -> str:
 
 def read_metadata(models_dir: Path, version: str) -> dict[str, Any]:
     path = Path(models_dir) / version / METADATA_FILE
-    if not path.exists():
+    try:
+        found = path.exists()
+    except OSError as error:  # a name longer than the file system allows, for one
+        raise ModelError(f"no model version {version[:40]}… in {models_dir}: {error}") from None
+    if not found:
         raise ModelError(f"no model version {version} in {models_dir}")
     return json.loads(path.read_text(encoding="utf-8"))
 

@@ -93,8 +93,9 @@ def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> 
         data_labels = {label for rows in sources.values() for _, label in rows}
         if data_files and not data_labels <= {label for _, label in heldout}:
             progress("labels differ from the bundled held-out file: holding out 20% of --data")
-            sources["files"], heldout = training.split_heldout(sources["files"])
     try:
+        if not heldout_file and data_files and not data_labels <= {lb for _, lb in heldout}:
+            sources["files"], heldout = training.split_heldout(sources["files"])
         run = training.train(_models_dir(), sources, heldout, activate=activate, force=force,
                              progress=progress)  # fmt: skip
     except training.DataError as error:

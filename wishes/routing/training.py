@@ -50,15 +50,18 @@ class DataError(ValueError):
 
 def read_examples(path: Path) -> list[Example]:
     """Rows of a CSV with columns `text` and `label` (other columns ignored, blank rows skipped)."""
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
-            raise DataError(f"{path}: needs the columns 'text' and 'label'")
-        rows = [
-            (row["text"].strip(), row["label"].strip())
-            for row in reader
-            if (row.get("text") or "").strip() and (row.get("label") or "").strip()
-        ]
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if not reader.fieldnames or not {"text", "label"} <= set(reader.fieldnames):
+                raise DataError(f"{path}: needs the columns 'text' and 'label'")
+            rows = [
+                (row["text"].strip(), row["label"].strip())
+                for row in reader
+                if (row.get("text") or "").strip() and (row.get("label") or "").strip()
+            ]
+    except (UnicodeDecodeError, csv.Error) as error:
+        raise DataError(f"{path}: not a readable UTF-8 CSV ({error})") from None
     if not rows:
         raise DataError(f"{path}: no labelled rows")
     return rows
@@ -193,7 +196,12 @@ def split_heldout(
 ) -> tuple[list[Example], list[Example]]:
     """Stratified split, for data sets that bring no held-out file of their own."""
     labels = [label for _, label in examples]
-    train, heldout = train_test_split(examples, test_size=share, stratify=labels, random_state=0)
+    try:
+        train, heldout = train_test_split(
+            examples, test_size=share, stratify=labels, random_state=0
+        )
+    except ValueError as error:  # too few examples of a label to hold some back
+        raise DataError(f"cannot hold out {share:.0%} of every label: {error}") from None
     return list(train), list(heldout)
 
 

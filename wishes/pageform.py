@@ -1,0 +1,28 @@
+"""The base of every form on a page: Flask-WTF's form, with uploaded files given only to
+file fields.
+
+Flask-WTF hands a form the request's files and fields together, so a file part posted under
+a text field's name reached code that expects text (a length check, a password hash) and
+ended in a 500. Here a file under any other name is simply not an answer for that field.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from werkzeug.datastructures import CombinedMultiDict, MultiDict
+
+
+class PageForm(FlaskForm):
+    class Meta(FlaskForm.Meta):
+        def wrap_formdata(self, form, formdata):
+            wrapped = super().wrap_formdata(form, formdata)
+            if not isinstance(wrapped, CombinedMultiDict):
+                return wrapped
+            files = MultiDict(
+                (name, upload)
+                for name, upload in request.files.items(multi=True)
+                if isinstance(form._fields.get(name), FileField)
+            )
+            return CombinedMultiDict((files, request.form)) if files else request.form
