@@ -93,6 +93,8 @@ def test_restore_brings_back_the_backed_up_wishes_and_drops_later_ones(
         [kept] = live.parent.glob("wishes.db.before-restore-*")
         assert f"kept the previous database as {kept}" in result.output
         assert texts(kept) == sorted(before + later)
+        restored = fresh.execute("SELECT action, subject_id FROM audit_events").fetchall()
+        assert ("database_restored", str(backup)) in restored
         for wish in fresh.query("SELECT id, tracking_code, text FROM wishes"):
             assert [e["action"] for e in lifecycle.history(fresh, wish["id"])] == ["submit"]
             page = app.test_client().get(f"/t/{wish['tracking_code']}").get_data(as_text=True)

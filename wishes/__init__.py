@@ -82,5 +82,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 def create_serving_app() -> Flask:
     """The app as the WSGI server runs it: router model and jieba loaded before workers fork."""
     app = create_app()
+    if warning := storage.sqlite_warning():
+        app.logger.warning(warning)
     app.extensions["wishes.router"].refresh()
     return app

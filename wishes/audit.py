@@ -30,6 +30,7 @@ ACTIONS = {
     "exported": "导出数据",
     "questionnaire_saved": "保存问卷草稿",
     "questionnaire_published": "发布问卷",
+    "database_restored": "从备份恢复数据库",
 }
 # Every change of a wish (wish_events), shown in the same log.
 WISH_ACTIONS = {

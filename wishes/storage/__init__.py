@@ -147,5 +147,3 @@ def prepare(app: Flask) -> None:
             applied = upgrade(db)
     if applied:
         app.logger.info("database %s: applied %s", path, ", ".join(applied))
-    if warning := sqlite_warning():
-        app.logger.warning(warning)

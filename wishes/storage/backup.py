@@ -33,6 +33,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlite_utils import Database
 
+from .. import audit
 from . import BUSY_TIMEOUT_MS, connect, database_path, upgrade
 from .migrations import migrations
 
@@ -456,6 +457,11 @@ def restore_command(path: Path, yes: bool, force: bool) -> None:
         click.echo(f"kept the previous database as {report.kept}")
     if report.upgraded_with:
         click.echo(f"upgraded with {', '.join(report.upgraded_with)}")
+    with connect(database) as restored:
+        # Recorded in the restored database, whose own history now continues from the backup.
+        audit.record(restored, "database_restored", audit.Who(label="wishes restore"),
+                     subject_kind="backup", subject_id=str(path),
+                     detail={"kept": str(report.kept or "")})  # fmt: skip
     click.echo(f"restored {path} to {database} in {report.restored.seconds:.2f} s")
 
 
