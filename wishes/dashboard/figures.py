@@ -286,7 +286,7 @@ def choice_answers(db: Database, filters: Filters, questions: list[dict]) -> Tab
         (row["question_key"], row["option"]): row["n"]
         for row in db.query(
             f"""SELECT question_key, option, sum(n) AS n FROM answer_days
-                WHERE questionnaire_id = ? AND option != '' AND day BETWEEN ? AND ? {dept}
+                WHERE questionnaire_id = ? AND option > '' AND day BETWEEN ? AND ? {dept}
                 GROUP BY 1, 2""",
             [filters.questionnaire_id, *filters.days, *params],
         )

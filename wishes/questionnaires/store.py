@@ -53,7 +53,10 @@ def _version(row: dict[str, Any] | None) -> Version | None:
     )
 
 
-_VERSION_SQL = """
+# Patient pages read a version without counting its responses (a million rows at scale);
+# the admin's list of versions counts them, from an index (migration 0010).
+_VERSION_SQL = "SELECT v.* FROM questionnaire_versions v"
+_VERSION_WITH_COUNT_SQL = """
     SELECT v.*, (SELECT count(*) FROM responses r WHERE r.version_id = v.id) AS responses
     FROM questionnaire_versions v
 """
@@ -98,7 +101,8 @@ def version(db: Database, version_id: int) -> Version | None:
 
 def versions(db: Database, questionnaire_id: int) -> list[Version]:
     rows = db.query(
-        _VERSION_SQL + " WHERE v.questionnaire_id = ? ORDER BY v.number DESC", [questionnaire_id]
+        _VERSION_WITH_COUNT_SQL + " WHERE v.questionnaire_id = ? ORDER BY v.number DESC",
+        [questionnaire_id],
     )
     return [_version(row) for row in rows]
 

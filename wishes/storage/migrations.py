@@ -470,3 +470,9 @@ def dashboard_covering_indexes(db: Database) -> None:
          "n", "total", "total_sq", "top", "bottom"]
     )  # fmt: skip
     db["wish_tag_days"].create_index(["day", "tag", "n"])
+
+
+@migrations(name="0010_responses_by_version")
+def responses_by_version(db: Database) -> None:
+    """The admin's list of versions counts each version's responses from an index."""
+    db["responses"].create_index(["version_id"])
