@@ -692,12 +692,17 @@ WISH_FIELDS = {
 }  # fmt: skip
 
 
-def check_wish_form(site: Site, path: str, body: Body) -> None:
-    client, token = site.browser(None, path)
+def exchange(site: Site, client, path: str, body: Body, token: str):
+    """Post `body`: the response (checked readable) and the database before and after it."""
     before = snapshot(site.app)
     response = post(client, path, body, token)
     assert_readable(response)
-    after = snapshot(site.app)
+    return response, before, snapshot(site.app)
+
+
+def check_wish_form(site: Site, path: str, body: Body) -> None:
+    client, token = site.browser(None, path)
+    response, before, after = exchange(site, client, path, body, token)
     written = before.written(after)
     if refused_json(body, response, written):
         return
@@ -778,10 +783,7 @@ SURVEY_FIELDS = {
 def check_answers(site: Site, path: str, body: Body) -> None:
     body = site.concrete(body)
     client, token = site.browser(None, path)
-    before = snapshot(site.app)
-    response = post(client, path, body, token)
-    assert_readable(response)
-    after = snapshot(site.app)
+    response, before, after = exchange(site, client, path, body, token)
     written = before.written(after)
     if refused_json(body, response, written):
         return
@@ -907,10 +909,7 @@ def test_a_login_logs_in_refuses_or_throttles_and_writes_only_that(site, body, a
     client = site.app.test_client()
     client.environ_base["REMOTE_ADDR"] = address
     token = csrf_token(client, "/login")
-    before = snapshot(site.app)
-    response = post(client, "/login", body, token)
-    assert_readable(response)
-    after = snapshot(site.app)
+    response, before, after = exchange(site, client, "/login", body, token)
     written, audit = before.written(after), new_audit(site.app, before)
     if refused_json(body, response, written):
         return
@@ -953,10 +952,7 @@ def test_changing_a_password_changes_it_or_nothing(site, data):
     new = next((v for n, v in body.pairs if n == "new" and isinstance(v, bytes)), b"")
     body = Body(body.pairs + (("confirm", data.draw(st.one_of(st.just(new), raw))),), body.kind)
     client, token = site.browser("member_b", "/account/password")
-    before = snapshot(site.app)
-    response = post(client, "/account/password", body, token)
-    assert_readable(response)
-    after = snapshot(site.app)
+    response, before, after = exchange(site, client, "/account/password", body, token)
     written, audit = before.written(after), new_audit(site.app, before)
     if refused_json(body, response, written):
         return
@@ -1029,10 +1025,7 @@ def test_editing_a_user_saves_the_form_or_nothing(site, body, target):
     EXAMPLES["admin: edit user"] += 1
     client, token = site.browser("admin", "/admin/users/new")
     user_id = site.staff[target]["id"] if isinstance(target, str) else target
-    before = snapshot(site.app)
-    response = post(client, f"/admin/users/{user_id}", body, token)
-    assert_readable(response)
-    after = snapshot(site.app)
+    response, before, after = exchange(site, client, f"/admin/users/{user_id}", body, token)
     written, audit = before.written(after), new_audit(site.app, before)
     if refused_json(body, response, written):
         return
@@ -1070,10 +1063,9 @@ def test_resetting_a_password_resets_it_or_nothing(site, body, target):
     assume(user_id != site.staff["admin"]["id"])  # its own reset would end this session
     EXAMPLES["admin: reset password"] += 1
     client, token = site.browser("admin", "/admin/users/new")
-    before = snapshot(site.app)
-    response = post(client, f"/admin/users/{user_id}/reset-password", body, token)
-    assert_readable(response)
-    after = snapshot(site.app)
+    response, before, after = exchange(
+        site, client, f"/admin/users/{user_id}/reset-password", body, token
+    )
     written, audit = before.written(after), new_audit(site.app, before)
     if refused_json(body, response, written):
         return

@@ -37,6 +37,10 @@ def _questionnaire(qid: int) -> dict[str, Any]:
     return row
 
 
+def _audit(db, action: str, qid: int, **detail: Any) -> None:
+    audit.record(db, action, who(), subject_kind="questionnaire", subject_id=qid, detail=detail)
+
+
 def _problems(form) -> str:
     return "；".join(error for errors in form.errors.values() for error in errors)
 
@@ -49,8 +53,7 @@ def _save(qid: int, changed: dict[str, Any]):
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
         flash(f"没有保存：{error}", "error")
         return None
-    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
-                 detail={"version": saved.number})  # fmt: skip
+    _audit(db, "questionnaire_saved", qid, version=saved.number)
     flash(f"已保存为草稿（版本 {saved.number}），发布后患者才会看到。", "success")
     return saved
 
@@ -85,8 +88,7 @@ def create():
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
         flash(f"没有新建：{error}", "error")
         return redirect(url_for(".index"))
-    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
-                 detail={"version": 1, "created": True})  # fmt: skip
+    _audit(db, "questionnaire_saved", qid, version=1, created=True)
     flash("已新建问卷草稿（版本 1），请添加题目，预览后发布。", "success")
     return redirect(url_for(".edit", qid=qid))
 
@@ -108,8 +110,7 @@ def import_json():
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
         flash(f"没有导入：{error}", "error")
         return redirect(url_for(".index"))
-    audit.record(db, "questionnaire_saved", who(), subject_kind="questionnaire", subject_id=qid,
-                 detail={"version": version.number, "imported": True})  # fmt: skip
+    _audit(db, "questionnaire_saved", qid, version=version.number, imported=True)
     flash(f"已导入为草稿（版本 {version.number}）。预览无误后请发布。", "success")
     return redirect(url_for(".edit", qid=qid))
 
@@ -203,8 +204,7 @@ def publish(qid: int, vid: int):
     except store.QuestionnaireError as error:
         flash(str(error), "error")
         return redirect(url_for(".edit", qid=qid))
-    audit.record(db, "questionnaire_published", who(), subject_kind="questionnaire",
-                 subject_id=qid, detail={"version": version.number})  # fmt: skip
+    _audit(db, "questionnaire_published", qid, version=version.number)
     flash(f"版本 {version.number} 已发布：患者现在看到的就是它。", "success")
     return redirect(url_for(".edit", qid=qid))
 

@@ -86,15 +86,17 @@ def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> 
     if not no_db:
         with connect(database_path()) as db:
             sources["database corrections"] = lifecycle.corrected_labels(db)
+    hold_out_from_data = False
     if heldout_file:
         heldout = _read((heldout_file,))
     else:
         heldout = training.read_examples(training.bundled_file(training.BUNDLED_HELDOUT))
         data_labels = {label for rows in sources.values() for _, label in rows}
-        if data_files and not data_labels <= {label for _, label in heldout}:
+        hold_out_from_data = bool(data_files) and not data_labels <= {lb for _, lb in heldout}
+        if hold_out_from_data:
             progress("labels differ from the bundled held-out file: holding out 20% of --data")
     try:
-        if not heldout_file and data_files and not data_labels <= {lb for _, lb in heldout}:
+        if hold_out_from_data:
             sources["files"], heldout = training.split_heldout(sources["files"])
         run = training.train(_models_dir(), sources, heldout, activate=activate, force=force,
                              progress=progress)  # fmt: skip
