@@ -231,7 +231,7 @@ def test_demo_accounts_exist_only_with_the_demo(runner, db):
     assert db["users"].count == 0
     runner.invoke(args=["demo"])
     roles = {row["role"] for row in db.query("SELECT role FROM users")}
-    assert roles == {"member", "secretary", "triager", "manager", "admin"}
+    assert roles == {"member", "secretary", "triager", "inspector", "manager", "admin"}
     from wishes.demo import DEMO_PASSWORD
 
     assert store.check_password(db, "member", DEMO_PASSWORD)["branch_code"] == "pediatrics"

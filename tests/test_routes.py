@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -26,8 +27,10 @@ import pytest
 from conftest import PASSWORD, STAFF, login
 from werkzeug.exceptions import MethodNotAllowed
 
-from wishes import create_app, lifecycle
+from wishes import audit, create_app, lifecycle
 from wishes.accounts import store as accounts
+from wishes.assessment import scheme as assessment_scheme
+from wishes.assessment import store as assessment
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 from wishes.organisation import store as organisation
 from wishes.questionnaires import definition as definitions
@@ -160,6 +163,34 @@ MATRIX = {
     "GET /dashboard/export/satisfaction.csv":   "login  403    403    403    403    200    200",
     "GET /dashboard/export/branches.xlsx":      "login  403    403    403    403    200    200",
     "GET /dashboard/export/nothing.csv":        "login  403    403    403    403    404    404",
+    # -- the branch assessment ({round_s} in self-assessment and {round_p} published, both of
+    # branches A and B): the office runs it; members see their branch once published
+    "GET /assessment":                          "login  200    200    200    200    200    200",
+    "GET /assessment/rounds/new":               "login  403    403    403    200    403    200",
+    "POST /assessment/rounds/new":              "login  403    403    403    302+   403    302+",
+    "GET /assessment/rounds/{round_s}":         "login  403    403    403    200    200    200",
+    "GET /assessment/rounds/999999":            "login  403    403    403    404    404    404",
+    "GET /assessment/rounds/{round_s}/stage/inspection":  "405  405  405  405  405  405  405",
+    "POST /assessment/rounds/{round_s}/stage/inspection": "login 403 403 403  302+ 403  302+",
+    "POST /assessment/rounds/{round_s}/stage/nowhere":    "login 403 403 403  404  403  404",
+    "GET /assessment/rounds/{round_p}/export.xlsx":       "login 403 403 403  200  200  200",
+    "GET /assessment/rounds/{round_p}/export.pdf":        "login 403 403 403  404  404  404",
+    "GET /assessment/rounds/{round_s}/branches/pediatrics":        "login 403 403 200 200 200 200",
+    "GET /assessment/rounds/{round_p}/branches/pediatrics":        "login 200 403 200 200 200 200",
+    "GET /assessment/rounds/{round_p}/branches/logistics":         "login 403 200 403 200 200 200",
+    "GET /assessment/rounds/{round_p}/branches/office":            "login 404 404 404 404 404 404",
+    "GET /assessment/rounds/{round_p}/branches/pediatrics/report": "login 200 403 200 200 200 200",
+    "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings":
+                                                "login  403    403    302+   403    403    403",
+    "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings/attachments":
+                                                "login  403    403    302+   403    403    403",
+    "GET /assessment/attachments/{att_a}":      "login  403    403    200    200    200    200",
+    "GET /assessment/attachments/999999":       "login  404    404    404    404    404    404",
+    "GET /corridor":                            "404    200    200    200    200    200    200",
+    "GET /admin/assessment/scheme":             "login  403    403    403    200    403    200",
+    "POST /admin/assessment/scheme":            "login  403    403    403    302+   403    302+",
+    "GET /admin/assessment/scheme/1.json":      "login  403    403    403    200    403    200",
+    "GET /admin/assessment/scheme/9.json":      "login  403    403    403    404    403    404",
 }
 # fmt: on
 
@@ -198,6 +229,20 @@ FORMS: dict[str, Any] = {
         "type": "rating", "key": "overall", "required": "y", "label_zh_Hans": "总体来说满意吗？",
     },
     "POST {Q}/versions/{draft}/preview": SURVEY_ANSWERS,
+    "POST /assessment/rounds/new": {
+        "name": "2027 年度", "first_day": "2027-01-01", "last_day": "2027-12-31",
+        "branches": ["pediatrics", "logistics"],
+    },
+    "POST /assessment/rounds/{round_s}/stage/inspection": {},
+    "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings": {
+        "points": "22.5", "note": "见会议记录本",
+    },
+    "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings/attachments":
+        lambda: {"file": (io.BytesIO(PNG), "签到表.png")},
+    "POST /admin/assessment/scheme": lambda: {
+        "definition": json.dumps({**assessment_scheme.load_default(), "name": "五化考评（修订）"},
+                                 ensure_ascii=False),
+    },
 }  # fmt: skip
 
 # GETs that write on purpose: endpoint -> (the only tables they may change, why).
@@ -211,6 +256,7 @@ READS_THAT_WRITE = {
         "tracking pages are counted per address so a script cannot walk the code space",
     ),
     "tracking.kiosk_wish_status": ({"rate_limits"}, "the same count on the kiosk"),
+    "assessment.export": ({"audit_events"}, "a download of results is recorded, as above"),
 }
 # Columns any request may change: (table, column) -> why.
 IGNORED_COLUMNS = {
@@ -289,7 +335,24 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
         title = {**published.definition["title"], "zh_Hans": "住院患者满意度调查（修订稿）"}
         draft = questionnaires.save_draft(db, qid, {**published.definition, "title": title}, "x")
         ward = organisation.departments(db)[0]["code"]
+
+        office = audit.Who(label="triager")
+        both = ["pediatrics", "logistics"]
+        round_s = assessment.create_round(db, "本季度", date(2026, 10, 1), date(2026, 12, 31),
+                                          both, office)  # fmt: skip
+        attachment = data_dir / "attachments" / "sample.pdf"
+        attachment.parent.mkdir(exist_ok=True)
+        attachment.write_bytes(b"%PDF-1.4 sample")
+        att_a = assessment.add_attachment(
+            db, assessment.get_round(db, round_s), "pediatrics", "three_meetings",
+            {"filename": "会议记录.pdf", "stored_name": "sample.pdf",
+             "content_type": "application/pdf", "size": 15}, office)  # fmt: skip
+        round_p = assessment.create_round(db, "上季度", date(2026, 7, 1), date(2026, 9, 30),
+                                          both, office)  # fmt: skip
+        assessment.move(db, assessment.get_round(db, round_p), "inspection", office)
+        assessment.move(db, assessment.get_round(db, round_p), "published", office)
     return {
+        "round_s": round_s, "round_p": round_p, "att_a": att_a,
         "wish_a": wish_a["id"], "wish_b": wish_b["id"], "wish_c": wish_c["id"],
         "wish_t": wish_t["id"], "wish_f": wish_f["id"],
         "code_a": wish_a["tracking_code"], "code_b": wish_b["tracking_code"],

@@ -31,6 +31,12 @@ ACTIONS = {
     "questionnaire_saved": "保存问卷草稿",
     "questionnaire_published": "发布问卷",
     "database_restored": "从备份恢复数据库",
+    "assessment_scheme_saved": "考评：保存考评方案",
+    "assessment_round_created": "考评：新建轮次",
+    "assessment_stage_changed": "考评：变更阶段",
+    "assessment_self_scored": "考评：支部自评",
+    "assessment_inspected": "考评：考评组评分",
+    "assessment_attachment_added": "考评：上传佐证材料",
 }
 # Every change of a wish (wish_events), shown in the same log.
 WISH_ACTIONS = {

@@ -14,6 +14,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from . import create_app, demo
 from .accounts.commands import FIRST_ADMIN, ensure_first_admin
 from .accounts.store import password_problem
+from .assessment import store as assessment
 from .routing.commands import train_command
 from .storage import connect, database_path
 
@@ -36,6 +37,7 @@ def demo_command() -> None:
             if report.responses_added
             else ""
         )
+        + (f"; assessment rounds: {report.rounds_added} added" if report.rounds_added else "")
     )
 
 
@@ -61,6 +63,7 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
             report = demo.load(db)
             click.echo(f"demo hospital ready: {report.wishes_total} wishes")
         first_admin = ensure_first_admin(db)
+        assessment.ensure_default(db)  # the 五化 rubric, on first start
     if first_admin:
         click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"

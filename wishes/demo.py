@@ -19,6 +19,7 @@ from sqlite_utils import Database
 
 from . import lifecycle, routing
 from .accounts import store as accounts
+from .assessment import sample as assessment_sample
 from .lifecycle import Actor, ClaimantKind, WishEntry
 from .notifications import store as notifications
 from .organisation import store as organisation
@@ -36,6 +37,7 @@ DEMO_USERS = [
     ("admin", "admin", None, "系统管理员"),
     ("manager", "manager", None, "院领导（演示）"),
     ("triager", "triager", None, "党建办小周"),
+    ("inspector", "inspector", None, "考评组老陈"),
     ("secretary", "secretary", "pediatrics", "儿科支部书记"),
     ("member", "member", "pediatrics", "儿科护士小林"),
     ("member2", "member", "logistics", "后勤师傅老赵"),
@@ -101,6 +103,7 @@ class DemoReport:
     wishes_added: int
     wishes_total: int
     responses_added: int = 0
+    rounds_added: int = 0
 
 
 def _corpus() -> list[tuple[str, str]]:
@@ -220,7 +223,9 @@ def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
         responses = sample_responses.load(
             db, random.Random(seed), now or datetime.now(UTC), DEMO_WEEKS
         )
+    rounds = assessment_sample.load(db, random.Random(seed), now)
     return DemoReport(
+        rounds_added=rounds,
         branches=len(org["branches"]),
         departments=len(org["departments"]),
         wishes_added=added,

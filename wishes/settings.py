@@ -190,6 +190,19 @@ SETTINGS: tuple[Setting, ...] = (
         _factor,
     ),
     Setting(
+        "WISHES_CORRIDOR_PUBLIC",
+        False,
+        "The culture-corridor screen (/corridor: the latest published assessment) opens without "
+        "a login, for a lobby display; off, only logged-in staff see it.",
+        _bool,
+    ),
+    Setting(
+        "WISHES_CORRIDOR_SECONDS",
+        15,
+        "Seconds the corridor screen shows each general branch before moving to the next.",
+        _positive_int,
+    ),
+    Setting(
         "WISHES_HTTPS",
         False,
         "The app is reached over HTTPS (usually through a reverse proxy): cookies are sent only "

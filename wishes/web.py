@@ -113,6 +113,7 @@ def _forms_only():
 def init_app(app: Flask) -> None:
     from . import accounts, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
+    from .assessment.views import bp as assessment_bp
     from .board import views as board
     from .cards.views import bp as cards_bp
     from .dashboard.views import bp as dashboard_bp
@@ -143,6 +144,7 @@ def init_app(app: Flask) -> None:
         board.bp,
         questionnaire_admin_bp,
         dashboard_bp,
+        assessment_bp,
     ):
         app.register_blueprint(blueprint)
 

@@ -15,6 +15,7 @@ class Role(StrEnum):
     MEMBER = "member"  # a Party member; belongs to one branch
     SECRETARY = "secretary"  # leads a branch
     TRIAGER = "triager"  # the Party-building office: triage, re-route, follow-up
+    INSPECTOR = "inspector"  # a member of the assessment's joint inspection team
     MANAGER = "manager"  # reads the board and the figures
     ADMIN = "admin"  # staff accounts and the audit log
 
@@ -23,6 +24,7 @@ ROLE_LABELS = {
     Role.MEMBER: "党员",
     Role.SECRETARY: "支部书记",
     Role.TRIAGER: "党建办分诊员",
+    Role.INSPECTOR: "考评组成员",
     Role.MANAGER: "管理者",
     Role.ADMIN: "系统管理员",
 }
@@ -77,6 +79,12 @@ ROLE_RIGHTS = {
     # The BRIEF: the Party-building office manages questionnaires; managers read the figures.
     "manage_questionnaires": frozenset({Role.TRIAGER, Role.ADMIN}),
     "view_dashboard": frozenset({Role.MANAGER, Role.ADMIN}),
+    # The branch assessment: the office runs the rounds and edits the rubric; the office and
+    # the inspection team score every branch; managers and admins read everything. A branch's
+    # secretary and members see their own branch (wishes/assessment/views.py).
+    "manage_assessment": frozenset({Role.TRIAGER, Role.ADMIN}),
+    "inspect_assessment": frozenset({Role.TRIAGER, Role.INSPECTOR}),
+    "view_all_assessments": frozenset({Role.TRIAGER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN}),
 }
 
 

@@ -27,8 +27,17 @@ def load_organisation(db: Database, organisation: dict[str, list[dict[str, Any]]
                 {**row, "sort_order": position, "active": row.get("active", 1)}
                 for position, row in enumerate(organisation.get(table, []))
             ]
+            for row in rows:
+                row.pop("serves", None)
             if rows:
                 db[table].upsert_all(rows, pk="code")
+        for branch in organisation.get("branches", []):
+            if "serves" in branch:
+                db.execute("DELETE FROM branch_departments WHERE branch_code = ?", [branch["code"]])
+                db["branch_departments"].insert_all(
+                    {"branch_code": branch["code"], "department_code": code}
+                    for code in branch["serves"]
+                )
 
 
 def branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
@@ -49,6 +58,15 @@ def branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
 
 def branch_names(db: Database) -> dict[str, str]:
     return {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")}
+
+
+def served_departments(db: Database) -> dict[str, list[str]]:
+    """The departments each branch serves (`serves` in the organisation file); a branch not
+    listed serves the whole hospital."""
+    served: dict[str, list[str]] = {}
+    for row in db.query("SELECT branch_code, department_code FROM branch_departments"):
+        served.setdefault(row["branch_code"], []).append(row["department_code"])
+    return served
 
 
 def departments(db: Database, *, kind: str | None = None) -> list[dict[str, Any]]:

@@ -476,3 +476,102 @@ def dashboard_covering_indexes(db: Database) -> None:
 def responses_by_version(db: Database) -> None:
     """The admin's list of versions counts each version's responses from an index."""
     db["responses"].create_index(["version_id"])
+
+
+@migrations(name="0011_branch_assessment")
+def branch_assessment(db: Database) -> None:
+    """The branches' 五化 assessment: scheme versions, rounds, scores and their evidence, and
+    which departments each branch serves (their patients' satisfaction scores the branch)."""
+    db["branch_departments"].create(
+        {"branch_code": str, "department_code": str},
+        pk=("branch_code", "department_code"),
+        foreign_keys=[("branch_code", "branches", "code"),
+                      ("department_code", "departments", "code")],
+    )  # fmt: skip
+    db["assessment_schemes"].create(
+        {"id": int, "slug": str, "name": str, "created_at": str},
+        pk="id",
+        not_null={"slug", "name", "created_at"},
+    )
+    db["assessment_schemes"].create_index(["slug"], unique=True)
+    db["assessment_scheme_versions"].create(
+        {
+            "id": int,
+            "scheme_id": int,
+            "number": int,
+            "definition": str,  # JSON checked by wishes/assessment/scheme.py
+            "created_at": str,
+            "created_by": str,
+        },
+        pk="id",
+        not_null={"scheme_id", "number", "definition", "created_at"},
+        foreign_keys=[("scheme_id", "assessment_schemes", "id")],
+    )
+    db["assessment_scheme_versions"].create_index(["scheme_id", "number"], unique=True)
+    db["assessment_rounds"].create(
+        {
+            "id": int,
+            "name": str,
+            "first_day": str,  # the period whose wishes and answers the computed items count
+            "last_day": str,
+            "scheme_version_id": int,
+            "stage": str,  # self · inspection · published
+            "created_at": str,
+            "created_by": str,
+            "published_at": str,
+        },
+        pk="id",
+        not_null={"name", "first_day", "last_day", "scheme_version_id", "stage", "created_at"},
+        foreign_keys=[("scheme_version_id", "assessment_scheme_versions", "id")],
+    )
+    db["assessment_rounds"].create_index(["last_day"])
+    db["assessment_round_branches"].create(
+        {"round_id": int, "branch_code": str},
+        pk=("round_id", "branch_code"),
+        foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
+    )
+    db["assessment_scores"].create(
+        {
+            "round_id": int,
+            "branch_code": str,
+            "item_key": str,
+            # The branch secretary's self-assessment.
+            "self_points": float,
+            "self_note": str,
+            "self_by": str,
+            "self_at": str,
+            # The inspection: confirmed (same points) or changed with a reason.
+            "points": float,
+            "reason": str,
+            "inspected_by": str,
+            "inspected_at": str,
+            # A computed item's figure and count, frozen when the round is published.
+            "figure": float,
+            "count": int,
+        },
+        pk=("round_id", "branch_code", "item_key"),
+        foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
+    )
+    db["assessment_attachments"].create(
+        {
+            "id": int,
+            "round_id": int,
+            "branch_code": str,
+            "item_key": str,
+            "filename": str,  # as uploaded, shown to staff
+            "stored_name": str,  # random, under WISHES_DATA_DIR/attachments
+            "content_type": str,
+            "size": int,
+            "uploaded_by": str,
+            "uploaded_at": str,
+        },
+        pk="id",
+        not_null={"round_id", "branch_code", "item_key", "stored_name", "uploaded_at"},
+        foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
+    )
+    db["assessment_attachments"].create_index(["round_id", "branch_code", "item_key"])
+    # A branch's wishes in a period, with everything the computed items count, from one index.
+    db["wishes"].create_index(
+        ["branch_code", "local_day", "state", "claim_minutes", "patient_confirmed", "routed_at"],
+        index_name="idx_wishes_assessment",
+    )

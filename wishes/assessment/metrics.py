@@ -1,0 +1,126 @@
+"""The figures behind the computed items, in SQL, for every branch of a round at once.
+
+What each figure counts (a branch's wishes are those it holds now that patients submitted in
+the round's period, by the hospital's calendar day):
+- claim_in_time_share: claimed within WISHES_CLAIM_HOURS of reaching the branch, out of the
+  wishes claimed plus those still unclaimed past the limit (a wish still inside its limit is
+  not judged yet);
+- fulfilment_rate: fulfilled (or followed up) out of all its wishes except the declined;
+- median_fulfil_hours: the median time from submission to fulfilment of the fulfilled ones;
+- confirmed_share: of the fulfilled ones, those the patient confirmed at the follow-up call;
+- served_top_box: the share of 4–5 answers to the satisfaction questionnaire's overall
+  question from the departments the branch serves (all departments when it serves the
+  whole hospital), from the daily tallies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from ..organisation import store as organisation
+from ..storage import TIMESTAMP_FORMAT
+
+SATISFACTION = "satisfaction"
+OVERALL_QUESTION = "overall"
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float | None  # None: nothing to count
+    count: int  # how many wishes or answers it counted
+
+
+def _in(values: list[str]) -> str:
+    return ",".join("?" * len(values))
+
+
+def wish_figures(
+    db: Database, codes: list[str], days: tuple[str, str], claim_hours: int, now: datetime
+) -> dict[str, dict[str, Figure]]:
+    """Branch → the four wish figures, from two queries over one covering index."""
+    if not codes:
+        return {}
+    due_before = (now - timedelta(hours=claim_hours)).strftime(TIMESTAMP_FORMAT)
+    out: dict[str, dict[str, Figure]] = {code: {} for code in codes}
+    for row in db.query(
+        f"""SELECT branch_code,
+                   count(claim_minutes) + sum(state = 'open' AND routed_at < ?) AS judged,
+                   sum(claim_minutes <= ?) AS in_time,
+                   count(*) - sum(state = 'declined') AS counted,
+                   sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
+                   sum(patient_confirmed = 1) AS confirmed
+            FROM wishes INDEXED BY idx_wishes_assessment
+            WHERE branch_code IN ({_in(codes)}) AND local_day BETWEEN ? AND ?
+            GROUP BY branch_code""",
+        [due_before, claim_hours * 60, *codes, *days],
+    ):
+        figures = out[row["branch_code"]]
+        figures["claim_in_time_share"] = _share(row["in_time"], row["judged"])
+        figures["fulfilment_rate"] = _share(row["fulfilled"], row["counted"])
+        figures["confirmed_share"] = _share(row["confirmed"], row["fulfilled"])
+    for row in db.query(
+        f"""WITH fulfilled AS (
+              SELECT branch_code, fulfil_minutes,
+                     row_number() OVER (PARTITION BY branch_code ORDER BY fulfil_minutes) AS k,
+                     count(*) OVER (PARTITION BY branch_code) AS n
+              FROM wishes
+              WHERE branch_code IN ({_in(codes)}) AND fulfil_minutes IS NOT NULL
+                AND local_day BETWEEN ? AND ?)
+            SELECT branch_code, avg(fulfil_minutes) / 60.0 AS median, max(n) AS n
+            FROM fulfilled WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY branch_code""",
+        [*codes, *days],
+    ):
+        out[row["branch_code"]]["median_fulfil_hours"] = Figure(row["median"], row["n"])
+    for figures in out.values():
+        for metric in (
+            "claim_in_time_share",
+            "fulfilment_rate",
+            "confirmed_share",
+            "median_fulfil_hours",
+        ):
+            figures.setdefault(metric, Figure(None, 0))
+    return out
+
+
+def _share(part: int | None, whole: int | None) -> Figure:
+    if not whole:
+        return Figure(None, 0)
+    return Figure(100.0 * (part or 0) / whole, whole)
+
+
+def served_top_box(
+    db: Database, codes: list[str], days: tuple[str, str], slug: str = SATISFACTION
+) -> dict[str, Figure]:
+    """Branch → top-box share of the overall rating over the departments it serves."""
+    by_department = {
+        row["department_code"]: (row["top"], row["n"])
+        for row in db.query(
+            """SELECT a.department_code, sum(a.top) AS top, sum(a.n) AS n
+               FROM answer_days a JOIN questionnaires q ON q.id = a.questionnaire_id
+               WHERE q.slug = ? AND a.option = '' AND a.question_key = ?
+                 AND a.day BETWEEN ? AND ?
+               GROUP BY a.department_code""",
+            [slug, OVERALL_QUESTION, *days],
+        )
+    }
+    served = organisation.served_departments(db)
+    out = {}
+    for code in codes:
+        departments = served.get(code)
+        chosen = [v for d, v in by_department.items() if departments is None or d in departments]
+        top, n = sum(t for t, _ in chosen), sum(n for _, n in chosen)
+        out[code] = _share(top, n)
+    return out
+
+
+def figures_for(
+    db: Database, codes: list[str], days: tuple[str, str], claim_hours: int, now: datetime
+) -> dict[str, dict[str, Figure]]:
+    """Branch → metric → Figure, for every metric a computed item may use."""
+    out = wish_figures(db, codes, days, claim_hours, now)
+    for code, figure in served_top_box(db, codes, days).items():
+        out[code]["served_top_box"] = figure
+    return out

@@ -1,0 +1,486 @@
+"""SQL for the assessment tables: scheme versions, rounds and their stages, scores, evidence.
+
+A round is scored against one scheme version. Editing a version that a round has used makes a
+new version, so a round's rubric never changes under it. Every score and every stage change is
+recorded in the audit log (`assessment_*` actions) in the same transaction as the change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from sqlite_utils import Database
+
+from .. import audit
+from ..storage import transaction, utcnow
+from . import scheme as schemes
+
+DEFAULT_SLUG = "wuhua"
+STAGES = ("self", "inspection", "published")
+STAGE_LABELS = {"self": "支部自评", "inspection": "考评组评分", "published": "已公布"}
+
+
+class AssessmentError(ValueError):
+    """A refused change; the message says why, in Chinese, for the person who tried."""
+
+
+@dataclass(frozen=True)
+class SchemeVersion:
+    id: int
+    scheme_id: int
+    number: int
+    definition: dict[str, Any]
+    created_at: str
+    created_by: str
+
+    def item(self, key: str) -> dict[str, Any] | None:
+        return next(
+            (i for a in self.definition["areas"] for i in a["items"] if i["key"] == key), None
+        )
+
+    @property
+    def items(self) -> list[dict[str, Any]]:
+        return [item for area in self.definition["areas"] for item in area["items"]]
+
+
+@dataclass(frozen=True)
+class Round:
+    id: int
+    name: str
+    first_day: date
+    last_day: date
+    stage: str
+    scheme: SchemeVersion
+    branch_codes: tuple[str, ...] = field(default_factory=tuple)
+    published_at: str | None = None
+
+    @property
+    def stage_label(self) -> str:
+        return STAGE_LABELS[self.stage]
+
+    @property
+    def days(self) -> tuple[str, str]:
+        return self.first_day.isoformat(), self.last_day.isoformat()
+
+
+def _audit(db: Database, action: str, who: audit.Who, subject: str, **detail: Any) -> None:
+    audit.record(db, action, who, subject_kind="assessment", subject_id=subject, detail=detail)
+
+
+# ---- schemes ------------------------------------------------------------------------------
+
+
+def _version(row: dict[str, Any] | None) -> SchemeVersion | None:
+    if row is None:
+        return None
+    return SchemeVersion(
+        row["id"],
+        row["scheme_id"],
+        row["number"],
+        json.loads(row["definition"]),
+        row["created_at"],
+        row["created_by"] or "",
+    )
+
+
+def scheme_version(db: Database, version_id: int) -> SchemeVersion | None:
+    rows = db.query("SELECT * FROM assessment_scheme_versions WHERE id = ?", [version_id])
+    return _version(next(iter(rows), None))
+
+
+def latest_version(db: Database, slug: str = DEFAULT_SLUG) -> SchemeVersion | None:
+    rows = db.query(
+        """SELECT v.* FROM assessment_scheme_versions v
+           JOIN assessment_schemes s ON s.id = v.scheme_id
+           WHERE s.slug = ? ORDER BY v.number DESC LIMIT 1""",
+        [slug],
+    )
+    return _version(next(iter(rows), None))
+
+
+def scheme_versions(db: Database, slug: str = DEFAULT_SLUG) -> list[dict[str, Any]]:
+    """Every version of a scheme, newest first, with the rounds that use it."""
+    return list(
+        db.query(
+            """SELECT v.id, v.number, v.created_at, v.created_by,
+                      (SELECT count(*) FROM assessment_rounds r
+                       WHERE r.scheme_version_id = v.id) AS rounds
+               FROM assessment_scheme_versions v JOIN assessment_schemes s ON s.id = v.scheme_id
+               WHERE s.slug = ? ORDER BY v.number DESC""",
+            [slug],
+        )
+    )
+
+
+def ensure_default(db: Database) -> SchemeVersion:
+    """The shipped 五化 scheme as version 1, once (first start and `wishes demo`)."""
+    found = latest_version(db)
+    if found:
+        return found
+    default = schemes.load_default()
+    with transaction(db):
+        scheme_id = (
+            db["assessment_schemes"]
+            .insert({"slug": DEFAULT_SLUG, "name": default["name"], "created_at": utcnow()})
+            .last_pk
+        )
+        db["assessment_scheme_versions"].insert(
+            {
+                "scheme_id": scheme_id,
+                "number": 1,
+                "created_at": utcnow(),
+                "created_by": "system",
+                "definition": json.dumps(default, ensure_ascii=False),
+            }
+        )
+    return latest_version(db)
+
+
+def _in_use(db: Database, version_id: int) -> bool:
+    rows = db.query(
+        "SELECT 1 FROM assessment_rounds WHERE scheme_version_id = ? LIMIT 1", [version_id]
+    )
+    return next(iter(rows), None) is not None
+
+
+def save_scheme(db: Database, data: Any, who: audit.Who) -> SchemeVersion:
+    """Store an edited scheme: in place while no round has used the latest version, else as a
+    new version, so rounds keep the rubric they were scored on. Raises SchemeError."""
+    definition = schemes.parse(data)
+    text = json.dumps(definition, ensure_ascii=False)
+    with transaction(db):
+        latest = latest_version(db) or ensure_default(db)
+        if latest.definition == definition:
+            return latest
+        if _in_use(db, latest.id):
+            version_id = (
+                db["assessment_scheme_versions"]
+                .insert(
+                    {
+                        "scheme_id": latest.scheme_id,
+                        "number": latest.number + 1,
+                        "definition": text,
+                        "created_at": utcnow(),
+                        "created_by": who.label,
+                    }
+                )
+                .last_pk
+            )
+        else:
+            version_id = latest.id
+            db["assessment_scheme_versions"].update(
+                version_id, {"definition": text, "created_at": utcnow(), "created_by": who.label}
+            )
+        saved = scheme_version(db, version_id)
+        _audit(db, "assessment_scheme_saved", who, f"scheme:{saved.number}", version=saved.number)
+    return saved
+
+
+# ---- rounds -------------------------------------------------------------------------------
+
+
+def _round(db: Database, row: dict[str, Any]) -> Round:
+    codes = tuple(
+        r["branch_code"]
+        for r in db.query(
+            """SELECT rb.branch_code FROM assessment_round_branches rb
+               JOIN branches b ON b.code = rb.branch_code
+               JOIN general_branches g ON g.code = b.general_branch_code
+               WHERE rb.round_id = ? ORDER BY g.sort_order, b.sort_order""",
+            [row["id"]],
+        )
+    )
+    return Round(
+        row["id"],
+        row["name"],
+        date.fromisoformat(row["first_day"]),
+        date.fromisoformat(row["last_day"]),
+        row["stage"],
+        scheme_version(db, row["scheme_version_id"]),
+        codes,
+        row["published_at"],
+    )
+
+
+def get_round(db: Database, round_id: int) -> Round | None:
+    row = next(iter(db.query("SELECT * FROM assessment_rounds WHERE id = ?", [round_id])), None)
+    return _round(db, row) if row else None
+
+
+def rounds(db: Database, *, published_only: bool = False) -> list[Round]:
+    """Newest period first."""
+    where = "WHERE stage = 'published'" if published_only else ""
+    sql = f"SELECT * FROM assessment_rounds {where} ORDER BY last_day DESC, id DESC"
+    return [_round(db, row) for row in db.query(sql)]
+
+
+def previous_round(db: Database, current: Round) -> Round | None:
+    """The latest published round that ended before this one began (for "how it moved")."""
+    rows = db.query(
+        """SELECT * FROM assessment_rounds WHERE stage = 'published' AND last_day < ?
+           ORDER BY last_day DESC, id DESC LIMIT 1""",
+        [current.first_day.isoformat()],
+    )
+    row = next(iter(rows), None)
+    return _round(db, row) if row else None
+
+
+def create_round(
+    db: Database, name: str, first: date, last: date, branch_codes: list[str], who: audit.Who
+) -> int:
+    """A new round in self-assessment, on the latest version of the scheme."""
+    if last < first:
+        raise AssessmentError("结束日期不能早于开始日期")
+    if not branch_codes:
+        raise AssessmentError("请至少选择一个党支部")
+    with transaction(db):
+        version = latest_version(db) or ensure_default(db)
+        round_id = (
+            db["assessment_rounds"]
+            .insert(
+                {
+                    "name": name,
+                    "first_day": first.isoformat(),
+                    "last_day": last.isoformat(),
+                    "scheme_version_id": version.id,
+                    "stage": "self",
+                    "created_at": utcnow(),
+                    "created_by": who.label,
+                }
+            )
+            .last_pk
+        )
+        db["assessment_round_branches"].insert_all(
+            {"round_id": round_id, "branch_code": code} for code in branch_codes
+        )
+        _audit(
+            db,
+            "assessment_round_created",
+            who,
+            str(round_id),
+            name=name,
+            first=first.isoformat(),
+            last=last.isoformat(),
+            branches=len(branch_codes),
+            scheme_version=version.number,
+        )
+    return round_id
+
+
+# Allowed moves: forward one stage, or back one stage with a reason (a correction).
+MOVES = {
+    ("self", "inspection"): False,
+    ("inspection", "published"): False,
+    ("inspection", "self"): True,
+    ("published", "inspection"): True,
+}
+
+
+def move(
+    db: Database,
+    current: Round,
+    to: str,
+    who: audit.Who,
+    reason: str = "",
+    snapshot: dict[str, dict[str, tuple[float | None, int]]] | None = None,
+) -> None:
+    """Change a round's stage. Publishing freezes the computed items' figures (`snapshot`:
+    branch → item key → (figure, count)), so later wishes never change a published result."""
+    needs_reason = MOVES.get((current.stage, to))
+    if needs_reason is None:
+        raise AssessmentError(f"不能从「{current.stage_label}」转到「{STAGE_LABELS.get(to, to)}」")
+    if needs_reason and not reason.strip():
+        raise AssessmentError("退回或重新打开需要写明理由")
+    with transaction(db):
+        changes: dict[str, Any] = {"stage": to}
+        if to == "published":
+            changes["published_at"] = utcnow()
+            for branch, items in (snapshot or {}).items():
+                for key, (figure, count) in items.items():
+                    db["assessment_scores"].upsert(
+                        {
+                            "round_id": current.id,
+                            "branch_code": branch,
+                            "item_key": key,
+                            "figure": figure,
+                            "count": count,
+                        },
+                        pk=("round_id", "branch_code", "item_key"),
+                    )
+        elif current.stage == "published":
+            changes["published_at"] = None
+        db["assessment_rounds"].update(current.id, changes)
+        _audit(
+            db,
+            "assessment_stage_changed",
+            who,
+            str(current.id),
+            to=to,
+            **{"from": current.stage},
+            reason=reason.strip(),
+        )
+
+
+# ---- scores -------------------------------------------------------------------------------
+
+
+def scores(db: Database, round_id: int, branch_code: str | None = None) -> dict:
+    """(branch, item key) → the stored row."""
+    sql, params = "SELECT * FROM assessment_scores WHERE round_id = ?", [round_id]
+    if branch_code:
+        sql, params = sql + " AND branch_code = ?", [*params, branch_code]
+    return {(row["branch_code"], row["item_key"]): row for row in db.query(sql, params)}
+
+
+def _scored_item(current: Round, branch_code: str, item_key: str, points: float) -> dict:
+    if branch_code not in current.branch_codes:
+        raise AssessmentError("这个党支部不在本轮考评之中")
+    item = current.scheme.item(item_key)
+    if item is None:
+        raise AssessmentError("本轮考评方案中没有这个项目")
+    if item["scoring"] == "computed":
+        raise AssessmentError("这一项由系统根据心愿和满意度数据自动计分，不能手工填写")
+    if not 0 <= points <= item["points"]:
+        raise AssessmentError(f"得分应在 0 到 {item['points']:g} 分之间")
+    return item
+
+
+def self_assess(
+    db: Database,
+    current: Round,
+    branch_code: str,
+    item_key: str,
+    points: float,
+    note: str,
+    who: audit.Who,
+) -> None:
+    """The branch secretary's own score for a manual item, with a note on the evidence."""
+    if current.stage != "self":
+        raise AssessmentError("本轮已结束自评，不能再修改自评分")
+    _scored_item(current, branch_code, item_key, points)
+    key = {"round_id": current.id, "branch_code": branch_code, "item_key": item_key}
+    with transaction(db):
+        before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
+        db["assessment_scores"].upsert(
+            {
+                **key,
+                "self_points": points,
+                "self_note": note,
+                "self_by": who.label,
+                "self_at": utcnow(),
+            },
+            pk=("round_id", "branch_code", "item_key"),
+        )
+        _audit(
+            db,
+            "assessment_self_scored",
+            who,
+            f"{current.id}:{branch_code}:{item_key}",
+            points=points,
+            before=before.get("self_points"),
+        )
+
+
+def inspect(
+    db: Database,
+    current: Round,
+    branch_code: str,
+    item_key: str,
+    points: float,
+    reason: str,
+    who: audit.Who,
+) -> None:
+    """The inspection team's score: confirming the self-assessment needs nothing more, any
+    other score (or one where the branch gave none) needs a reason."""
+    if current.stage != "inspection":
+        raise AssessmentError("只有在考评组评分阶段才能评分")
+    _scored_item(current, branch_code, item_key, points)
+    reason = reason.strip()
+    with transaction(db):
+        before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
+        if points != before.get("self_points") and not reason:
+            raise AssessmentError("与支部自评分不同，请写明改分理由")
+        db["assessment_scores"].upsert(
+            {
+                "round_id": current.id,
+                "branch_code": branch_code,
+                "item_key": item_key,
+                "points": points,
+                "reason": reason,
+                "inspected_by": who.label,
+                "inspected_at": utcnow(),
+            },
+            pk=("round_id", "branch_code", "item_key"),
+        )
+        _audit(
+            db,
+            "assessment_inspected",
+            who,
+            f"{current.id}:{branch_code}:{item_key}",
+            points=points,
+            self_points=before.get("self_points"),
+            before=before.get("points"),
+            reason=reason,
+        )
+
+
+# ---- evidence -----------------------------------------------------------------------------
+
+
+def attachments(db: Database, round_id: int, branch_code: str) -> dict[str, list[dict]]:
+    """Item key → its attachments, oldest first."""
+    out: dict[str, list[dict]] = {}
+    for row in db.query(
+        """SELECT * FROM assessment_attachments WHERE round_id = ? AND branch_code = ?
+           ORDER BY id""",
+        [round_id, branch_code],
+    ):
+        out.setdefault(row["item_key"], []).append(row)
+    return out
+
+
+def attachment(db: Database, attachment_id: int) -> dict[str, Any] | None:
+    rows = db.query("SELECT * FROM assessment_attachments WHERE id = ?", [attachment_id])
+    return next(iter(rows), None)
+
+
+def add_attachment(
+    db: Database,
+    current: Round,
+    branch_code: str,
+    item_key: str,
+    file: dict[str, Any],
+    who: audit.Who,
+) -> int:
+    """Record an uploaded file already saved under its random `stored_name`."""
+    if current.stage == "published":
+        raise AssessmentError("本轮已公布，不能再上传材料")
+    if branch_code not in current.branch_codes or current.scheme.item(item_key) is None:
+        raise AssessmentError("本轮考评中没有这个项目")
+    with transaction(db):
+        attachment_id = (
+            db["assessment_attachments"]
+            .insert(
+                {
+                    "round_id": current.id,
+                    "branch_code": branch_code,
+                    "item_key": item_key,
+                    "uploaded_by": who.label,
+                    "uploaded_at": utcnow(),
+                    **file,
+                }
+            )
+            .last_pk
+        )
+        _audit(
+            db,
+            "assessment_attachment_added",
+            who,
+            f"{current.id}:{branch_code}:{item_key}",
+            filename=file["filename"],
+            size=file["size"],
+        )
+    return attachment_id
