@@ -23,14 +23,17 @@ from .store import Round
 
 OFFICE = audit.Who(label="triager")
 INSPECTOR = audit.Who(label="inspector")
-CHANGE_REASONS = [
-    "会议记录不全，缺少两次支委会记录，酌情扣分。",
-    "活动照片和签到表与方案不一致，按细则扣分。",
-    "学习计划已制定，但党员学习笔记不完整。",
-    "制度汇编未随上级新规更新，扣 2 分。",
-    "宣传栏内容超过一个季度未更新。",
-    "台账齐全、记录规范，酌情加分至满分。",
-]
+# What an inspection team writes when it marks an item down, by area.
+CHANGE_REASONS = {
+    "organisational_life": [
+        "会议记录不全，缺少两次支委会记录，酌情扣分。",
+        "活动照片和签到表与方案不一致，按细则扣分。",
+    ],
+    "branch_building": ["党员发展档案缺少政审材料，扣 1 分。", "支委分工表未随换届更新。"],
+    "service": ["先锋岗名单未在科室公示。"],
+    "rules": ["制度汇编未随上级新规更新，扣 2 分。", "意识形态研判记录只有两个季度。"],
+    "positions": ["宣传栏内容超过一个季度未更新。", "党员活动室使用登记不完整。"],
+}
 NOTES = [
     "见会议记录本第 3–18 页及签到表。",
     "相关照片和签到表已上传。",
@@ -102,6 +105,7 @@ def _inspect(
     db: Database, rng: random.Random, current: Round, code: str, vetoed: str | None
 ) -> None:
     scored = store.scores(db, current.id, code)
+    area_of = {i["key"]: a["key"] for a in current.scheme.definition["areas"] for i in a["items"]}
     for item in current.scheme.items:
         if item["scoring"] != "manual":
             continue
@@ -111,7 +115,7 @@ def _inspect(
             points, reason = 0.0, "逾期未换届，按细则本项不得分并一票否决。"
         elif rng.random() < 0.18:
             points = max(0.0, own - rng.choice([1, 1.5, 2, 3]))
-            reason = rng.choice(CHANGE_REASONS[:-1])
+            reason = rng.choice(CHANGE_REASONS[area_of[item["key"]]])
         store.inspect(db, current, code, item["key"], points, reason, INSPECTOR)
 
 
@@ -142,5 +146,5 @@ def load(db: Database, rng: random.Random, now: datetime | None = None) -> int:
         store.move(
             db, current, "published", OFFICE, snapshot=_computed_snapshot(rng, current, standing)
         )
-        standing = {code: _clamp(q + rng.gauss(0.015, 0.03)) for code, q in standing.items()}
+        standing = {code: _clamp(q + rng.gauss(0.01, 0.012)) for code, q in standing.items()}
     return len(quarters)
