@@ -619,3 +619,16 @@ def test_the_demo_has_two_published_rounds_and_one_in_self_assessment(runner, db
     assert len(ranked) == 10 and max(totals) - min(totals) > 20  # branches differ
     assert all(b.change is not None for b in ranked)
     assert len({b.tier["label"] for b in ranked}) >= 2
+
+
+def test_a_branch_still_being_scored_has_no_tier_or_change_yet(db):
+    current = _october_round(db)
+    _score_all_manual(db, current, "pediatrics", share=0.9)
+    who = audit.Who(label="secretary")
+    store.self_assess(db, current, "logistics", "dues", 15, "", who)  # 19 items left
+    ranked = {b.code: b for b in results.branch_scores(db, current, 24, NOW)}
+    assert ranked["logistics"].missing == 19 and ranked["logistics"].change is None
+    rows = {r["branch"]: r for r in results.ranking_table(current, list(ranked.values())).rows}
+    assert rows["总务后勤党支部"]["tier"] == "评分未完成（19 项未评）"
+    # The hospital mean leaves out the unfinished branch.
+    assert results.hospital_mean(list(ranked.values())) == ranked["pediatrics"].areas

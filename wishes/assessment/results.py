@@ -67,7 +67,8 @@ class BranchScore:
 
     @property
     def change(self) -> float | None:
-        if self.previous_total is None:
+        """Against the previous round; none while items are still unscored."""
+        if self.previous_total is None or self.missing:
             return None
         return round(self.total - self.previous_total, 1)
 
@@ -84,8 +85,12 @@ class GeneralScore:
     vetoed: bool = False  # a general branch has no veto of its own
 
     @property
+    def missing(self) -> int:
+        return sum(b.missing for b in self.branches)
+
+    @property
     def change(self) -> float | None:
-        if self.previous_total is None:
+        if self.previous_total is None or self.missing:
             return None
         return round(self.total - self.previous_total, 1)
 
@@ -229,7 +234,14 @@ def hospital_mean(ranked: list[BranchScore]) -> dict[str, float]:
     """Area key → the mean over the round's branches (the radar chart's reference line)."""
     if not ranked:
         return {}
-    return {key: _mean([b.areas[key] for b in ranked]) for key in ranked[0].areas}
+    complete = [b for b in ranked if not b.missing] or ranked  # while scoring, all there is
+    return {key: _mean([b.areas[key] for b in complete]) for key in ranked[0].areas}
+
+
+def _tier_text(entry: BranchScore) -> str:
+    if entry.missing:
+        return f"评分未完成（{entry.missing} 项未评）"
+    return entry.tier["label"] + ("（一票否决）" if entry.vetoed else "")
 
 
 def ranking_table(current: Round, ranked: list[BranchScore]) -> Table:
@@ -242,7 +254,7 @@ def ranking_table(current: Round, ranked: list[BranchScore]) -> Table:
             "general": b.general_name,
             **{f"area_{a['key']}": b.areas[a["key"]] for a in areas},
             "total": b.total,
-            "tier": b.tier["label"] + ("（一票否决）" if b.vetoed else ""),
+            "tier": _tier_text(b),
             "change": b.change,
         }
         for b in ranked
