@@ -60,7 +60,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                           PREFERRED_URL_SCHEME="https")  # fmt: skip
     if hops := app.config["WISHES_PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
-    Babel(app)
+    from . import i18n
+
+    Babel(app, locale_selector=i18n.select_locale)
 
     storage.init_app(app)
     storage.prepare(app)

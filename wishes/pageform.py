@@ -13,9 +13,16 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from werkzeug.datastructures import CombinedMultiDict, MultiDict
 
+from . import i18n
+
 
 class PageForm(FlaskForm):
     class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            # WTForms' own messages in the page's language; Flask-WTF's loader would give
+            # Simplified characters to a Traditional page (WTForms' "zh" catalogue).
+            return i18n.WTFORMS_TRANSLATIONS
+
         def wrap_formdata(self, form, formdata):
             wrapped = super().wrap_formdata(form, formdata)
             if not isinstance(wrapped, CombinedMultiDict):

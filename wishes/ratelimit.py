@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from flask import Flask, current_app, render_template, request
-from flask_babel import gettext as _
+from flask_babel import ngettext
 from sqlite_utils import Database
 
 from .storage import get_db, transaction
@@ -65,7 +65,12 @@ def wait_for(name: str) -> int:
 
 def form_refusal(seconds: int) -> str:
     """The message a form shows when its limit is reached (what was typed stays on the page)."""
-    return _("提交太频繁了，请 %(n)d 分钟后再提交。您填写的内容都还在。", n=math.ceil(seconds / 60))
+    # Chinese has one form for every number; the English catalogue has "minute" and "minutes".
+    return ngettext(
+        "提交太频繁了，请 %(num)d 分钟后再提交。您填写的内容都还在。",
+        "提交太频繁了，请 %(num)d 分钟后再提交。您填写的内容都还在。",
+        math.ceil(seconds / 60),
+    )
 
 
 def _check():

@@ -87,6 +87,12 @@ SETTINGS: tuple[Setting, ...] = (
         "The hospital's name, shown on every patient page and on printed bedside cards.",
     ),
     Setting(
+        "WISHES_HOSPITAL_NAME_EN",
+        "",
+        'The hospital\'s name on pages in English. Empty: the Chinese name ("Demo Hospital" '
+        "while WISHES_HOSPITAL_NAME is the default). The Traditional name is converted.",
+    ),
+    Setting(
         "WISHES_PUBLIC_URL",
         "",
         "Address patients' phones use to reach the app (for example http://10.2.3.4:8000), "

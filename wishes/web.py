@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from babel.dates import format_skeleton
 from flask import Flask, current_app, render_template, request
-from flask_babel import format_datetime, format_timedelta
+from flask_babel import format_datetime, format_timedelta, get_locale, get_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
+from . import i18n
 from .cards.qr import public_url, qr_svg
 from .intake.forms import mask_phone
 from .notifications.notifier import escape_for_log
@@ -24,10 +26,20 @@ CONTENT_SECURITY_POLICY = (
 
 
 def local_time(stored: str | None, format: str = "short") -> str:
-    """A stored UTC timestamp shown in the hospital's time zone and the page's locale."""
+    """A stored UTC timestamp shown in the hospital's time zone and the page's locale.
+
+    `format` is Babel's short/medium/long/full, or "day_and_time": the date with the month
+    spelled out and a 24-hour time, read the same way everywhere ("Jan 2, 2026, 15:04",
+    "2026年1月2日 15:04"), where the short form would be 1/2/26 to an English reader.
+    """
     if not stored:
         return ""
     moment = datetime.strptime(stored, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    if format == "day_and_time":
+        locale, zone = get_locale(), get_timezone()
+        day = format_skeleton("yMMMd", moment, tzinfo=zone, locale=locale)
+        time = format_skeleton("Hm", moment, tzinfo=zone, locale=locale)
+        return locale.datetime_formats["medium"].format(time, day)
     return format_datetime(moment, format)
 
 
@@ -78,6 +90,8 @@ def _server_error(error: Exception):
     current_app.logger.exception(
         "unhandled error on %s %s", request.method, escape_for_log(request.path)
     )
+    if request.path.startswith("/kiosk"):  # the kiosk's own page: large, and it resets itself
+        return render_template("errors/kiosk.html", code=500), 500
     return render_template("errors/page.html", code=500, layout=_layout()), 500
 
 
@@ -124,6 +138,7 @@ def init_app(app: Flask) -> None:
     from .tracking.views import bp as tracking_bp
 
     app.url_map.converters["int"] = RowId
+    i18n.init_app(app)
     app.before_request(_forms_only)
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
@@ -161,7 +176,7 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _globals():
         return {
-            "hospital_name": app.config["WISHES_HOSPITAL_NAME"],
+            "hospital_name": i18n.hospital_name(),
             "demo_mode": app.config["WISHES_DEMO"],
             "kiosk_idle_seconds": app.config["WISHES_KIOSK_IDLE_SECONDS"],
             "kiosk_warning_seconds": app.config["WISHES_KIOSK_WARNING_SECONDS"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template, url_for
 
+from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
 from ..storage import get_db
 from .qr import public_url, qr_svg
@@ -21,10 +22,11 @@ def bedside_card(ward: str):
     department = organisation.department(get_db(), ward)
     if department is None:
         abort(404)
-    url = public_url(url_for("intake.phone_wish", dept=department["code"]))
+    # A card printed in Traditional Chinese or English opens the form in that language.
+    url = public_url(url_for("intake.phone_wish", dept=department["code"], lang=qr_language()))
     return render_template(
         "cards/bedside.html",
         department=department,
         url=url,
-        qr=qr_svg(url, label=department["name"]),
+        qr=qr_svg(url, label=unit_name(department)),
     )

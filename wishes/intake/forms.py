@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..i18n import unit_name
 from ..pageform import PageForm
 
 WISH_MIN, WISH_MAX = 2, 500
@@ -92,7 +93,7 @@ class WishForm(PageForm):
 
     def set_departments(self, departments: list[dict]) -> None:
         self.department.choices = [("", _l("请选择（可不选）"))] + [
-            (d["code"], d["name"]) for d in departments
+            (d["code"], unit_name(d)) for d in departments
         ]
 
     def validate_department(self, field: SelectField) -> None:

@@ -46,7 +46,7 @@ def branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
     return list(
         db.query(
             f"""
-            SELECT b.code, b.name, b.scope, b.active, b.general_branch_code,
+            SELECT b.code, b.name, b.name_en, b.scope, b.active, b.general_branch_code,
                    gb.name AS general_branch_name
             FROM branches b JOIN general_branches gb ON gb.code = b.general_branch_code
             {where}
@@ -69,12 +69,17 @@ def served_departments(db: Database) -> dict[str, list[str]]:
     return served
 
 
-def departments(db: Database, *, kind: str | None = None) -> list[dict[str, Any]]:
-    """Active departments and wards, for the patient's location picker and bedside cards."""
+def departments(
+    db: Database, *, kind: str | None = None, active_only: bool = True
+) -> list[dict[str, Any]]:
+    """Departments and wards for the patient's location picker and bedside cards (the active
+    ones; all of them for naming a past claim)."""
+    where = ["active = 1"] if active_only else []
     if kind:
-        sql = "SELECT * FROM departments WHERE active = 1 AND kind = ? ORDER BY sort_order"
-        return list(db.query(sql, [kind]))
-    return list(db.query("SELECT * FROM departments WHERE active = 1 ORDER BY sort_order"))
+        where.append("kind = ?")
+    sql = "SELECT * FROM departments"
+    sql += f" WHERE {' AND '.join(where)}" if where else ""
+    return list(db.query(sql + " ORDER BY sort_order", [kind] if kind else []))
 
 
 def department(db: Database, code: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ from flask import (
 from .. import audit
 from ..accounts import staff_required, who
 from ..cards.qr import public_url, qr_svg
+from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
 from ..storage import get_db
 from . import definition as definitions
@@ -233,8 +234,11 @@ def cards(qid: int):
     slug = questionnaire["slug"]
     departments = []
     for department in organisation.departments(get_db()):
-        url = public_url(url_for("survey.phone_answer", slug=slug, dept=department["code"]))
-        departments.append({**department, "url": url, "qr": qr_svg(url, label=department["name"])})
+        # Printed in Traditional Chinese or English, the card opens the survey in that language.
+        url = public_url(url_for("survey.phone_answer", slug=slug, dept=department["code"],
+                                 lang=qr_language()))  # fmt: skip
+        label = unit_name(department)
+        departments.append({**department, "url": url, "qr": qr_svg(url, label=label)})
     version = store.live_version(get_db(), slug)
     return render_template(
         "questionnaires/cards.html",

@@ -9,10 +9,20 @@ from flask import current_app
 from ..routing import EXTENSION as ROUTER
 from ..routing import text as words
 
-# "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete.
+# "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete
+# (Traditional characters are read as Simplified first).
 _WISH_CUES = re.compile(
     r"希望|想要|想请|能不能|能否|可不可以|可否|麻烦|请帮|需要|建议(?:增加|添置|配|安装|提供)"
     r"|要是.{0,20}就好|如果.{0,20}就好|盼望|期待(?:能|有)"
+)
+# The same asked in English ("I wish the ward had…", "could you…", "it would be nice if…").
+_WISH_CUES_EN = re.compile(
+    r"\b(?:i wish|i hope|hoping|i'd like|i would like|we'd like|we would like"
+    r"|could (?:you|we|there)|can (?:you|we|there)"
+    r"|please (?:add|provide|bring|put|install|fix|have|help)"
+    r"|it would be (?:nice|great|good|helpful|better) if|(?:i|we) need|would be (?:nice|great) to)"
+    r"\b",
+    re.IGNORECASE,
 )
 _WISH_MIN_CHARS = 5
 
@@ -28,4 +38,6 @@ def tags(comment: str) -> list[str]:
 def reads_like_wish(comment: str) -> bool:
     """True when a comment asks for something a branch could do: offer to make it a wish."""
     text = words.traditional_to_simplified(comment or "")
-    return len(text) >= _WISH_MIN_CHARS and _WISH_CUES.search(text) is not None
+    if len(text) < _WISH_MIN_CHARS:
+        return False
+    return _WISH_CUES.search(text) is not None or _WISH_CUES_EN.search(text) is not None

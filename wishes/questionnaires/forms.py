@@ -18,6 +18,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from ..i18n import unit_name
 from ..intake.forms import clean_text
 from ..pageform import PageForm
 from . import definition as definitions
@@ -34,7 +35,7 @@ class CheckboxesField(SelectMultipleField):
 class AnswerForm(PageForm):
     # Drawn when the page is shown and sent back with the answers: the same page submitted
     # twice (double click, refresh, back button) carries the same id and is stored once.
-    submission_id = HiddenField(validators=[Regexp(r"^[0-9a-f]{32}$")])
+    submission_id = HiddenField(_l("页面编号"), validators=[Regexp(r"^[0-9a-f]{32}$")])
 
     def field_for(self, question: dict[str, Any]) -> Field:
         return self[field_name(question)]
@@ -94,7 +95,9 @@ def _field(question: dict[str, Any], lang: str, departments: list[dict]) -> Fiel
         )
         return CheckboxesField(label, choices=_later(choices), validators=checks)
     if kind == "department":
-        choices = [("", _l("请选择（可不选）"))] + [(d["code"], d["name"]) for d in departments]
+        choices = [("", _l("请选择（可不选）"))] + [
+            (d["code"], unit_name(d, lang)) for d in departments
+        ]
         checks = [DataRequired(message=_l("请选择科室"))] if question["required"] else []
         return SelectField(label, choices=_later(choices), validators=checks, default="")
     limit = question.get("max_length", definitions.TEXT_MAX)

@@ -575,3 +575,11 @@ def branch_assessment(db: Database) -> None:
         ["branch_code", "local_day", "state", "claim_minutes", "patient_confirmed", "routed_at"],
         index_name="idx_wishes_assessment",
     )
+
+
+@migrations(name="0013_english_names")
+def english_names(db: Database) -> None:
+    """English names of branches and departments, for the patient pages in English (the
+    Traditional names are converted from the Chinese ones)."""
+    for table in ("branches", "departments"):
+        db[table].add_column("name_en", str)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from .. import lifecycle
+from .. import i18n, lifecycle
 from ..intake.views import KIOSK_LAYOUT, PHONE_LAYOUT
 from ..organisation import store as organisation
 from ..storage import get_db
@@ -37,8 +37,24 @@ def _status(code: str, layout: str):
         layout=layout,
         wish=wish,
         events=events,
-        branch_names=organisation.branch_names(db),
+        branch_names=i18n.unit_names(organisation.branches(db, active_only=False)),
+        claimant=_claimant(db, wish),
     )
+
+
+def _claimant(db, wish: dict) -> str:
+    """Who claimed the wish, as the patient reads it: a branch or department by its name in
+    the page's language (the wish keeps the Chinese name it had when claimed), a person as
+    their name is written."""
+    kind, name = wish.get("claimant_kind"), wish.get("claimant_name") or ""
+    if kind == lifecycle.ClaimantKind.BRANCH:
+        units = organisation.branches(db, active_only=False)
+    elif kind == lifecycle.ClaimantKind.DEPARTMENT:
+        units = organisation.departments(db, active_only=False)
+    else:
+        return name
+    unit = next((u for u in units if u["name"] == name), None)
+    return i18n.unit_name(unit) if unit else i18n.unit_name({"name": name})
 
 
 @bp.get("/t")
