@@ -92,7 +92,9 @@ VAGUE_WISHES = [
     ("吃的方面有点问题", "catering"),
     ("上次说的那个还没弄好", "logistics"),
 ]
-DEPARTMENT_CLAIMANTS = ["心血管内科病区", "门诊服务中心", "营养科", "后勤保障部"]
+# Departments of the organisation, as the claim form offers them (so patients read their names
+# in their own language on the tracking page).
+DEPARTMENT_CLAIMANTS = ["心血管内科病区", "门诊大厅", "老年医学科病区", "检验科"]
 PERSON_CLAIMANTS = ["王护士长", "志愿者李阿姨", "张医生", "陈老师"]
 
 
