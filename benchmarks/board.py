@@ -515,10 +515,11 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(data_dir: Path, models_dir: Path, log: Path) -> Iterator[str]:
+def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = None) -> Iterator[str]:
     """gunicorn as `wishes serve` runs it (2 workers × 4 threads, preloaded app), without the
-    notification worker, which would queue overdue reminders into the database being timed."""
-    port = free_port()
+    notification worker, which would queue overdue reminders into the database being timed;
+    on `port`, or on a free one."""
+    port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("WISHES_")}
     env.update(WISHES_DATA_DIR=str(data_dir), WISHES_MODELS_DIR=str(models_dir))
     command = [

@@ -632,3 +632,50 @@ def test_a_branch_still_being_scored_has_no_tier_or_change_yet(db):
     assert rows["总务后勤党支部"]["tier"] == "评分未完成（19 项未评）"
     # The hospital mean leaves out the unfinished branch.
     assert results.hospital_mean(list(ranked.values())) == ranked["pediatrics"].areas
+
+
+def test_median_time_to_fulfil_per_branch(db):
+    """Read off the index per branch: odd and even counts; wishes outside the period or not
+    fulfilled left out; a branch with none has no figure (insufficient data), not zero."""
+    from datetime import UTC, datetime, timedelta
+
+    from wishes.assessment import metrics
+
+    def wish(number, branch, day, hours):
+        created = datetime.fromisoformat(f"{day} 02:00:00")  # 10:00 in Shanghai, same day
+        fulfilled = created + timedelta(hours=hours) if hours is not None else None
+        db["wishes"].insert(
+            {
+                "tracking_code": f"MEDIAN{number}",
+                "text": "希望有人帮忙",
+                "state": "open" if fulfilled is None else "fulfilled",
+                "channel": "kiosk",
+                "branch_code": branch,
+                "created_at": str(created),
+                "updated_at": str(created),
+                "local_day": day,
+                "fulfilled_at": str(fulfilled) if fulfilled else None,
+            }
+        )
+
+    for number, (branch, day, hours) in enumerate(
+        [
+            ("pediatrics", "2026-03-02", 10),
+            ("pediatrics", "2026-03-05", 1),
+            ("pediatrics", "2026-03-31", 3),
+            ("pediatrics", "2026-04-01", 0.5),  # after the period
+            ("pediatrics", "2026-03-09", None),  # not fulfilled
+            ("logistics", "2026-03-02", 9),
+            ("logistics", "2026-03-03", 2),
+            ("logistics", "2026-03-04", 6),
+            ("logistics", "2026-03-05", 4),
+        ]
+    ):
+        wish(number, branch, day, hours)
+    figures = metrics.wish_figures(
+        db, ["pediatrics", "logistics", "nursing"], ("2026-03-01", "2026-03-31"), 24,
+        datetime(2026, 4, 2, tzinfo=UTC),
+    )  # fmt: skip
+    assert figures["pediatrics"]["median_fulfil_hours"] == metrics.Figure(3.0, 3)
+    assert figures["logistics"]["median_fulfil_hours"] == metrics.Figure(5.0, 4)
+    assert figures["nursing"]["median_fulfil_hours"] == metrics.Figure(None, 0)

@@ -25,6 +25,7 @@ from ..storage import TIMESTAMP_FORMAT
 
 SATISFACTION = "satisfaction"
 OVERALL_QUESTION = "overall"
+FULFIL_INDEX = "idx_wishes_branch_code_fulfil_minutes_local_day_department_code"
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,8 @@ def _in(values: list[str]) -> str:
 def wish_figures(
     db: Database, codes: list[str], days: tuple[str, str], claim_hours: int, now: datetime
 ) -> dict[str, dict[str, Figure]]:
-    """Branch → the four wish figures, from two queries over one covering index."""
+    """Branch → the four wish figures: three from one query over a covering index, the median
+    read off another index."""
     if not codes:
         return {}
     due_before = (now - timedelta(hours=claim_hours)).strftime(TIMESTAMP_FORMAT)
@@ -61,19 +63,8 @@ def wish_figures(
         figures["claim_in_time_share"] = _share(row["in_time"], row["judged"])
         figures["fulfilment_rate"] = _share(row["fulfilled"], row["counted"])
         figures["confirmed_share"] = _share(row["confirmed"], row["fulfilled"])
-    for row in db.query(
-        f"""WITH fulfilled AS (
-              SELECT branch_code, fulfil_minutes,
-                     row_number() OVER (PARTITION BY branch_code ORDER BY fulfil_minutes) AS k,
-                     count(*) OVER (PARTITION BY branch_code) AS n
-              FROM wishes
-              WHERE branch_code IN ({_in(codes)}) AND fulfil_minutes IS NOT NULL
-                AND local_day BETWEEN ? AND ?)
-            SELECT branch_code, avg(fulfil_minutes) / 60.0 AS median, max(n) AS n
-            FROM fulfilled WHERE k IN ((n + 1) / 2, (n + 2) / 2) GROUP BY branch_code""",
-        [*codes, *days],
-    ):
-        out[row["branch_code"]]["median_fulfil_hours"] = Figure(row["median"], row["n"])
+    for code, median in _median_fulfil_hours(db, codes, days).items():
+        out[code]["median_fulfil_hours"] = median
     for figures in out.values():
         for metric in (
             "claim_in_time_share",
@@ -82,6 +73,32 @@ def wish_figures(
             "median_fulfil_hours",
         ):
             figures.setdefault(metric, Figure(None, 0))
+    return out
+
+
+def _median_fulfil_hours(db: Database, codes: list[str], days: tuple[str, str]) -> dict:
+    """Branch → median hours to fulfil, read off the (branch, fulfil_minutes) index in order,
+    one `LIMIT 2 OFFSET k` per branch as the dashboard reads its waits, instead of sorting a
+    year of wishes (a window function over them took 0.2–0.8 s for 100 branches)."""
+    source = f"FROM wishes INDEXED BY {FULFIL_INDEX}"
+    where = "fulfil_minutes IS NOT NULL AND local_day BETWEEN ? AND ?"
+    counts = db.execute(
+        f"""SELECT branch_code, count(*) {source}
+            WHERE branch_code IN ({_in(codes)}) AND {where} GROUP BY branch_code""",
+        [*codes, *days],
+    ).fetchall()
+    out = {}
+    for code, n in counts:
+        middle = [
+            minutes
+            for (minutes,) in db.execute(
+                f"""SELECT fulfil_minutes {source} WHERE branch_code = ? AND {where}
+                    ORDER BY fulfil_minutes LIMIT 2 OFFSET ?""",
+                [code, *days, (n - 1) // 2],
+            )
+        ]
+        minutes = middle[0] if n % 2 else (middle[0] + middle[1]) / 2
+        out[code] = Figure(minutes / 60.0, n)
     return out
 
 
