@@ -31,7 +31,7 @@ from wishes.vendor import FILES
 from .conftest import Server
 
 # Who visits: "anon" is a patient (kiosk or phone); the rest are the demo's staff accounts.
-VISITORS = ("anon", "member", "secretary", "member2", "triager", "manager", "admin")
+VISITORS = ("anon", "member", "secretary", "member2", "triager", "inspector", "manager", "admin")
 
 # The board's page for one wish in each state, seen by someone who may act on it then.
 STATE_VISITOR = {
@@ -45,6 +45,9 @@ STATE_VISITOR = {
 }
 # The patient's tracking page in the states that read differently.
 TRACKED_STATES = ("triage", "open", "fulfilled", "declined")
+# An assessment round's pages in each stage, seen by who works on it then.
+STAGE_VISITOR = {"draft": "triager", "self": "secretary", "inspection": "inspector",
+                 "published": "member"}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,10 @@ def _questionnaire(server: Server) -> dict[str, Any]:
     return {"qid": row["qid"], "slug": row["slug"], "vid": row["vid"], "key": key}
 
 
+def _rounds(server: Server) -> list[Any]:
+    return server.rows("SELECT id, stage FROM assessment_rounds ORDER BY id")
+
+
 def _static_files(app) -> list[str]:
     root = Path(app.static_folder)
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.is_file())
@@ -94,6 +101,13 @@ BY_ARGUMENT: dict[str, Callable[[Server], list[Sample]]] = {
     "qid": lambda s: [Sample({"qid": _questionnaire(s)["qid"]})],
     "vid": lambda s: [Sample({"vid": _questionnaire(s)["vid"]})],
     "key": lambda s: [Sample({"key": _questionnaire(s)["key"]})],
+    "round_id": lambda s: [
+        Sample({"round_id": r["id"]}, "triager", r["stage"]) for r in _rounds(s)
+    ],
+    "number": lambda s: [
+        Sample({"number": r["number"]}, "triager")
+        for r in s.rows("SELECT DISTINCT number FROM assessment_scheme_versions ORDER BY number")
+    ],
     "user_id": lambda s: [
         Sample({"user_id": s.rows("SELECT id FROM users WHERE username = 'member2'")[0]["id"]})
     ],
@@ -105,6 +119,25 @@ BY_ENDPOINT: dict[str, Callable[[Server, Any], list[Sample]]] = {
     "vendor.asset": lambda s, app: [Sample({"name": name}) for name in FILES],
     "dashboard.export": lambda s, app: [
         Sample({"name": name, "fmt": fmt}, "manager") for name in TABLES for fmt in ("csv", "xlsx")
+    ],
+    # A branch's score sheet in every round: its stage decides who fills in what.
+    "assessment.branch": lambda s, app: [
+        Sample({"round_id": r["id"], "code": "pediatrics"}, STAGE_VISITOR[r["stage"]], r["stage"])
+        for r in _rounds(s)
+    ],
+    "assessment.report": lambda s, app: [
+        Sample({"round_id": r["id"], "code": "pediatrics"}, "triager", r["stage"])
+        for r in _rounds(s)
+    ],
+    "assessment.export": lambda s, app: [
+        Sample({"round_id": r["id"], "fmt": fmt}, "triager")
+        for r in _rounds(s)
+        for fmt in ("csv", "xlsx")
+    ],
+    "assessment.attachment": lambda s, app: [
+        Sample({"attachment_id": row["id"]}, "secretary", "evidence")
+        for row in s.rows("SELECT max(id) AS id FROM assessment_attachments")
+        if row["id"] is not None
     ],
     "board.photo": lambda s, app: [
         Sample({"wish_id": row["id"]}, "member", "a fulfilled wish's photo")

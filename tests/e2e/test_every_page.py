@@ -104,6 +104,7 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
         return tabs[key]
 
     _ensure_a_photo(tab("member", DESK)[1], server)
+    _ensure_evidence(tab("secretary", DESK)[1], server)
     planned = plan(app, server)
     seen: list[Seen] = []
     unreached: list[str] = []
@@ -146,6 +147,22 @@ def _ensure_a_photo(page, server: Server) -> None:
     )
     fulfil.locator("button[type=submit]").click()
     page.wait_for_url(re.compile(rf"/board/wishes/{wish}"))
+
+
+def _ensure_evidence(page, server: Server) -> None:
+    """An assessment's evidence file is a page of its own: the secretary uploads one."""
+    if server.rows("SELECT 1 FROM assessment_attachments"):
+        return
+    rounds = server.rows("SELECT id FROM assessment_rounds WHERE stage = 'self' ORDER BY id")
+    assert rounds, "the demo has no round in self-assessment to upload evidence to"
+    page.goto(f"/assessment/rounds/{rounds[0]['id']}/branches/pediatrics")
+    upload = page.locator("form.upload-form").first
+    upload.locator("input[type=file]").set_input_files(
+        {"name": "evidence.png", "mimeType": "image/png", "buffer": tiny_png()}
+    )
+    upload.locator("button[type=submit]").click()
+    page.wait_for_load_state("load")
+    assert server.rows("SELECT 1 FROM assessment_attachments"), "the evidence was not stored"
 
 
 def _who_may_see(target: Target, tab, server: Server) -> tuple[str | None, str]:
