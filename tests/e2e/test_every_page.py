@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
@@ -43,6 +43,9 @@ LABEL_RULES = {
     "aria-toggle-field-name", "link-name", "image-alt", "svg-img-alt", "label-title-only",
 }  # fmt: skip
 CONTRAST_RULES = {"color-contrast"}
+# Patient pages are also crawled in their other languages (Simplified Chinese is the default),
+# from a browser that asks for that language.
+OTHER_LANGUAGES = {"zh_Hant": "zh-TW", "en": "en-US"}
 
 
 @dataclass
@@ -87,12 +90,13 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
     app = create_app({"WISHES_DATA_DIR": str(scratch / "data"),
                       "WISHES_MODELS_DIR": str(scratch / "models")})  # fmt: skip
 
-    tabs: dict[tuple[str, str], tuple] = {}
+    tabs: dict[tuple[str, str, str], tuple] = {}
 
-    def tab(visitor: str, device: dict):
-        key = (visitor, repr(device))
+    def tab(visitor: str, device: dict, locale: str = COMMON["locale"]):
+        key = (visitor, repr(device), locale)
         if key not in tabs:
-            context = browser.new_context(base_url=server.base_url, **COMMON, **device)
+            context = browser.new_context(base_url=server.base_url, **device,
+                                          **{**COMMON, "locale": locale})  # fmt: skip
             context.set_default_timeout(15_000)
             watch = Watch()
             watch.attach(context)
@@ -119,10 +123,15 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
                 # A download, a script, a picture: fetched, not shown; its answer is what counts.
                 seen.append(Seen(target.label, target.rule, visitor, 200, "file"))
                 continue
-            _context, page, watch = tab(visitor, _device(visitor, target.url))
-            started = time.monotonic()
-            seen.append(_visit(target, visitor, page, watch, server, axe_source, folder, number))
-            seen[-1].seconds = round(time.monotonic() - started, 2)
+            variants = [(target, visitor, COMMON["locale"])]
+            if visitor == "anon" and not target.recipe:  # a patient's page, in every language
+                variants += [(_in_language(target, code), f"anon ({code})", locale)
+                             for code, locale in OTHER_LANGUAGES.items()]  # fmt: skip
+            for shown, label, locale in variants:
+                _context, page, watch = tab(visitor, _device(visitor, target.url), locale)
+                started = time.monotonic()
+                seen.append(_visit(shown, label, page, watch, server, axe_source, folder, number))
+                seen[-1].seconds = round(time.monotonic() - started, 2)
     finally:
         for context, _page, _watch in tabs.values():
             context.close()
@@ -131,6 +140,11 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
     )
     rules = {rule.rule for rule in app.url_map.iter_rules() if "GET" in (rule.methods or ())}
     return Crawl(seen, planned.unfilled, unreached, rules)
+
+
+def _in_language(target: Target, code: str) -> Target:
+    joiner = "&" if "?" in target.url else "?"
+    return replace(target, url=f"{target.url}{joiner}lang={code}")
 
 
 def _ensure_a_photo(page, server: Server) -> None:
