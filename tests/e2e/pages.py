@@ -46,8 +46,7 @@ STATE_VISITOR = {
 # The patient's tracking page in the states that read differently.
 TRACKED_STATES = ("triage", "open", "fulfilled", "declined")
 # An assessment round's pages in each stage, seen by who works on it then.
-STAGE_VISITOR = {"draft": "triager", "self": "secretary", "inspection": "inspector",
-                 "published": "member"}  # fmt: skip
+STAGE_VISITOR = {"self": "secretary", "inspection": "inspector", "published": "member"}
 
 
 @dataclass(frozen=True)

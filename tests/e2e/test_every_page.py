@@ -109,6 +109,7 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
 
     _ensure_a_photo(tab("member", DESK)[1], server)
     _ensure_evidence(tab("secretary", DESK)[1], server)
+    _ensure_a_round_in_inspection(tab("triager", DESK)[1], server)
     planned = plan(app, server)
     seen: list[Seen] = []
     unreached: list[str] = []
@@ -177,6 +178,24 @@ def _ensure_evidence(page, server: Server) -> None:
     upload.locator("button[type=submit]").click()
     page.wait_for_load_state("load")
     assert server.rows("SELECT 1 FROM assessment_attachments"), "the evidence was not stored"
+
+
+def _ensure_a_round_in_inspection(page, server: Server) -> None:
+    """The demo's rounds are published or in self-assessment: the office opens one more and
+    hands it to the inspectors, so the inspector's scoring sheet is crawled too."""
+    if server.rows("SELECT 1 FROM assessment_rounds WHERE stage = 'inspection'"):
+        return
+    page.goto("/assessment/rounds/new")
+    page.locator("#name").fill("2027 Q1")
+    page.locator("#first_day").fill("2027-01-01")
+    page.locator("#last_day").fill("2027-03-31")
+    page.locator("main form button[type=submit]").click()
+    page.wait_for_url(re.compile(r"/assessment/rounds/\d+$"))
+    page.get_by_role("button", name="结束自评，交考评组评分").click()
+    page.wait_for_load_state("load")
+    assert server.rows("SELECT 1 FROM assessment_rounds WHERE stage = 'inspection'"), (
+        "the new round did not reach inspection"
+    )
 
 
 def _who_may_see(target: Target, tab, server: Server) -> tuple[str | None, str]:
