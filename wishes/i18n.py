@@ -35,11 +35,12 @@ COOKIE_DAYS = 365
 BABEL_LOCALES = {"zh_Hans": "zh_Hans_CN", "zh_Hant": "zh_Hant", "en": "en"}
 # <html lang> and hreflang.
 HTML_LANG = {"zh_Hans": "zh-Hans", "zh_Hant": "zh-Hant", "en": "en"}
-# The switch: what its links say, and their accessible names (each in its own language).
+# The switch: what its links say, and their accessible names (each in its own language). A name
+# starts with what the link shows (WCAG 2.5.3, label in name): "EN" is not a word of "English".
 SWITCH = (
     ("zh_Hans", "简", "简体中文"),
     ("zh_Hant", "繁", "繁體中文"),
-    ("en", "EN", "English"),
+    ("en", "EN", "EN, English"),
 )
 # WTForms' own messages ("Not a valid choice.") come from its catalogues: zh is Simplified.
 WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW", "en": "en"}

@@ -159,6 +159,8 @@ def _forms(wish: dict[str, Any], posted: str | None = None) -> dict[str, Any]:
             form.set_branches(organisation.branches(db), suggestions, exclude=wish["branch_code"])
         elif isinstance(form, ClaimForm):
             form.set_departments(organisation.departments(db))
+        for field in form:  # the forms share field names (reason, note): ids of their own
+            field.id = field.label.field_id = f"{action}-{field.id}"
         forms[action] = form
     return forms
 

@@ -1,0 +1,1 @@
+"""Browser tests: the real server (`wishes serve --demo`) driven by Debian's chromium."""
