@@ -562,19 +562,25 @@ def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = Non
 
 @contextlib.contextmanager
 def traced_connections(statements: list[str]) -> Iterator[None]:
-    """Record every statement (parameters filled in) the app runs while inside the block."""
-    original = wishes.storage.connect
+    """Record every statement (parameters filled in) the app runs while inside the block, on
+    the connections its pool lends to requests (`wishes.storage.Pool`)."""
+    pool = wishes.storage.Pool
+    take, give_back = pool.take, pool.give_back
 
-    def tracing_connect(path):
-        db = original(path)
+    def tracing_take(self):
+        db = take(self)
         db.conn.set_trace_callback(statements.append)
         return db
 
-    wishes.storage.connect = tracing_connect
+    def untracing_give_back(self, db):
+        db.conn.set_trace_callback(None)
+        give_back(self, db)
+
+    pool.take, pool.give_back = tracing_take, untracing_give_back
     try:
         yield
     finally:
-        wishes.storage.connect = original
+        pool.take, pool.give_back = take, give_back
 
 
 READS_WISHES = re.compile(r"\bFROM wishes\b")

@@ -73,6 +73,7 @@ MATRIX = {
     # -- patients: open to everyone, logged in or not
     "GET /":                                    "200    200    200    200    200    200    200",
     "GET /healthz":                             "200    200    200    200    200    200    200",
+    "GET /ping":                                "200    200    200    200    200    200    200",
     "GET /kiosk":                               "200    200    200    200    200    200    200",
     "GET /kiosk/wish":                          "200    200    200    200    200    200    200",
     "POST /kiosk/wish":                         "302+   302+   302+   302+   302+   302+   302+",

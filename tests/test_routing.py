@@ -2,6 +2,7 @@ import csv
 import json
 import random
 
+import numpy as np
 import pytest
 
 from wishes import create_app, lifecycle
@@ -210,3 +211,31 @@ def test_a_newly_activated_model_is_picked_up_without_a_restart(tmp_path):
     examples = training.read_examples(generated(tmp_path / "a.csv", 30, 1))
     run = training.train(models, {"files": examples}, heldout)
     assert router.route("今天想吃苹果").model_version == run.version
+
+
+def test_the_fast_path_gives_the_pipelines_own_probabilities(trained_models):
+    """The router's per-wish arithmetic (routing/fast.py) agrees with scikit-learn's
+    `predict_proba` on the whole held-out file, and routes each wish as the pipeline would."""
+    router = Router(trained_models, threshold=0.6)
+    model = router.refresh()
+    assert router._fast is not None  # verified against the pipeline when the model loaded
+    texts = [t for t, _ in training.read_examples(training.bundled_file(training.BUNDLED_HELDOUT))]
+    texts += ["", "🙂", "   ", "ＡＢＣ１２３", "檢查報告"]
+    expected = model.pipeline.predict_proba(texts)
+    got = np.vstack([router._fast.predict_proba(t) for t in texts])
+    assert np.abs(got - expected).max() < 1e-12
+    for wish, row in zip(texts[:50], expected, strict=False):
+        best = model.pipeline.classes_[row.argmax()]
+        assert router.route(wish).suggestions[0] == (best, round(float(row.max()), 4))
+
+
+def test_a_pipeline_the_fast_path_does_not_know_is_used_as_it_is(tmp_path):
+    """Another design (logistic regression): no fast path, the pipeline predicts, nothing fails."""
+    from wishes.routing import fast, pipeline
+
+    data = generated(tmp_path / "d.csv", 20, 1)
+    examples = training.read_examples(data)
+    model = pipeline.build("words+chars-logistic").fit(
+        [t for t, _ in examples], [label for _, label in examples]
+    )
+    assert fast.verified(model, ["苹果香蕉", "汽车"]) is None

@@ -127,3 +127,89 @@ def test_a_writer_waits_for_the_lock_and_retries(app):
     with storage.transaction(db):
         db.execute("INSERT INTO general_branches (code, name) VALUES ('x', 'x')")
     assert db.execute("SELECT count(*) FROM general_branches WHERE code = 'x'").fetchone()[0] == 1
+
+
+def test_requests_reuse_an_open_connection_and_never_inherit_a_transaction(app):
+    """The pool lends the next request the connection the last one gave back (a new one would
+    parse the schema again); one left inside a transaction comes back rolled back."""
+    import wishes.storage as storage
+
+    with app.app_context():
+        first = storage.get_db()
+        first.conn.execute("BEGIN IMMEDIATE")
+        first.conn.execute("INSERT INTO general_branches (code, name) VALUES ('half', 'x')")
+    with app.app_context():
+        again = storage.get_db()
+        assert again is first and not again.conn.in_transaction
+        assert (
+            again.execute("SELECT count(*) FROM general_branches WHERE code = 'half'").fetchone()[0]
+            == 0
+        )
+
+
+def test_a_replaced_database_file_is_opened_afresh(app, tmp_path):
+    """After the file is swapped (a restore), requests read the new file, not the old inode."""
+    import shutil
+
+    import wishes.storage as storage
+
+    path = storage.database_path(app)
+    with app.app_context():
+        old = storage.get_db()
+        old.execute("SELECT 1").fetchone()
+    copy = tmp_path / "copy.db"
+    with connect(path) as db:
+        db.conn.execute("VACUUM INTO ?", [str(copy)])
+    with connect(copy) as db:
+        db.execute("INSERT INTO general_branches (code, name) VALUES ('new', 'x')")
+        db.conn.commit()
+    shutil.move(copy, path)
+    with app.app_context():
+        fresh = storage.get_db()
+        assert fresh is not old
+        assert (
+            fresh.execute("SELECT count(*) FROM general_branches WHERE code = 'new'").fetchone()[0]
+            == 1
+        )
+
+
+def test_writers_take_turns_at_the_gate_and_a_stuck_one_times_out(app, monkeypatch):
+    """Threads writing at once all commit, one at a time; a writer that cannot get its turn
+    within the gate's timeout fails like SQLite's busy timeout does, with "locked"."""
+    import threading
+
+    import wishes.storage as storage
+
+    path = storage.database_path(app)
+
+    def write(n):
+        db = connect(path)
+        with storage.transaction(db):
+            db.execute("INSERT INTO general_branches (code, name) VALUES (?, 'x')", [f"t{n}"])
+        db.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with connect(path) as db:
+        assert (
+            db.execute("SELECT count(*) FROM general_branches WHERE code LIKE 't%'").fetchone()[0]
+            == 12
+        )
+
+    monkeypatch.setattr(storage, "GATE_TIMEOUT_SECONDS", 0.05)
+    errors = []
+
+    def late():
+        try:
+            write("late")
+        except sqlite3.OperationalError as error:
+            errors.append(str(error))
+
+    with storage.WriteGate.of(path).turn(1):  # another thread of this process is writing
+        waiting = threading.Thread(target=late)
+        waiting.start()
+        waiting.join()
+    assert errors and "locked" in errors[0]

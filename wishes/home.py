@@ -1,4 +1,5 @@
-"""The front door: `/` sends phones to the wish form's welcome, and `/healthz` for monitors."""
+"""The front door: `/` sends phones to the wish form's welcome; `/healthz` and `/ping` for
+monitors."""
 
 from __future__ import annotations
 
@@ -18,3 +19,9 @@ def index():
 def health():
     get_db().execute("SELECT 1")
     return {"status": "ok"}
+
+
+@bp.get("/ping")
+def ping():
+    """Liveness without the database: the process answers. The load benchmark's bare route."""
+    return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}

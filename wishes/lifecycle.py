@@ -156,7 +156,9 @@ def _event(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
-    db["wish_events"].insert(
+    _insert(
+        db,
+        "wish_events",
         {
             "wish_id": wish_id,
             "at": at,
@@ -169,8 +171,19 @@ def _event(
             "actor_user_id": actor.user_id,
             "reason": reason,
             "data": json.dumps(data, ensure_ascii=False) if data else None,
-        }
+        },
     )
+
+
+def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
+    """One row by plain SQL, inside the write lock: sqlite-utils' `insert` reads sqlite_master
+    three times and opens a savepoint on every call."""
+    columns = ", ".join(row)
+    marks = ", ".join("?" * len(row))
+    cursor = db.conn.execute(
+        f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
+    )
+    return cursor.lastrowid
 
 
 def _is_active_branch(db: Database, code: str) -> bool:
@@ -217,7 +230,7 @@ def submit(
         row["tracking_code"] = new_tracking_code()
         try:
             with transaction(db):
-                wish_id = db["wishes"].insert(row).last_pk
+                wish_id = _insert(db, "wishes", row)
                 _event(db, wish_id, Action.SUBMIT, PATIENT, at, from_state=None, to_state=state)
                 if routed:
                     _event(

@@ -1,14 +1,21 @@
 """One SQLite file, opened through sqlite-utils with the same pragmas everywhere.
 
-A connection belongs to one request (flaskr's `get_db` on `g`) or to one command, so
-no connection is ever shared across a fork or between threads. Writes that belong
-together go through `transaction()`, which takes the write lock up front (BEGIN
-IMMEDIATE) so that two writers never deadlock half-way through.
+A connection belongs to one request at a time (flaskr's `get_db` on `g`) or to one command,
+so no connection is ever used by two threads at once or carried across a fork. Between
+requests a worker keeps its connections open (`Pool`): a new connection parses the whole
+schema on its first statement, which cost more than a whole `/ping` request. Writes that
+belong together go through `transaction()`, which queues writers at the `WriteGate` and then
+takes the write lock up front (BEGIN IMMEDIATE) so that two writers never deadlock half-way
+through.
 """
 
 from __future__ import annotations
 
+import fcntl
+import os
 import sqlite3
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,19 +41,101 @@ def utcnow() -> str:
     return datetime.now(UTC).strftime(TIMESTAMP_FORMAT)
 
 
-def connect(path: str | Path) -> Database:
+def connect(path: str | Path, *, check_same_thread: bool = True) -> Database:
     """Open the database with WAL, foreign keys, a busy timeout and full fsync on commit.
 
     `synchronous=FULL`: a wish whose tracking code the patient has been shown must survive
     a power cut, and the volume (hundreds of writes a day) makes the extra fsync free.
+    `check_same_thread=False` only for the pool, which hands a connection to one thread at a time.
     """
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_MS / 1000)
+    conn = sqlite3.connect(
+        str(path), timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=check_same_thread
+    )
     db = Database(conn)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    db.write_gate = WriteGate.of(path)
     return db
+
+
+class WriteGate:
+    """Where the app's writers to one database file queue for their turn, before BEGIN IMMEDIATE.
+
+    SQLite's busy timeout makes a writer that finds the lock taken sleep 1, 2, 5, 10 … 100 ms
+    between looks, and nothing wakes it when the lock is free: under 20 concurrent patients
+    a submission waited up to 0.7 s (p99) for a lock held about a millisecond at a time
+    (docs/performance.md). Here the threads of a process queue on a lock that wakes the next one
+    at once, and the one at the head takes a file lock (flock) shared with the other gunicorn
+    workers, polled every 0.5 ms; then BEGIN IMMEDIATE almost never waits. Writers that do not
+    pass here (a backup, a shell) still meet SQLite's own lock and busy timeout.
+    """
+
+    POLL_SECONDS = 0.0005
+    _gates: dict[str, WriteGate] = {}
+    _gates_lock = threading.Lock()
+
+    def __init__(self, lock_path: str) -> None:
+        self.lock_path = lock_path
+        self._threads = threading.Lock()
+        self._fd: int | None = None
+
+    @classmethod
+    def of(cls, path: str | Path) -> WriteGate | None:
+        """The gate of a database file (one per process), or None for a memory database."""
+        if str(path) in ("", ":memory:") or str(path).startswith("file:"):
+            return None
+        key = os.path.realpath(path)
+        with cls._gates_lock:
+            if key not in cls._gates:
+                cls._gates[key] = cls(key + ".lock")
+            return cls._gates[key]
+
+    @classmethod
+    def _forget_all(cls) -> None:
+        """After a fork: the child has none of the parent's threads, locks or open files."""
+        cls._gates = {}
+        cls._gates_lock = threading.Lock()
+
+    def _file(self) -> int | None:
+        if self._fd is None:
+            try:
+                self._fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            except OSError:  # a read-only folder: SQLite's own lock still serialises writers
+                return None
+        return self._fd
+
+    @contextmanager
+    def turn(self, timeout: float) -> Iterator[None]:
+        deadline = time.monotonic() + timeout
+        if not self._threads.acquire(timeout=timeout):
+            raise sqlite3.OperationalError("database is locked (waiting for another writer)")
+        try:
+            fd = self._file()
+            while fd is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() > deadline:
+                        raise sqlite3.OperationalError(
+                            "database is locked (waiting for another writer)"
+                        ) from None
+                    time.sleep(self.POLL_SECONDS)
+            try:
+                yield
+            finally:
+                if fd is not None:
+                    fcntl.flock(fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
+
+
+os.register_at_fork(after_in_child=WriteGate._forget_all)
+
+# How long a writer queues at the gate before giving up as SQLite would have.
+GATE_TIMEOUT_SECONDS = BUSY_TIMEOUT_MS / 1000 * (1 + LOCK_RETRIES)
 
 
 @contextmanager
@@ -56,14 +145,21 @@ def transaction(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    _begin_immediate(db.conn)
-    try:
-        yield db
-    except BaseException:
-        db.conn.rollback()
-        raise
-    else:
-        db.conn.commit()
+    gate = getattr(db, "write_gate", None)
+    with gate.turn(GATE_TIMEOUT_SECONDS) if gate else _no_gate():
+        _begin_immediate(db.conn)
+        try:
+            yield db
+        except BaseException:
+            db.conn.rollback()
+            raise
+        else:
+            db.conn.commit()
+
+
+@contextmanager
+def _no_gate() -> Iterator[None]:
+    yield
 
 
 def _begin_immediate(conn: sqlite3.Connection) -> None:
@@ -92,16 +188,79 @@ def database_path(app: Flask | None = None) -> Path:
     return Path(app.config["WISHES_DATA_DIR"]) / "wishes.db"
 
 
+class Pool:
+    """Open connections to one database file, each lent to one request at a time.
+
+    A new connection reads and parses the schema (81 tables, indexes and triggers) on its first
+    statement: 0.5–0.8 ms, more than a whole `/ping` request costs (docs/performance.md). Kept
+    open, a connection costs that once. A connection comes back without a transaction (one
+    left open is rolled back), is never shared across a fork (a child starts with an empty
+    pool) and is dropped when the file was replaced (`wishes restore`).
+    """
+
+    SIZE = 16  # far above a worker's threads: what is over it is closed
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._idle: list[tuple[Database, int]] = []
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+
+    def _inode(self) -> int | None:
+        try:
+            return os.stat(self.path).st_ino
+        except FileNotFoundError:
+            return None
+
+    def take(self) -> Database:
+        inode = self._inode()
+        with self._lock:
+            if self._pid != os.getpid():  # a forked child: the parent's connections stay its own
+                self._idle, self._pid = [], os.getpid()
+            while self._idle:
+                db, its_inode = self._idle.pop()
+                if its_inode == inode:
+                    return db
+                db.close()  # the file was replaced since
+        db = connect(self.path, check_same_thread=False)
+        db.pool_inode = self._inode()
+        return db
+
+    def give_back(self, db: Database) -> None:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        with self._lock:
+            if self._pid == os.getpid() and len(self._idle) < self.SIZE:
+                self._idle.append((db, getattr(db, "pool_inode", None)))
+                return
+        db.close()
+
+    def close(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for db, _inode in idle:
+            db.close()
+
+
+POOL = "wishes.pool"
+
+
 def get_db() -> Database:
-    """The current request's connection, opened on first use."""
+    """The current request's connection, lent by the app's pool on first use."""
     if "db" not in g:
-        g.db = connect(database_path())
+        pool = current_app.extensions.get(POOL)
+        g.db = pool.take() if pool else connect(database_path())
     return g.db
 
 
 def close_db(_error: BaseException | None = None) -> None:
     db = g.pop("db", None)
-    if db is not None:
+    if db is None:
+        return
+    pool = current_app.extensions.get(POOL)
+    if pool:
+        pool.give_back(db)
+    else:
         db.close()
 
 
@@ -132,6 +291,7 @@ def init_db_command() -> None:
 
 
 def init_app(app: Flask) -> None:
+    app.extensions[POOL] = Pool(database_path(app))
     app.teardown_appcontext(close_db)
 
 

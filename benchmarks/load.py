@@ -1,0 +1,656 @@
+"""Load and scale: the production server under 20 concurrent clients, at 10k, 100k and 1M wishes.
+
+For each size, a data dir filled once (kept under --data-root and reused: N wishes made as
+benchmarks/dashboard.py makes them, with N questionnaire responses beside them, the schema's
+own triggers filling the search index and the tallies) is copied to a scratch dir, and the
+server is started exactly as the README's run command starts it: `.venv/bin/wishes serve
+--demo` (gunicorn, 2 workers × 4 threads, the app preloaded, the notification worker beside
+it), with WISHES_BIND on --port, WISHES_DATA_DIR the copy, and WISHES_RATE_LIMIT_FACTOR=0:
+every client of this benchmark comes from 127.0.0.1, and the per-address limit (20 wishes in
+10 minutes) would otherwise refuse all but the first 20 wishes. Then, from this process,
+which the server shares nothing with but the two cores:
+
+1. throughput: --clients concurrent clients (asyncio + aiohttp, one cookie jar each, like 20
+   phones) in alternating rounds of --seconds: the bare route `/ping` (no database), then
+   wish submissions, then `/ping` and submissions again. One *submission* is what a patient's
+   phone does: GET `/w/new` (the form, its CSRF token in the session cookie), POST it (the
+   wish is validated, routed by jieba + scikit-learn, stored with its events and its
+   notification in one transaction, fsynced), and follow the redirect to the tracking page
+   that shows the code (a read of the new wish). Reported: submissions per second, the same
+   in HTTP requests per second (3 per submission), the ratio of both to /ping's requests per
+   second, and p50/p99 latency of each of the three requests and of the whole submission;
+2. pages, one client after the throughput rounds: the board (first page, filters, the last
+   page), its search, a wish's tracking page, the dashboard (default view and a year by
+   month), `/healthz` and `/ping`: p50 and p95 of --repeat requests, logged in through the
+   real login form;
+3. memory: resident (RSS) and proportional (PSS, shared pages split between the processes
+   that share them) memory of the gunicorn master, each worker and the notification worker,
+   read from /proc after the rounds above (the router is loaded and has routed thousands of
+   wishes).
+
+Each size's figures are written as JSON beside its data dir; given several sizes, the run ends
+with the cost-growth table (each figure at each size, and its growth from the smallest size).
+
+    .venv/bin/pip install -e '.[bench]'
+    .venv/bin/python benchmarks/load.py [--wishes 10000,100000,1000000]
+        [--data-root /tmp/perf-data] [--port 8400] [--clients 20] [--seconds 15] [--repeat 20]
+    .venv/bin/python benchmarks/load.py --table [--data-root /tmp/perf-data]  # table only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import shutil
+import signal
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+from board import (
+    CSRF,
+    Cutter,
+    HttpSession,
+    Staff,
+    board_cases,
+    create_staff,
+    p95,
+    read_corpus,
+)
+from dashboard import (
+    CHUNK,
+    VOCABULARY,
+    ResponseMaker,
+    TaggedWishMaker,
+    bulk_connection,
+    fill_responses,
+    insert_dicts,
+    tag_vocabulary,
+)
+
+from wishes import search
+from wishes.board.store import Limits
+from wishes.clock import local_day
+from wishes.notifications.store import settle_backlog
+from wishes.notifications.worker import queue_overdue
+from wishes.organisation.store import load_organisation, read_organisation_file
+from wishes.questionnaires import store as questionnaires
+from wishes.storage import TIMESTAMP_FORMAT, connect, upgrade
+
+ROOT = Path(__file__).resolve().parents[1]
+MARKER = "load-bench.json"  # in each filled data dir: what was filled
+RESULT = "load-result.json"  # beside it: the last run's figures
+YEARS = 2
+# Targets of issue 7.
+SUBMIT_SHARE_TARGET = 0.30  # submissions per second ≥ 30% of /ping's requests per second
+P99_TARGET_MS = 100.0
+PAGE_TARGET_MS = 300.0  # board first page and search
+DASHBOARD_TARGET_MS = 1000.0
+RSS_TARGET_MB = 300.0
+
+
+# ---- filling ------------------------------------------------------------------------------
+
+
+def fill(data_dir: Path, wishes: int, responses: int, seed: int) -> dict:
+    """A data dir with `wishes` wishes and `responses` responses over two years, in chunks."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = time.perf_counter()
+    db_path = data_dir / "wishes.db"
+    db = connect(db_path)
+    upgrade(db)  # the schema: every migration, every trigger
+    load_organisation(db, read_organisation_file())
+    staff: Staff = create_staff(db)
+    questionnaire_id = questionnaires.ensure_default(db)
+    version_id = questionnaires.latest_version(db, questionnaire_id).id
+    departments = list(db.query("SELECT code, kind FROM departments ORDER BY code"))
+    branches = {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")}
+    db.close()
+
+    cutter = Cutter()
+    search.cut("预热")
+    maker = TaggedWishMaker(
+        random.Random(seed),
+        now,
+        staff,
+        [d["code"] for d in departments],
+        branches,
+        cutter,
+        years=YEARS,
+        vocabulary=tag_vocabulary(VOCABULARY),
+    )
+    conn = bulk_connection(db_path)
+    build = insert = 0.0
+    events = 0
+    try:
+        for first in range(1, wishes + 1, CHUNK):
+            t0 = time.perf_counter()
+            rows, its_events, moves = [], [], []
+            for wish_id in range(first, min(first + CHUNK, wishes + 1)):
+                row, made = maker.make(wish_id)
+                if row["claimed_at"] or row["fulfilled_at"]:
+                    moves.append((row["claimed_at"], row["fulfilled_at"], wish_id))
+                rows.append(row | {"claimed_at": None, "fulfilled_at": None})
+                its_events.extend(made)
+            t1 = time.perf_counter()
+            conn.execute("BEGIN")  # the FTS, tag-tally and wait triggers fire as in the app
+            insert_dicts(conn, "wishes", rows)
+            conn.executemany("UPDATE wishes SET claimed_at = ?, fulfilled_at = ? WHERE id = ?",
+                             moves)  # fmt: skip
+            insert_dicts(conn, "wish_events", its_events)
+            conn.execute("COMMIT")
+            build += t1 - t0
+            insert += time.perf_counter() - t1
+            events += len(its_events)
+            print(f"  wishes {min(first + CHUNK - 1, wishes):,}/{wishes:,}", flush=True)
+        response_maker = ResponseMaker(
+            random.Random(seed + 1), questionnaire_id, version_id, departments
+        )
+        answered = fill_responses(conn, responses, response_maker, now, YEARS)
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        conn.close()
+    # The overdue wishes of two years are reminded of already: the notification worker of the
+    # server under test must not spend the benchmark queueing and logging 10,000 reminders.
+    db = connect(db_path)
+    try:
+        queued = queue_overdue(db, Limits(), now)
+        settle_backlog(db, now.strftime(TIMESTAMP_FORMAT))
+        db.conn.commit()
+    finally:
+        db.close()
+    report = {
+        "wishes": wishes,
+        "events": events,
+        "responses": responses,
+        "answers": answered["answers"],
+        "overdue_settled": queued,
+        "now": now.isoformat(),
+        "seed": seed,
+        "wishes_build_s": round(build, 1),
+        "wishes_insert_s": round(insert, 1),
+        "responses_insert_s": round(answered["responses_insert_s"], 1),
+        "total_s": round(time.perf_counter() - started, 1),
+    }
+    (data_dir / MARKER).write_text(json.dumps(report, indent=2), encoding="utf-8")
+    return report
+
+
+def filled(data_root: Path, wishes: int, seed: int) -> tuple[Path, dict]:
+    data_dir = data_root / f"w{wishes}"
+    marker = data_dir / MARKER
+    if marker.exists():
+        report = json.loads(marker.read_text(encoding="utf-8"))
+        print(f"reusing {data_dir} (filled {report['now'][:16]} UTC in {report['total_s']} s)")
+        return data_dir, report
+    if data_dir.exists():
+        shutil.rmtree(data_dir)  # a fill that did not finish
+    print(f"filling {data_dir}: {wishes:,} wishes and {wishes:,} responses over {YEARS} years")
+    report = fill(data_dir, wishes, wishes, seed)
+    print(
+        f"filled in {report['total_s']} s: wishes built {report['wishes_build_s']} s, inserted "
+        f"{report['wishes_insert_s']} s; responses inserted {report['responses_insert_s']} s"
+    )
+    return data_dir, report
+
+
+def copy_data(source: Path, target: Path) -> None:
+    """A fresh copy for each run: the submissions below must not grow the kept fill."""
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for name in ("wishes.db", "secret_key"):
+        if (source / name).exists():
+            shutil.copy2(source / name, target / name)
+    with contextlib.closing(sqlite3.connect(target / "wishes.db")) as conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+
+
+# ---- the server ---------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def server(data_dir: Path, port: int, log: Path) -> Iterator[tuple[str, int]]:
+    """`wishes serve --demo` as the README runs it; yields its address and gunicorn's pid."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("WISHES_")}
+    env.update(
+        WISHES_BIND=f"127.0.0.1:{port}",
+        WISHES_DATA_DIR=str(data_dir),
+        WISHES_RATE_LIMIT_FACTOR="0",
+    )
+    command = [str(Path(sys.executable).with_name("wishes")), "serve", "--demo"]
+    with log.open("wb") as output:
+        # Its own session, so that stopping it stops the notification worker too.
+        process = subprocess.Popen(
+            command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/ping", timeout=5) as answer:
+                    answer.read()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the server did not start; see {log}") from None
+                time.sleep(0.5)
+        yield base, process.pid  # `wishes serve` execs gunicorn: the same pid
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        found.extend(int(child) for child in text)
+    return found
+
+
+def memory(pid: int) -> dict[str, float]:
+    """RSS and PSS of one process, in MB."""
+    values = {}
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        name, _, rest = line.partition(":")
+        if name in ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean",
+                    "Private_Dirty"):  # fmt: skip
+            values[name.lower()] = int(rest.split()[0]) / 1024
+    return values
+
+
+def process_memory(master: int) -> dict[str, dict[str, float]]:
+    out = {"master": memory(master)}
+    workers = 0
+    for child in children(master):
+        cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        if "wishes.notifications" in cmdline:
+            out["notifier"] = memory(child)
+        else:
+            workers += 1
+            out[f"worker {workers}"] = memory(child)
+    return out
+
+
+# ---- the clients --------------------------------------------------------------------------
+
+
+@dataclass
+class Round:
+    kind: str  # "ping" or "submit"
+    seconds: float = 0.0
+    done: int = 0  # pings or whole submissions
+    errors: int = 0
+    latency: dict[str, list[float]] = field(default_factory=dict)  # ms, per request kind
+
+    def add(self, name: str, ms: float) -> None:
+        self.latency.setdefault(name, []).append(ms)
+
+
+def percentile(samples: list[float], q: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+
+class Patient:
+    """One phone: its own cookie jar (the CSRF token lives in the session cookie)."""
+
+    def __init__(self, base: str, texts: list[str], rng: random.Random) -> None:
+        jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1, an IP address
+        self.session = aiohttp.ClientSession(
+            base, cookie_jar=jar, timeout=aiohttp.ClientTimeout(total=60)
+        )
+        self.texts, self.rng = texts, rng
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def ping(self, record: Round) -> None:
+        started = time.perf_counter()
+        async with self.session.get("/ping") as answer:
+            body = await answer.read()
+        if answer.status != 200 or body != b"ok":
+            raise RuntimeError(f"/ping: {answer.status}")
+        record.add("ping", (time.perf_counter() - started) * 1000)
+
+    async def submit(self, record: Round) -> None:
+        t0 = time.perf_counter()
+        async with self.session.get("/w/new") as answer:
+            page = await answer.text()
+        if answer.status != 200:
+            raise RuntimeError(f"GET /w/new: {answer.status}")
+        t1 = time.perf_counter()
+        form = {
+            "csrf_token": CSRF.search(page).group(1),
+            "text": self.rng.choice(self.texts),
+            "reason": "",
+            "department": "",
+            "location": f"{self.rng.randint(1, 48)} 床",
+            "patient_name": "",
+            "phone": "",
+        }
+        async with self.session.post("/w/new", data=form, allow_redirects=False) as answer:
+            await answer.read()
+        if answer.status != 302 or "/t/" not in answer.headers.get("Location", ""):
+            raise RuntimeError(f"POST /w/new: {answer.status}")
+        t2 = time.perf_counter()
+        location = answer.headers["Location"]
+        code = location.rsplit("/", 1)[1]
+        async with self.session.get(urllib.parse.urlsplit(location).path) as answer:
+            page = await answer.text()
+        if answer.status != 200 or " ".join(code) not in page:  # the code, read aloud
+            raise RuntimeError(f"GET {location}: {answer.status}")
+        t3 = time.perf_counter()
+        record.add("GET /w/new", (t1 - t0) * 1000)
+        record.add("POST /w/new", (t2 - t1) * 1000)
+        record.add("GET /t/<code>", (t3 - t2) * 1000)
+        record.add("submission", (t3 - t0) * 1000)
+
+
+async def drive(base: str, kind: str, clients: int, seconds: float, texts: list[str]) -> Round:
+    """`clients` patients doing `kind` back to back for `seconds` (after a short warm-up)."""
+    record = Round(kind)
+    patients = [Patient(base, texts, random.Random(i)) for i in range(clients)]
+    warm = Round(kind)
+    stop_at = 0.0
+    started = time.perf_counter()
+
+    async def loop(patient: Patient) -> None:
+        while time.monotonic() < stop_at:
+            try:
+                await (patient.ping(record) if kind == "ping" else patient.submit(record))
+                record.done += 1
+            except (RuntimeError, aiohttp.ClientError, TimeoutError):
+                record.errors += 1
+
+    try:
+        for patient in patients:  # every client has a session cookie before the clock starts
+            await (patient.ping(warm) if kind == "ping" else patient.submit(warm))
+        stop_at = time.monotonic() + seconds
+        started = time.perf_counter()
+        await asyncio.gather(*(loop(patient) for patient in patients))
+    finally:
+        record.seconds = time.perf_counter() - started
+        for patient in patients:
+            await patient.close()
+    return record
+
+
+def throughput(base: str, clients: int, seconds: float, rounds: int) -> dict:
+    texts = [text for text, _label in read_corpus()]
+    done: dict[str, list[Round]] = {"ping": [], "submit": []}
+    for _ in range(rounds):
+        for kind in ("ping", "submit"):
+            done[kind].append(asyncio.run(drive(base, kind, clients, seconds, texts)))
+            print(
+                f"  {kind:<6} {done[kind][-1].done / done[kind][-1].seconds:8.1f}/s "
+                f"({done[kind][-1].errors} errors)",
+                flush=True,
+            )
+    out = {}
+    for kind, rounds_of in done.items():
+        total = sum(r.done for r in rounds_of)
+        secs = sum(r.seconds for r in rounds_of)
+        latency: dict[str, list[float]] = {}
+        for r in rounds_of:
+            for name, samples in r.latency.items():
+                latency.setdefault(name, []).extend(samples)
+        out[kind] = {
+            "per_second": total / secs,
+            "count": total,
+            "errors": sum(r.errors for r in rounds_of),
+            "seconds": secs,
+            "latency": {
+                name: {
+                    "p50": statistics.median(samples),
+                    "p99": percentile(samples, 0.99),
+                    "max": max(samples),
+                }
+                for name, samples in latency.items()
+            },
+        }
+    return out
+
+
+# ---- pages --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Page:
+    name: str
+    user: str | None
+    url: str
+    target: float | None = None
+
+
+def pages(db_path: Path, now: datetime) -> list[Page]:
+    with contextlib.closing(sqlite3.connect(db_path)) as conn:
+        n = conn.execute("SELECT max(id) FROM wishes").fetchone()[0]
+        code = conn.execute("SELECT tracking_code FROM wishes WHERE id = ?", [n // 2 + 1])
+        code = code.fetchone()[0]
+    board = {case.name: case for case in board_cases(-(-n // 25), code)}
+    last_day = date.fromisoformat(local_day(now.strftime(TIMESTAMP_FORMAT)))
+    year = f"first={(last_day - timedelta(days=364)).isoformat()}&last={last_day.isoformat()}"
+    chosen = [
+        Page("/ping (bare)", None, "/ping"),
+        Page("/healthz", None, "/healthz"),
+        Page("tracking page /t/<code>", None, f"/t/{code}"),
+    ]
+    for name in (
+        "board p1, member (own branch)",
+        "board p1, manager (all)",
+        "board state=open (all)",
+        "board overdue (all)",
+        "board my claims, member",
+        "search common 轮椅",
+        "search very common 孩子",
+        "search rare 泡泡机",
+        "search two words 医保 报销",
+        "search 孩子, member",
+        "search a tracking code",
+    ):
+        case = board[name]
+        target = PAGE_TARGET_MS if name.startswith(("board p1", "search")) else None
+        chosen.append(Page(name, case.user, case.url, target))
+    last = next(case for name, case in board.items() if name.startswith("last page"))
+    chosen.append(Page("board last page (all)", last.user, last.url))
+    chosen += [
+        Page("dashboard default (12 weeks)", "manager", "/dashboard", DASHBOARD_TARGET_MS),
+        Page(
+            "dashboard a year by month",
+            "manager",
+            f"/dashboard?period=month&{year}",
+            DASHBOARD_TARGET_MS,
+        ),  # fmt: skip
+    ]
+    return chosen
+
+
+def time_pages(base: str, chosen: list[Page], repeat: int) -> dict:
+    sessions = {user: HttpSession(base, user) for user in {p.user for p in chosen}}
+    out = {}
+    for page in chosen:
+        session = sessions[page.user]
+        for _ in range(2):
+            session.get(page.url)
+        samples = []
+        for _ in range(repeat):
+            started = time.perf_counter()
+            session.get(page.url)
+            samples.append((time.perf_counter() - started) * 1000)
+        out[page.name] = {
+            "p50": statistics.median(samples),
+            "p95": p95(samples),
+            "target": page.target,
+        }
+    return out
+
+
+# ---- one size -----------------------------------------------------------------------------
+
+
+def run_size(args: argparse.Namespace, wishes: int) -> dict:
+    data_dir, report = filled(args.data_root, wishes, args.seed)
+    run_dir = args.data_root / "run"
+    copy_data(data_dir, run_dir)
+    load = {"start": os.getloadavg()}
+    result: dict = {"wishes": wishes, "fill": report, "clients": args.clients}
+    now = datetime.fromisoformat(report["now"])
+    with server(run_dir, args.port, args.data_root / "server.log") as (base, master):
+        print(f"server up at {base} (gunicorn pid {master}); throughput rounds:", flush=True)
+        result["throughput"] = throughput(base, args.clients, args.seconds, args.rounds)
+        load["after throughput"] = os.getloadavg()
+        result["memory"] = process_memory(master)
+        result["pages"] = time_pages(base, pages(run_dir / "wishes.db", now), args.repeat)
+        load["after pages"] = os.getloadavg()
+        result["memory_after_pages"] = process_memory(master)
+    result["load"] = load
+    result["cpus"] = os.cpu_count()
+    result["sqlite"] = sqlite3.sqlite_version
+    result["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    (data_dir.parent / f"{RESULT[:-5]}-w{wishes}.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False), encoding="utf-8"
+    )
+    return result
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT MET"
+
+
+def print_size(result: dict) -> None:
+    t = result["throughput"]
+    ping, submit = t["ping"], t["submit"]
+    share = submit["per_second"] / ping["per_second"]
+    request_share = 3 * submit["per_second"] / ping["per_second"]
+    print(f"\n{result['wishes']:,} wishes, {result['clients']} concurrent clients")
+    print(
+        f"  /ping: {ping['per_second']:,.0f} requests/s ({ping['errors']} errors); submissions: "
+        f"{submit['per_second']:,.1f}/s = {3 * submit['per_second']:,.0f} requests/s "
+        f"({submit['errors']} errors)"
+    )
+    print(
+        f"  submissions ÷ /ping: {share:.1%} (target ≥ {SUBMIT_SHARE_TARGET:.0%}: "
+        f"{verdict(share >= SUBMIT_SHARE_TARGET)}); their requests ÷ /ping: {request_share:.1%}"
+    )
+    print(f"  {'latency ms':<16} {'p50':>8} {'p99':>8} {'max':>8}")
+    for kind in ("ping", "submit"):
+        for name, figures in t[kind]["latency"].items():
+            print(
+                f"  {name:<16} {figures['p50']:>8.1f} {figures['p99']:>8.1f} {figures['max']:>8.1f}"
+            )
+    worst = max(t["submit"]["latency"][n]["p99"] for n in ("GET /w/new", "POST /w/new",
+                                                            "GET /t/<code>"))  # fmt: skip
+    print(f"  p99 of every request ≤ {P99_TARGET_MS:.0f} ms: {verdict(worst <= P99_TARGET_MS)}")
+    print(f"\n  {'page (one client)':<32} {'p50 ms':>8} {'p95 ms':>8} {'target':>7}")
+    for name, figures in result["pages"].items():
+        target = figures["target"]
+        mark = "" if target is None else f"{target:>7.0f}  {verdict(figures['p95'] <= target)}"
+        print(f"  {name:<32} {figures['p50']:>8.1f} {figures['p95']:>8.1f} {mark}")
+    print(f"\n  {'memory MB':<12} {'RSS':>7} {'PSS':>7} {'private':>8}")
+    for name, m in result["memory_after_pages"].items():
+        private = m.get("private_clean", 0) + m.get("private_dirty", 0)
+        print(f"  {name:<12} {m['rss']:>7.1f} {m['pss']:>7.1f} {private:>8.1f}")
+    workers = [m["rss"] for n, m in result["memory_after_pages"].items() if n.startswith("worker")]
+    print(f"  a worker ≤ {RSS_TARGET_MB:.0f} MB RSS: {verdict(max(workers) <= RSS_TARGET_MB)}")
+    load = ", ".join(f"{when} {v[0]:.2f}" for when, v in result["load"].items())
+    print(f"  load average (1 min): {load}")
+
+
+# ---- growth -------------------------------------------------------------------------------
+
+
+def growth_rows(results: list[dict]) -> list[tuple[str, list[float], str]]:
+    rows = []
+    rows.append(("submissions/s (20 clients)",
+                 [r["throughput"]["submit"]["per_second"] for r in results], "/s"))  # fmt: skip
+    rows.append(("submission p50 (20 clients)",
+                 [r["throughput"]["submit"]["latency"]["submission"]["p50"] for r in results],
+                 "ms"))  # fmt: skip
+    rows.append(("POST /w/new p99 (20 clients)",
+                 [r["throughput"]["submit"]["latency"]["POST /w/new"]["p99"] for r in results],
+                 "ms"))  # fmt: skip
+    rows.append(("/ping requests/s (20 clients)",
+                 [r["throughput"]["ping"]["per_second"] for r in results], "/s"))  # fmt: skip
+    for name in results[0]["pages"]:
+        if all(name in r["pages"] for r in results):
+            rows.append((name + " p50", [r["pages"][name]["p50"] for r in results], "ms"))
+    rows.append(("worker RSS (largest)",
+                 [max(m["rss"] for n, m in r["memory_after_pages"].items()
+                      if n.startswith("worker")) for r in results], "MB"))  # fmt: skip
+    return rows
+
+
+def print_growth(results: list[dict]) -> None:
+    sizes = [r["wishes"] for r in results]
+    print(f"\ncost growth (p50 through gunicorn, one client unless said; data grows "
+          f"{sizes[-1] / sizes[0]:,.0f}×)")  # fmt: skip
+    header = f"  {'figure':<36}" + "".join(f"{f'{n:,}':>11}" for n in sizes) + f"{'growth':>9}"
+    print(header)
+    print("  " + "-" * (len(header) - 2))
+    for name, values, unit in growth_rows(results):
+        cells = "".join(f"{v:>9.1f}{unit:>2}" if unit != "/s" else f"{v:>9.0f}/s" for v in values)
+        print(f"  {name:<36}{cells}{values[-1] / values[0]:>8.1f}×")
+
+
+def load_results(data_root: Path, sizes: list[int]) -> list[dict]:
+    found = []
+    for n in sizes:
+        path = data_root / f"{RESULT[:-5]}-w{n}.json"
+        if path.exists():
+            found.append(json.loads(path.read_text(encoding="utf-8")))
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--wishes", default="10000,100000,1000000",
+                        help="sizes, comma-separated")  # fmt: skip
+    parser.add_argument("--data-root", type=Path, default=Path("/tmp/perf-data"))
+    parser.add_argument("--port", type=int, default=8400)
+    parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--seconds", type=float, default=15, help="seconds per round")
+    parser.add_argument("--rounds", type=int, default=2, help="rounds of /ping and submissions")
+    parser.add_argument("--repeat", type=int, default=20, help="requests per page")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--table", action="store_true", help="print the saved figures only")
+    args = parser.parse_args()
+    sizes = [int(n) for n in args.wishes.split(",")]
+    args.data_root.mkdir(parents=True, exist_ok=True)
+    print(
+        f"{os.cpu_count()} CPUs, Python {sys.version.split()[0]}, SQLite {sqlite3.sqlite_version}, "
+        f"aiohttp {aiohttp.__version__}; load average {os.getloadavg()[0]:.2f}"
+    )
+    if not args.table:
+        for n in sizes:
+            print_size(run_size(args, n))
+    results = load_results(args.data_root, sizes)
+    if args.table:
+        for result in results:
+            print_size(result)
+    if len(results) > 1:
+        print_growth(results)
+
+
+if __name__ == "__main__":
+    main()
