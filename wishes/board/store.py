@@ -83,6 +83,7 @@ class BoardPage:
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)
     search_terms: str | None = None
+    capped: bool = False  # a search that matched more than SEARCH_LIMIT wishes
 
     @property
     def pages(self) -> int:
@@ -90,6 +91,7 @@ class BoardPage:
 
 
 def _where(query: BoardQuery, limits: Limits, now: datetime, *, with_states: bool):
+    """The filters other than the search text, as SQL over `wishes w`."""
     clauses: list[str] = []
     params: dict[str, Any] = _overdue_params(limits, now)
     if query.branch:
@@ -110,44 +112,37 @@ def _where(query: BoardQuery, limits: Limits, now: datetime, *, with_states: boo
     if query.created_to:
         clauses.append("w.created_at < date(:created_to, '+1 day')")
         params["created_to"] = query.created_to
-    match = fts_query(query.text) if query.text else None
-    if query.text:
-        code = "".join(ch for ch in query.text.upper() if ch.isalnum())
-        clauses.append(
-            "(w.id IN (SELECT rowid FROM wishes_fts WHERE wishes_fts MATCH :match)"
-            " OR w.tracking_code = :code)"
-        )
-        params["match"] = match or '""'
-        params["code"] = code
-    return (" AND ".join(clauses) or "1"), params, match
+    return (" AND ".join(clauses) or "1"), params
 
 
-def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
-    """One page of the board, the total it is a page of, and a count per state."""
-    where, params, match = _where(query, limits, now, with_states=False)
-    counts = {
-        row["state"]: row["n"]
-        for row in db.query(
-            f"SELECT w.state, count(*) AS n FROM wishes w WHERE {where} GROUP BY w.state", params
-        )
-    }
-    selected = query.states or tuple(counts)
-    total = sum(counts.get(state, 0) for state in selected)
-    where, params, _ = _where(query, limits, now, with_states=True)
-    page = max(1, query.page)
-    params.update(limit=query.per_page, offset=(page - 1) * query.per_page)
-    order = SORTS.get(query.sort, SORTS["newest"])
+# A search reads at most this many matching wishes, the newest first: a word in every fifth
+# wish ("孩子") would otherwise make each search read and sort a fifth of all wishes (1M
+# wishes: 2 s). Past it the board says "1000+" and asks for another word.
+SEARCH_LIMIT = 1000
+
+
+def _tallied_counts(db: Database, branch: str | None) -> dict[str, int]:
+    """Wishes per state from `wish_state_counts` (kept by triggers): a dozen rows, not a scan."""
+    only = "WHERE branch_code = ?" if branch else ""
+    sql = f"""SELECT state, sum(n) AS n FROM wish_state_counts {only}
+              GROUP BY state HAVING sum(n) > 0"""
+    return {row["state"]: row["n"] for row in db.query(sql, [branch] if branch else [])}
+
+
+def _page_rows(db: Database, source: str, where: str, order: str, params: dict,
+               with_: str = "") -> list[dict]:  # fmt: skip
     # Page over ids first (an index walk), then fetch only the page's rows: a deep page costs
     # what the first does (100k wishes, last page: 126 ms → 1 ms).
-    rows = [
+    return [
         _decoded(row)
         for row in db.query(
-            f"""SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.channel,
+            f"""{with_}
+                SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.channel,
                        w.department_code, w.location, w.created_at, w.routed_at, w.claimed_at,
                        w.router_confidence, w.tags, w.claimant_kind, w.claimant_name,
                        w.claimed_by_user_id, {OVERDUE_SQL} AS overdue,
                        b.name AS branch_name, d.name AS department_name
-                FROM (SELECT w.id FROM wishes w WHERE {where}
+                FROM (SELECT w.id FROM {source} WHERE {where}
                       ORDER BY {order} LIMIT :limit OFFSET :offset) AS page
                 JOIN wishes w ON w.id = page.id
                 LEFT JOIN branches b ON b.code = w.branch_code
@@ -156,7 +151,75 @@ def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -
             params,
         )
     ]
-    return BoardPage(rows, total, page, query.per_page, counts, match)
+
+
+def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
+    """One page of the board, the total it is a page of, and a count per state."""
+    if query.text:
+        return _search_page(db, query, limits, now)
+    where, params = _where(query, limits, now, with_states=False)
+    unfiltered = BoardQuery(branch=query.branch, states=query.states, sort=query.sort,
+                            page=query.page, per_page=query.per_page)  # fmt: skip
+    if query == unfiltered:  # only a branch (or none) and a state: the tallies hold the counts
+        counts = _tallied_counts(db, query.branch)
+    else:
+        sql = f"SELECT w.state, count(*) AS n FROM wishes w WHERE {where} GROUP BY w.state"
+        counts = {row["state"]: row["n"] for row in db.query(sql, params)}
+    selected = query.states or tuple(counts)
+    total = sum(counts.get(state, 0) for state in selected)
+    where, params = _where(query, limits, now, with_states=True)
+    page = max(1, query.page)
+    params.update(limit=query.per_page, offset=(page - 1) * query.per_page)
+    order = SORTS.get(query.sort, SORTS["newest"])
+    rows = _page_rows(db, "wishes w", where, order, params)
+    return BoardPage(rows, total, page, query.per_page, counts)
+
+
+def search_found(query: BoardQuery, limits: Limits, now: datetime) -> tuple[str, dict, str | None]:
+    """`WITH found (id) AS (…)`: the newest SEARCH_LIMIT matches that pass the other filters
+    (not the state: the tabs count every state), and the wish whose tracking code was typed."""
+    match = fts_query(query.text)
+    code = "".join(ch for ch in query.text.upper() if ch.isalnum())
+    where, params = _where(query, limits, now, with_states=False)
+    params.update(match=match or '""', code=code, cap=SEARCH_LIMIT)
+    # CROSS JOIN keeps the index of words as the outer loop, in its order, so that the LIMIT
+    # ends the reading; the tracking code is one more look-up by its unique index.
+    found = f"""WITH found (id) AS (
+                  SELECT id FROM (
+                    SELECT w.id FROM wishes_fts f CROSS JOIN wishes w ON w.id = f.rowid
+                    WHERE wishes_fts MATCH :match AND {where}
+                    ORDER BY f.rowid DESC LIMIT :cap)
+                  UNION SELECT w.id FROM wishes w WHERE w.tracking_code = :code AND {where})"""
+    return found, params, match
+
+
+def _search_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
+    """A page of the wishes matching the search words (or the tracking code typed).
+
+    The matches are read newest first (FTS5 walks its index in descending rowid order, and a
+    wish's id grows with its submission) with the filters other than state applied on the
+    way, and reading stops at SEARCH_LIMIT: counts, sorting and paging then work on those.
+    """
+    found, params, match = search_found(query, limits, now)
+    counts = {
+        row["state"]: row["n"]
+        for row in db.query(
+            f"""{found} SELECT w.state, count(*) AS n FROM found JOIN wishes w ON w.id = found.id
+                GROUP BY w.state""",
+            params,
+        )
+    }
+    selected = query.states or tuple(counts)
+    total = sum(counts.get(state, 0) for state in selected)
+    state_where, state_params = _where(BoardQuery(states=query.states), limits, now,
+                                       with_states=True)  # fmt: skip
+    page = max(1, query.page)
+    params.update(state_params, limit=query.per_page, offset=(page - 1) * query.per_page)
+    order = SORTS.get(query.sort, SORTS["newest"])
+    source = "found JOIN wishes w ON w.id = found.id"
+    rows = _page_rows(db, source, state_where, order, params, with_=found)
+    capped = sum(counts.values()) >= SEARCH_LIMIT
+    return BoardPage(rows, total, page, query.per_page, counts, match, capped=capped)
 
 
 def _decoded(row: dict[str, Any]) -> dict[str, Any]:

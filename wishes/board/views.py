@@ -110,7 +110,7 @@ def index():
     page = store.board_page(db, query, _limits(), _now())
     return render_template(
         "board/index.html", form=form, page=page, query=query, state_tabs=_state_tabs(form, page),
-        state_labels=STATE_LABELS, now=_now(),
+        state_labels=STATE_LABELS, now=_now(), search_limit=store.SEARCH_LIMIT,
     )  # fmt: skip
 
 
