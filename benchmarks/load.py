@@ -396,12 +396,27 @@ async def drive(base: str, kind: str, clients: int, seconds: float, texts: list[
     return record
 
 
-def throughput(base: str, clients: int, seconds: float, rounds: int) -> dict:
+def cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by the server: gunicorn, its workers, the notifier."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in (master, *children(master)):
+        with contextlib.suppress(FileNotFoundError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / tick
+
+
+def throughput(base: str, master: int, clients: int, seconds: float, rounds: int) -> dict:
     texts = [text for text, _label in read_corpus()]
     done: dict[str, list[Round]] = {"ping": [], "submit": []}
+    cpu: dict[str, float] = {"ping": 0.0, "submit": 0.0}
     for _ in range(rounds):
         for kind in ("ping", "submit"):
+            before = cpu_seconds(master)
             done[kind].append(asyncio.run(drive(base, kind, clients, seconds, texts)))
+            # The warm-up requests are in this CPU time too: a few per client, under 1%.
+            cpu[kind] += cpu_seconds(master) - before
             print(
                 f"  {kind:<6} {done[kind][-1].done / done[kind][-1].seconds:8.1f}/s "
                 f"({done[kind][-1].errors} errors)",
@@ -417,6 +432,7 @@ def throughput(base: str, clients: int, seconds: float, rounds: int) -> dict:
                 latency.setdefault(name, []).extend(samples)
         out[kind] = {
             "per_second": total / secs,
+            "server_cpu_ms": 1000 * cpu[kind] / (total + clients),  # per ping or submission
             "count": total,
             "errors": sum(r.errors for r in rounds_of),
             "seconds": secs,
@@ -518,7 +534,7 @@ def run_size(args: argparse.Namespace, wishes: int) -> dict:
     now = datetime.fromisoformat(report["now"])
     with server(run_dir, args.port, args.data_root / "server.log") as (base, master):
         print(f"server up at {base} (gunicorn pid {master}); throughput rounds:", flush=True)
-        result["throughput"] = throughput(base, args.clients, args.seconds, args.rounds)
+        result["throughput"] = throughput(base, master, args.clients, args.seconds, args.rounds)
         load["after throughput"] = os.getloadavg()
         result["memory"] = process_memory(master)
         result["pages"] = time_pages(base, pages(run_dir / "wishes.db", now), args.repeat)
@@ -552,6 +568,11 @@ def print_size(result: dict) -> None:
     print(
         f"  submissions ÷ /ping: {share:.1%} (target ≥ {SUBMIT_SHARE_TARGET:.0%}: "
         f"{verdict(share >= SUBMIT_SHARE_TARGET)}); their requests ÷ /ping: {request_share:.1%}"
+    )
+    print(
+        f"  server CPU: {ping['server_cpu_ms']:.2f} ms per /ping, "
+        f"{submit['server_cpu_ms']:.2f} ms per submission "
+        f"({submit['server_cpu_ms'] / ping['server_cpu_ms']:.1f}×)"
     )
     print(f"  {'latency ms':<16} {'p50':>8} {'p99':>8} {'max':>8}")
     for kind in ("ping", "submit"):
@@ -590,6 +611,8 @@ def growth_rows(results: list[dict]) -> list[tuple[str, list[float], str]]:
     rows.append(("POST /w/new p99 (20 clients)",
                  [r["throughput"]["submit"]["latency"]["POST /w/new"]["p99"] for r in results],
                  "ms"))  # fmt: skip
+    rows.append(("server CPU per submission",
+                 [r["throughput"]["submit"]["server_cpu_ms"] for r in results], "ms"))  # fmt: skip
     rows.append(("/ping requests/s (20 clients)",
                  [r["throughput"]["ping"]["per_second"] for r in results], "/s"))  # fmt: skip
     for name in results[0]["pages"]:

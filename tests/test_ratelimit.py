@@ -92,3 +92,16 @@ def test_the_factor_scales_or_turns_off_the_limits(app, client, factor, allowed)
     app.config["WISHES_RATE_LIMIT_FACTOR"] = factor
     codes = [_submit(client, f"希望有充电器 {n}").status_code for n in range(25)]
     assert codes.count(302) == allowed
+
+
+def test_a_count_skips_its_own_fsync_and_the_wish_after_it_does_not(app):
+    """The count's transaction runs at synchronous=NORMAL (a lost count is harmless); the
+    connection is back at FULL for whatever it commits next, such as the wish itself."""
+    with connect(database_path(app)) as db:
+        seen = []
+        db.conn.set_trace_callback(seen.append)
+        assert ratelimit.hit(db, "wish", "10.0.0.9", ratelimit.Limit(5, 600)) == 0
+        db.conn.set_trace_callback(None)
+        order = [seen.index(s) for s in ("PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT")]
+        assert order == sorted(order) and seen[-1] == "PRAGMA synchronous=FULL"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
