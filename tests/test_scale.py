@@ -178,3 +178,27 @@ def test_ping_answers_without_opening_the_database(app, monkeypatch):
     monkeypatch.setattr(wishes.storage, "connect", refuse)
     answer = app.test_client().get("/ping")
     assert answer.status_code == 200 and answer.get_data(as_text=True) == "ok"
+
+
+def test_the_navigations_overdue_counts_are_reused_until_a_wish_changes_or_a_minute_passes(db):
+    long_ago = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")
+    first = _submit(db, branch="pediatrics", at=long_ago)
+    now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(seconds=1)
+    limits = board.Limits()
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+
+    def counted(at):
+        statements.clear()
+        counts = board.overdue_for_navigation(db, limits, at)
+        return counts, any("GROUP BY 1" in s for s in statements)
+
+    assert counted(now) == ({"pediatrics": 1}, True)
+    assert counted(now + timedelta(seconds=30)) == ({"pediatrics": 1}, False)  # reused
+    _submit(db, branch="logistics", at=long_ago)  # a change: its events are new
+    assert counted(now + timedelta(seconds=40)) == ({"pediatrics": 1, "logistics": 1}, True)
+    lifecycle.claim(db, first["id"], STAFF, ClaimantKind.BRANCH, "支部")
+    assert counted(now + timedelta(seconds=45)) == ({"logistics": 1}, True)
+    assert counted(now + timedelta(seconds=55))[1] is False
+    assert counted(now + timedelta(minutes=1))[1] is True  # the minute turned
+    db.conn.set_trace_callback(None)

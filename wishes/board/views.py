@@ -345,7 +345,7 @@ def _overdue_navigation() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
     db = get_db()
-    counts = store.overdue_by_branch(db, _limits(), _now())
+    counts = store.overdue_for_navigation(db, _limits(), _now())
     if current_user.role in (Role.MEMBER, Role.SECRETARY):
         return {"mine": counts.get(current_user.branch_code, 0), "by_branch": None}
     names = organisation.branch_names(db)
