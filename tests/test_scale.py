@@ -137,35 +137,34 @@ def test_wait_percentiles_read_each_branchs_range_of_days_and_match_numpy(db):
         claimed = (created + timedelta(minutes=minutes)).strftime("%Y-%m-%d %H:%M:%S")
         lifecycle.claim(db, wish["id"], STAFF, ClaimantKind.BRANCH, "支部", at=claimed)
     filters = figures.Filters(date(2026, 3, 1), date(2026, 3, 31), "week", None, None, 1)
-    waits = figures._waits(db, filters)["claim_minutes"]
+    waits = figures._wish_figures(db, filters).waits["claim_minutes"]
     for branch, minutes in claims.items():
         for name, p in (("median", 50), ("p90", 90)):
             assert waits[branch][name] == pytest.approx(numpy.percentile(minutes, p) / 60)
     every = [m for found in claims.values() for m in found]
     assert waits[figures.HOSPITAL]["p90"] == pytest.approx(numpy.percentile(every, 90) / 60)
-    plan = _plan(
-        db,
-        "SELECT group_concat(claim_minutes), group_concat(fulfil_minutes) FROM wishes "
-        "INDEXED BY idx_wishes_branch_code_local_day_waits "
-        "WHERE branch_code = ? AND local_day BETWEEN ? AND ? AND department_code = ?",
-        ["pediatrics", "2026-03-01", "2026-03-31", "ward"],
-    )
-    assert plan == [
-        "SEARCH wishes USING COVERING INDEX idx_wishes_branch_code_local_day_waits "
-        "(branch_code=? AND local_day>? AND local_day<?)"
-    ]
 
 
-def test_the_wish_trend_counts_days_off_the_covering_index(db):
+def test_the_wish_figures_read_each_branchs_range_once_in_day_order(app, db):
+    """Counts, totals, trend and waits: one seek per branch to its range of days on a covering
+    index, read in day order (no sort, no table look-up), and nothing else reads the wishes."""
+    _submit(db, at="2026-03-02 02:00:00")
     filters = figures.Filters(date(2026, 1, 1), date(2026, 12, 31), "month", "ward-a", None, 1)
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
-    figures.wish_trend(db, filters)
+    with app.test_request_context():  # computed once per request
+        figures.wish_trend(db, filters)
+        figures.wish_totals(db, filters)
     db.conn.set_trace_callback(None)
-    plan = _plan(db, next(s for s in statements if "FROM wishes" in s))
-    reads = [line for line in plan if "wishes" in line]
-    assert len(reads) == 1 and "COVERING INDEX idx_wishes_local_day" in reads[0], plan
-    assert "(local_day>? AND local_day<?)" in reads[0]
+    branches = db.execute("SELECT count(*) FROM branches").fetchone()[0]
+    reads = [s for s in statements if "FROM wishes" in s]
+    assert len(reads) == branches + 1  # every branch, and the wishes without one
+    for sql in reads:
+        plan = _plan(db, sql)
+        assert plan == [
+            "SEARCH wishes USING COVERING INDEX idx_wishes_branch_code_local_day_figures "
+            + ("(branch_code=? AND local_day>? AND local_day<?)")
+        ], plan
 
 
 def test_ping_answers_without_opening_the_database(app, monkeypatch):

@@ -20,7 +20,7 @@ import numpy as np
 from flask import g, has_request_context
 from sqlite_utils import Database
 
-from ..board.store import Limits, overdue_by_branch
+from ..board.store import Limits, overdue_for_navigation
 from ..organisation import store as organisation
 from ..questionnaires import definition as definitions
 from . import stats
@@ -361,45 +361,74 @@ def _wish_where(filters: Filters) -> tuple[str, list]:
     return f"local_day BETWEEN ? AND ? {dept}", [*filters.days, *params]
 
 
-# The hospital as a whole in `_waits`' answer (a branch code is never "*").
+# The hospital as a whole among the branches of `_wish_figures` (a branch code is never "*").
 HOSPITAL = "*"
 WAITS = ("claim_minutes", "fulfil_minutes")
+_COUNTS = ("volume", "claimed", "fulfilled", "declined", "triage", "routed", "corrected")
 
 
-def _waits(db: Database, filters: Filters) -> dict[str, dict[str, dict[str, float | None]]]:
-    """Median and 90th percentile of both waits (minutes → hours), per branch and hospital.
+@dataclass
+class WishFigures:
+    """A range's wishes, read once: counts per branch and per day, waits per branch."""
 
-    Exact, as numpy interpolates. For each branch one range scan of a covering index
-    (branch, day, department, both waits) hands over the range's waits as one string
-    (`group_concat`), which numpy reads and partitions at the two ranks each percentile needs:
-    the range's wishes are read once, nothing is sorted. (Before: 60 queries walking an index
-    in wait order, each over every wish of all time, whatever the range.) Computed once per
-    request for the two tables that show it. Answer: wait → branch (or HOSPITAL) → figures.
+    by_branch: dict[str, dict[str, int]]  # "" for wishes with no branch (triage)
+    by_day: dict[str, dict[str, int]]
+    waits: dict[str, dict[str, dict[str, float | None]]]  # wait → branch or HOSPITAL → figures
+
+
+def _wish_figures(db: Database, filters: Filters) -> WishFigures:
+    """Every wish figure of the dashboard from one pass over the range's wishes.
+
+    For each branch (and for the wishes without one) a covering index on (branch, day,
+    department, state, router's branch, waits) is sought to the range and read in day order:
+    SQLite counts per day without sorting and hands each day's waits over as one string
+    (`group_concat`), which numpy reads and partitions at the ranks a percentile needs (exact,
+    as numpy interpolates). Before, the branch counts, the totals and the trend each read the
+    range, and the 60 percentile queries each walked every wish of all time in wait order.
+    Computed once per request for the tables and the headline that show it.
     """
-    memo = g.setdefault("_dashboard_waits", {}) if has_request_context() else {}
+    memo = g.setdefault("_dashboard_wishes", {}) if has_request_context() else {}
     if filters in memo:
         return memo[filters]
     where, params = _wish_where(filters)
     codes = [row[0] for row in db.execute("SELECT code FROM branches ORDER BY code")]
-    values: dict[str, dict[str, np.ndarray]] = {wait: {} for wait in WAITS}
+    by_branch: dict[str, dict[str, int]] = {}
+    by_day: dict[str, dict[str, int]] = {}
+    joined: dict[str, dict[str, list[str]]] = {wait: {} for wait in WAITS}
     for code in [*codes, None]:
         branch = "branch_code = ?" if code else "branch_code IS NULL"
-        row = db.execute(
-            f"""SELECT group_concat(claim_minutes), group_concat(fulfil_minutes)
-                FROM wishes INDEXED BY idx_wishes_branch_code_local_day_waits
-                WHERE {branch} AND {where}""",
+        rows = db.execute(
+            f"""SELECT local_day, count(*), count(claim_minutes),
+                       sum(state IN ('fulfilled', 'followed_up')), sum(state = 'declined'),
+                       sum(state = 'triage'), count(router_branch_code),
+                       sum(router_branch_code IS NOT NULL AND router_branch_code != branch_code),
+                       group_concat(claim_minutes), group_concat(fulfil_minutes)
+                FROM wishes INDEXED BY idx_wishes_branch_code_local_day_figures
+                WHERE {branch} AND {where} GROUP BY local_day""",
             [code, *params] if code else params,
-        ).fetchone()
-        for wait, joined in zip(WAITS, row, strict=True):
-            if joined:
-                values[wait][code or ""] = np.fromstring(joined, dtype=np.int64, sep=",")
-    out: dict[str, dict[str, dict[str, float | None]]] = {}
-    for wait, by_branch in values.items():
-        out[wait] = {code: _percentiles(found) for code, found in by_branch.items()}
-        if by_branch:
-            out[wait][HOSPITAL] = _percentiles(np.concatenate(list(by_branch.values())))
-    memo[filters] = out
-    return out
+        ).fetchall()
+        if not rows:
+            continue
+        totals = by_branch.setdefault(code or "", dict.fromkeys(_COUNTS, 0))
+        for day, *counts, claims, fulfils in rows:
+            today = by_day.setdefault(day, dict.fromkeys(_COUNTS, 0))
+            for name, n in zip(_COUNTS, counts, strict=True):
+                totals[name] += n or 0
+                today[name] += n or 0
+            for wait, text in zip(WAITS, (claims, fulfils), strict=True):
+                if text:
+                    joined[wait].setdefault(code or "", []).append(text)
+    waits: dict[str, dict[str, dict[str, float | None]]] = {}
+    for wait, texts in joined.items():
+        arrays = {
+            code: np.fromstring(",".join(parts), dtype=np.int64, sep=",")
+            for code, parts in texts.items()
+        }
+        waits[wait] = {code: _percentiles(found) for code, found in arrays.items()}
+        if arrays:
+            waits[wait][HOSPITAL] = _percentiles(np.concatenate(list(arrays.values())))
+    memo[filters] = WishFigures(by_branch, by_day, waits)
+    return memo[filters]
 
 
 def _percentiles(found: np.ndarray) -> dict[str, float | None]:
@@ -423,31 +452,17 @@ def _ranks(n: int, p: float) -> tuple[int, int]:
 
 def _wait_percentiles(db: Database, wait: str, filters: Filters, branch: str | None) -> dict:
     """Median and 90th percentile of a wait (hours) for one branch, or the hospital (None)."""
-    found = _waits(db, filters)[wait].get(branch or HOSPITAL)
+    found = _wish_figures(db, filters).waits[wait].get(branch or HOSPITAL)
     return found or {"n": 0, "median": None, "p90": None}
 
 
 def wishes_by_branch(db: Database, filters: Filters, limits: Limits, now: datetime) -> Table:
     """The branch ranking: volume, claimed, fulfilled, waits, overdue and router corrections."""
-    where, params = _wish_where(filters)
-    counts = {
-        row["branch_code"]: row
-        for row in db.query(
-            f"""SELECT branch_code, count(*) AS volume,
-                       count(claim_minutes) AS claimed,
-                       sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
-                       sum(state = 'declined') AS declined,
-                       count(router_branch_code) AS routed,
-                       sum(router_branch_code IS NOT NULL AND router_branch_code != branch_code)
-                         AS corrected
-                FROM wishes WHERE branch_code IS NOT NULL AND {where}
-                GROUP BY branch_code""",
-            params,
-        )
-    }
-    overdue = overdue_by_branch(db, limits, now)
-    waits = _waits(db, filters)
-    claims, fulfils = waits["claim_minutes"], waits["fulfil_minutes"]
+    figures = _wish_figures(db, filters)
+    counts = {code: row for code, row in figures.by_branch.items() if code}
+    # The same counts as the staff navigation's, reused for up to a minute (board/store.py).
+    overdue = overdue_for_navigation(db, limits, now)
+    claims, fulfils = figures.waits["claim_minutes"], figures.waits["fulfil_minutes"]
     out = []
     for branch in organisation.branches(db):
         code = branch["code"]
@@ -500,39 +515,34 @@ def wishes_by_branch(db: Database, filters: Filters, limits: Limits, now: dateti
 
 def wish_totals(db: Database, filters: Filters) -> dict[str, Any]:
     """Hospital-wide: volume, fulfilment rate, waits."""
-    where, params = _wish_where(filters)
-    row = next(
-        db.query(
-            f"""SELECT count(*) AS volume, count(claim_minutes) AS claimed,
-                       sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
-                       sum(state = 'triage') AS triage
-                FROM wishes WHERE {where}""",
-            params,
-        )
-    )
+    by_branch = _wish_figures(db, filters).by_branch.values()
+    row = {name: sum(counts[name] for counts in by_branch) for name in _COUNTS}
     return {
         "volume": row["volume"],
-        "triage": row["triage"] or 0,
+        "triage": row["triage"],
         "claimed": stats.ratio(row["claimed"], row["volume"]),
-        "fulfilled": stats.ratio(row["fulfilled"] or 0, row["volume"]),
+        "fulfilled": stats.ratio(row["fulfilled"], row["volume"]),
         "claim": _wait_percentiles(db, "claim_minutes", filters, None),
         "fulfil": _wait_percentiles(db, "fulfil_minutes", filters, None),
     }
 
 
 def wish_trend(db: Database, filters: Filters) -> Table:
-    where, params = _wish_where(filters)
-    period = _period("day", filters.period)
-    # Counted per day off the covering index first, so the period of a day is computed once
-    # per day, not once per wish.
-    rows = db.query(
-        f"""SELECT {period} AS period, sum(volume) AS volume, sum(fulfilled) AS fulfilled
-            FROM (SELECT local_day AS day, count(*) AS volume,
-                         sum(state IN ('fulfilled', 'followed_up')) AS fulfilled
-                  FROM wishes WHERE {where} GROUP BY local_day)
-            GROUP BY 1 ORDER BY 1""",
-        params,
+    by_day = _wish_figures(db, filters).by_day
+    # Each day's period from the same SQL the satisfaction trend uses, once per day.
+    labels = dict(
+        db.execute(
+            f"SELECT value, {_period('value', filters.period)} FROM json_each(?)",
+            [json.dumps(sorted(by_day))],
+        ).fetchall()
     )
+    periods: dict[str, dict[str, Any]] = {}
+    for day in sorted(by_day):
+        label = labels[day]
+        entry = periods.setdefault(label, {"period": label, "volume": 0, "fulfilled": 0})
+        entry["volume"] += by_day[day]["volume"]
+        entry["fulfilled"] += by_day[day]["fulfilled"]
+    rows = list(periods.values())
     out = [{**row, "rate": stats.ratio(row["fulfilled"], row["volume"])} for row in rows]
     return Table(
         "wish_trend",
