@@ -523,10 +523,10 @@ def path_of(response) -> str:
 VOLATILE = {("staff_sessions", "last_seen_at"): "a staff session's idle clock"}
 
 WISH_ROWS = {"wishes", "wish_events", "wishes_fts", "wishes_fts_data", "wishes_fts_idx",
-             "wishes_fts_docsize", "wish_tag_days"}  # fmt: skip
+             "wishes_fts_docsize", "wish_tag_days", "wish_state_counts"}  # fmt: skip
 # What each kind of accepted submission may write (a refused one writes nothing at all):
 WRITES = {
-    # the wish, its submit event, its search index (and keyword tallies, by trigger)
+    # the wish, its submit event, its search index (and keyword and state tallies, by trigger)
     "wish": WISH_ROWS,
     # the response, one row per answer, and the daily tallies kept by triggers
     "answer": {"responses", "answers", "response_days", "answer_days"},
