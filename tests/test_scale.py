@@ -201,3 +201,19 @@ def test_the_navigations_overdue_counts_are_reused_until_a_wish_changes_or_a_min
     assert counted(now + timedelta(seconds=55))[1] is False
     assert counted(now + timedelta(minutes=1))[1] is True  # the minute turned
     db.conn.set_trace_callback(None)
+
+
+def test_a_notification_round_takes_the_write_lock_only_for_new_reminders(db):
+    from wishes.notifications.worker import queue_overdue
+
+    long_ago = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")
+    for branch in BRANCHES:
+        _submit(db, branch=branch, at=long_ago)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    assert queue_overdue(db, board.Limits(), datetime.now(UTC)) == len(BRANCHES)
+    assert "BEGIN IMMEDIATE" in statements
+    statements.clear()
+    assert queue_overdue(db, board.Limits(), datetime.now(UTC)) == 0  # all reminded already
+    assert "BEGIN IMMEDIATE" not in statements
+    db.conn.set_trace_callback(None)

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlite_utils import Database
 
-from ..board.store import Limits, overdue_wishes
+from ..board.store import Limits, overdue_unreminded
 from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
 from . import store
 from .notifier import LogNotifier, Notifier, WebhookNotifier, escape_for_log, notifier_from_config
@@ -47,7 +47,7 @@ def queue_overdue(db: Database, limits: Limits, now: datetime) -> int:
     fulfilment). Wishes waiting for triage have no branch: the reminder goes to the office.
     """
     at = now.strftime(TIMESTAMP_FORMAT)
-    overdue = overdue_wishes(db, limits, now)
+    overdue = overdue_unreminded(db, limits, now)  # read without the write lock
     if not overdue:
         return 0
     queued = 0
