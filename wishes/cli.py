@@ -70,6 +70,10 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
     env = dict(os.environ)
     if with_demo:
         env["WISHES_DEMO"] = "1"
+    # glibc gives each thread its own malloc arena and keeps what it freed: with 4 threads a
+    # worker grew past 300 MB in the load benchmark at 1M wishes; two arenas keep it about
+    # 10 MB lower (docs/performance.md). An operator's own value wins.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
     bind = app.config["WISHES_BIND"]
     args = [
         gunicorn,

@@ -394,7 +394,9 @@ def _wish_figures(db: Database, filters: Filters) -> WishFigures:
     codes = [row[0] for row in db.execute("SELECT code FROM branches ORDER BY code")]
     by_branch: dict[str, dict[str, int]] = {}
     by_day: dict[str, dict[str, int]] = {}
-    joined: dict[str, dict[str, list[str]]] = {wait: {} for wait in WAITS}
+    # Each branch's waits become compact arrays as soon as its rows are read, so the strings
+    # of a year of a million wishes never sit in memory together (a worker's RSS is a target).
+    arrays: dict[str, dict[str, np.ndarray]] = {wait: {} for wait in WAITS}
     for code in [*codes, None]:
         branch = "branch_code = ?" if code else "branch_code IS NULL"
         rows = db.execute(
@@ -410,6 +412,7 @@ def _wish_figures(db: Database, filters: Filters) -> WishFigures:
         if not rows:
             continue
         totals = by_branch.setdefault(code or "", dict.fromkeys(_COUNTS, 0))
+        texts: dict[str, list[str]] = {wait: [] for wait in WAITS}
         for day, *counts, claims, fulfils in rows:
             today = by_day.setdefault(day, dict.fromkeys(_COUNTS, 0))
             for name, n in zip(_COUNTS, counts, strict=True):
@@ -417,16 +420,17 @@ def _wish_figures(db: Database, filters: Filters) -> WishFigures:
                 today[name] += n or 0
             for wait, text in zip(WAITS, (claims, fulfils), strict=True):
                 if text:
-                    joined[wait].setdefault(code or "", []).append(text)
+                    texts[wait].append(text)
+        del rows
+        for wait, parts in texts.items():
+            if parts:  # whole minutes: int32 holds 4,000 years
+                found = np.fromstring(",".join(parts), dtype=np.int32, sep=",")
+                arrays[wait][code or ""] = found
     waits: dict[str, dict[str, dict[str, float | None]]] = {}
-    for wait, texts in joined.items():
-        arrays = {
-            code: np.fromstring(",".join(parts), dtype=np.int64, sep=",")
-            for code, parts in texts.items()
-        }
-        waits[wait] = {code: _percentiles(found) for code, found in arrays.items()}
-        if arrays:
-            waits[wait][HOSPITAL] = _percentiles(np.concatenate(list(arrays.values())))
+    for wait, by_code in arrays.items():
+        waits[wait] = {code: _percentiles(found) for code, found in by_code.items()}
+        if by_code:
+            waits[wait][HOSPITAL] = _percentiles(np.concatenate(list(by_code.values())))
     memo[filters] = WishFigures(by_branch, by_day, waits)
     return memo[filters]
 
