@@ -619,8 +619,8 @@ def state_counts_and_day_figures(db: Database) -> None:
     )
 
     # The dashboard's wish figures read each branch's range of days from one covering index,
-    # in day order. The wait-ordered indexes made each percentile walk every wish of all time
-    # whatever the range; nothing reads them any more.
+    # in day order. Through the wait-ordered indexes each percentile walked every wish of all
+    # time whatever the range; three of them are read by nothing any more.
     db["wishes"].create_index(
         ["branch_code", "local_day", "department_code", "state", "router_branch_code",
          "claim_minutes", "fulfil_minutes"],
