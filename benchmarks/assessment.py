@@ -490,20 +490,10 @@ def fill(data_dir: Path, args: argparse.Namespace, claim_hours: int) -> Filled:
 
 def reusable(data_dir: Path, args: argparse.Namespace) -> Filled | None:
     """The earlier fill of this data dir, if it has the asked sizes; exits if it does not."""
-    if not data_dir.exists() or not any(data_dir.iterdir()):
-        return None
-    marker = data_dir / MARKER
-    if not marker.exists():
-        sys.exit(f"{data_dir} is neither empty nor filled by this benchmark")
-    filled = Filled(**json.loads(marker.read_text(encoding="utf-8")))
-    asked = (args.branches, args.wishes, args.responses, args.seed)
-    if (filled.branches, filled.wishes, filled.responses, filled.seed) != asked:
-        sys.exit(
-            f"{data_dir} holds {filled.branches} branches, {filled.wishes:,} wishes and "
-            f"{filled.responses:,} responses (seed {filled.seed}): give the same sizes or a "
-            "fresh folder"
-        )
-    return filled
+    asked = {"branches": args.branches, "wishes": args.wishes, "responses": args.responses,
+             "seed": args.seed}  # fmt: skip
+    held = dashboard.earlier_fill(data_dir, MARKER, asked)
+    return Filled(**held) if held else None
 
 
 def print_fill(filled: Filled, reused: bool) -> None:

@@ -77,7 +77,7 @@ from wishes.questionnaires.sample import (
     LEANINGS,
 )
 from wishes.routing.text import keyword_tags
-from wishes.storage import connect
+from wishes.storage import connect, upgrade
 
 TARGET_MS = 1000.0
 MARKER = "dashboard-bench.json"  # in the data dir: what was filled, so a rerun can reuse it
@@ -334,14 +334,11 @@ def fill(data_dir: Path, args: argparse.Namespace) -> Filled:
     now = datetime.now(UTC).replace(microsecond=0)
     db_path = data_dir / "wishes.db"
     started = time.perf_counter()
-    db = connect(db_path)
-    load_organisation(db, read_organisation_file())
-    staff: Staff = create_staff(db)
-    questionnaire_id = store.ensure_default(db)
-    version_id = store.latest_version(db, questionnaire_id).id
-    departments = list(db.query("SELECT code, kind FROM departments ORDER BY code"))
-    branches = {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")}
-    db.close()
+    hospital = prepare_hospital(db_path)
+    staff, questionnaire_id, version_id = (
+        hospital.staff, hospital.questionnaire_id, hospital.version_id,
+    )  # fmt: skip
+    departments, branches = hospital.departments, hospital.branches
     prepared = time.perf_counter()
 
     cutter = Cutter()
@@ -375,21 +372,56 @@ def fill(data_dir: Path, args: argparse.Namespace) -> Filled:
     return filled
 
 
-def reusable(data_dir: Path, args: argparse.Namespace) -> Filled | None:
-    """The earlier fill of this data dir, if it has the asked sizes; exits if it does not."""
+def earlier_fill(data_dir: Path, marker: str, asked: dict[str, int]) -> dict | None:
+    """What an earlier run filled into this data dir (its marker file), None for an empty dir;
+    exits when the dir holds something else or other sizes than `asked`."""
     if not data_dir.exists() or not any(data_dir.iterdir()):
         return None
-    marker = data_dir / MARKER
-    if not marker.exists():
+    path = data_dir / marker
+    if not path.exists():
         sys.exit(f"{data_dir} is neither empty nor filled by this benchmark")
-    filled = Filled(**json.loads(marker.read_text(encoding="utf-8")))
-    asked = (args.responses, args.wishes, args.years, args.seed)
-    if (filled.responses, filled.wishes, filled.years, filled.seed) != asked:
-        sys.exit(
-            f"{data_dir} holds {filled.responses:,} responses and {filled.wishes:,} wishes over "
-            f"{filled.years} years (seed {filled.seed}): give the same sizes or a fresh folder"
-        )
-    return filled
+    held = json.loads(path.read_text(encoding="utf-8"))
+    if {key: held[key] for key in asked} != asked:
+        sizes = ", ".join(f"{key} {held[key]:,}" for key in asked)
+        sys.exit(f"{data_dir} holds {sizes}: give the same sizes or a fresh folder")
+    return held
+
+
+def reusable(data_dir: Path, args: argparse.Namespace) -> Filled | None:
+    """The earlier fill of this data dir, if it has the asked sizes; exits if it does not."""
+    asked = {"responses": args.responses, "wishes": args.wishes, "years": args.years,
+             "seed": args.seed}  # fmt: skip
+    held = earlier_fill(data_dir, MARKER, asked)
+    return Filled(**held) if held else None
+
+
+@dataclass
+class Hospital:
+    """What every fill starts from: the demo organisation, staff, the default questionnaire."""
+
+    staff: Staff
+    questionnaire_id: int
+    version_id: int
+    departments: list[dict]
+    branches: dict[str, str]  # code -> name
+
+
+def prepare_hospital(db_path: Path, *, migrate: bool = False) -> Hospital:
+    db = connect(db_path)
+    if migrate:
+        upgrade(db)  # the schema: every migration, every trigger
+    load_organisation(db, read_organisation_file())
+    staff: Staff = create_staff(db)
+    questionnaire_id = store.ensure_default(db)
+    hospital = Hospital(
+        staff,
+        questionnaire_id,
+        store.latest_version(db, questionnaire_id).id,
+        list(db.query("SELECT code, kind FROM departments ORDER BY code")),
+        {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")},
+    )
+    db.close()
+    return hospital
 
 
 def print_fill(filled: Filled, reused: bool) -> None:

@@ -64,9 +64,7 @@ from board import (
     CSRF,
     Cutter,
     HttpSession,
-    Staff,
     board_cases,
-    create_staff,
     p95,
     read_corpus,
 )
@@ -78,6 +76,7 @@ from dashboard import (
     bulk_connection,
     fill_responses,
     insert_dicts,
+    prepare_hospital,
     tag_vocabulary,
 )
 
@@ -86,9 +85,7 @@ from wishes.board.store import Limits
 from wishes.clock import local_day
 from wishes.notifications.store import settle_backlog
 from wishes.notifications.worker import queue_overdue
-from wishes.organisation.store import load_organisation, read_organisation_file
-from wishes.questionnaires import store as questionnaires
-from wishes.storage import TIMESTAMP_FORMAT, connect, upgrade
+from wishes.storage import TIMESTAMP_FORMAT, connect
 
 ROOT = Path(__file__).resolve().parents[1]
 MARKER = "load-bench.json"  # in each filled data dir: what was filled
@@ -111,15 +108,9 @@ def fill(data_dir: Path, wishes: int, responses: int, seed: int) -> dict:
     now = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
     db_path = data_dir / "wishes.db"
-    db = connect(db_path)
-    upgrade(db)  # the schema: every migration, every trigger
-    load_organisation(db, read_organisation_file())
-    staff: Staff = create_staff(db)
-    questionnaire_id = questionnaires.ensure_default(db)
-    version_id = questionnaires.latest_version(db, questionnaire_id).id
-    departments = list(db.query("SELECT code, kind FROM departments ORDER BY code"))
-    branches = {row["code"]: row["name"] for row in db.query("SELECT code, name FROM branches")}
-    db.close()
+    hospital = prepare_hospital(db_path, migrate=True)
+    staff, departments, branches = hospital.staff, hospital.departments, hospital.branches
+    questionnaire_id, version_id = hospital.questionnaire_id, hospital.version_id
 
     cutter = Cutter()
     search.cut("预热")
