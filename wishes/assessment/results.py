@@ -95,34 +95,36 @@ class GeneralScore:
         return round(self.total - self.previous_total, 1)
 
 
-def computed_figures(
-    db: Database, current: Round, codes: list[str], claim_hours: int, now: datetime
-) -> dict[str, dict[str, Figure]]:
-    """Branch → metric → Figure: frozen ones for a published round, else from the data now."""
+def computed_figures(db: Database, current: Round, codes: list[str], claim_hours: int,
+                     now: datetime, stored: dict) -> dict[str, dict[str, Figure]]:  # fmt: skip
+    """Branch → metric → Figure: frozen ones (in `stored`, the round's score rows) for a
+    published round, else from the data now."""
     if current.stage != "published":
         return metrics.figures_for(db, codes, current.days, claim_hours, now)
     out: dict[str, dict[str, Figure]] = {code: {} for code in codes}
     metric_of = {i["key"]: i["metric"] for i in current.scheme.items if i["scoring"] == "computed"}
-    for (branch, key), row in scores(db, current.id).items():
+    for (branch, key), row in stored.items():
         if key in metric_of and branch in out:
             out[branch][metric_of[key]] = Figure(row["figure"], row["count"] or 0)
     return out
 
 
-def snapshot(db: Database, current: Round, claim_hours: int, now: datetime) -> dict:
-    """Branch → computed item key → (figure, count): what publishing freezes."""
-    figures = metrics.figures_for(db, list(current.branch_codes), current.days, claim_hours, now)
+def frozen(ranked: list[BranchScore]) -> dict[str, dict[str, tuple[float | None, int]]]:
+    """Branch → computed item key → (figure, count): what publishing freezes, taken from the
+    results the office saw when it pressed "publish"."""
     return {
-        code: {
-            item["key"]: (
-                figures[code][item["metric"]].value,
-                figures[code][item["metric"]].count,
-            )
-            for item in current.scheme.items
-            if item["scoring"] == "computed"
+        entry.code: {
+            key: (score.figure.value, score.figure.count)
+            for key, score in entry.items.items()
+            if score.figure is not None
         }
-        for code in current.branch_codes
+        for entry in ranked
     }
+
+
+def snapshot(db: Database, current: Round, claim_hours: int, now: datetime) -> dict:
+    """What publishing the round now would freeze."""
+    return frozen(branch_scores(db, current, claim_hours, now, with_previous=False))
 
 
 def _item_scores(
@@ -190,7 +192,7 @@ def branch_scores(
     wanted = [c for c in current.branch_codes if codes is None or c in codes]
     branches = {b["code"]: b for b in organisation.branches(db, active_only=False)}
     stored = scores(db, current.id)
-    figures = computed_figures(db, current, wanted, claim_hours, now)
+    figures = computed_figures(db, current, wanted, claim_hours, now, stored)
     out = [
         _branch(current, branches[code], _item_scores(current, stored, code, figures[code]))
         for code in wanted

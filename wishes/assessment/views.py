@@ -183,15 +183,15 @@ def move(round_id: int, to: str):
     if not form.validate_on_submit():
         flash(f"没有变更：{_problems(form)}", "error")
         return redirect(url_for("assessment.ranking", round_id=round_id))
-    frozen = None
+    figures = None
     if to == "published":
-        missing = sum(b.missing for b in _ranked(current))
-        if missing:
+        ranked = _ranked(current)
+        if missing := sum(b.missing for b in ranked):
             flash(f"还有 {missing} 个项目没有评分，不能公布。", "error")
             return redirect(url_for("assessment.ranking", round_id=round_id))
-        frozen = results.snapshot(db, current, _claim_hours(), datetime.now(UTC))
+        figures = results.frozen(ranked)
     try:
-        store.move(db, current, to, who(), form.reason.data or "", frozen)
+        store.move(db, current, to, who(), form.reason.data or "", figures)
     except AssessmentError as error:
         flash(f"没有变更：{error}", "error")
     else:
