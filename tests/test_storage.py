@@ -213,3 +213,88 @@ def test_writers_take_turns_at_the_gate_and_a_stuck_one_times_out(app, monkeypat
         waiting.start()
         waiting.join()
     assert errors and "locked" in errors[0]
+
+
+def wait_until(condition, seconds: float = 10.0) -> None:
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.001)
+
+
+def test_writers_arriving_during_a_commit_share_the_next_one_and_keep_their_own_errors(app):
+    """Group commit: while one writer holds the gate, the writers that arrive queue; the next
+    leader commits all their work in one transaction on its own connection. Each caller gets
+    its own result or its own error, and a failing work leaves no rows behind."""
+    import threading
+
+    import wishes.storage as storage
+
+    path = storage.database_path(app)
+    gate = storage.WriteGate.of(path)
+    ran_on: dict[str, int] = {}
+    results: dict[str, object] = {}
+
+    def work_for(code: str):
+        def work(db):
+            ran_on[code] = threading.get_ident()
+            db.execute("INSERT INTO general_branches (code, name) VALUES (?, 'x')", [code])
+            if code == "g-bad":
+                raise ValueError("this one is refused")
+            return code.upper()
+
+        return work
+
+    def writer(code: str) -> None:
+        db = connect(path, check_same_thread=False)
+        callers[code] = threading.get_ident()
+        try:
+            results[code] = storage.write_together(db, work_for(code))
+        except ValueError as error:
+            results[code] = error
+        finally:
+            db.close()
+
+    callers: dict[str, int] = {}
+    codes = ["g-lead", "g-1", "g-bad", "g-2", "g-3"]
+    with gate.turn(5):  # another writer of this process is committing
+        first = threading.Thread(target=writer, args=(codes[0],))
+        first.start()
+        wait_until(lambda: gate._leading)  # it leads the next transaction, waits for the gate
+        others = [threading.Thread(target=writer, args=(code,)) for code in codes[1:]]
+        for thread in others:
+            thread.start()
+        wait_until(lambda: len(gate._queued) == len(others))
+    first.join()
+    for thread in others:
+        thread.join()
+
+    assert results["g-lead"] == "G-LEAD"
+    assert [results[c] for c in ("g-1", "g-2", "g-3")] == ["G-1", "G-2", "G-3"]
+    assert isinstance(results["g-bad"], ValueError)
+    # The four that queued behind the leader were run by one thread: one transaction.
+    assert len({ran_on[c] for c in codes[1:]}) == 1
+    assert any(ran_on[c] != callers[c] for c in codes[1:])
+    with connect(path) as db:
+        stored = {
+            row[0] for row in db.execute("SELECT code FROM general_branches WHERE code LIKE 'g-%'")
+        }
+    assert stored == {"g-lead", "g-1", "g-2", "g-3"}
+
+
+def test_a_tracking_code_already_taken_is_drawn_again(db, monkeypatch):
+    entry = lifecycle.WishEntry(text="想要一本书", channel="phone")
+    first = lifecycle.submit(db, entry, None)
+    drawn = iter([first["tracking_code"], "ZZZZZZZ"])
+    monkeypatch.setattr(lifecycle, "new_tracking_code", lambda: next(drawn))
+    second = lifecycle.submit(db, entry, None)
+    assert second["tracking_code"] == "ZZZZZZZ"
+    assert db["wishes"].get(second["id"])["tracking_code"] == "ZZZZZZZ"
+    assert (
+        db.execute("SELECT count(*) FROM wish_events WHERE wish_id = ?", [second["id"]]).fetchone()[
+            0
+        ]
+        == 1
+    )
