@@ -659,38 +659,36 @@ def print_size(result: dict) -> None:
 # ---- growth -------------------------------------------------------------------------------
 
 
+# The throughput figures of the growth table: label, round, latency name (None: the figure is
+# the round's own), the figure, unit.
+GROWTH_FIGURES = (
+    ("wishes posted/s (20 clients)", "post", None, "per_second", "/s"),
+    ("POST /w/new p99, posts (20 clients)", "post", "POST /w/new", "p99", "ms"),
+    ("server CPU per wish posted", "post", None, "server_cpu_ms", "ms"),
+    ("submissions/s (20 clients)", "submit", None, "per_second", "/s"),
+    ("submission p50 (20 clients)", "submit", "submission", "p50", "ms"),
+    ("POST /w/new p99 (20 clients)", "submit", "POST /w/new", "p99", "ms"),
+    ("submission p99, paced (20/s)", "paced", "submission", "p99", "ms"),
+    ("server CPU per submission", "submit", None, "server_cpu_ms", "ms"),
+    ("/ping requests/s (20 clients)", "ping", None, "per_second", "/s"),
+)
+
+
 def growth_rows(results: list[dict]) -> list[tuple[str, list[float], str]]:
     rows = []
-    if all("post" in r["throughput"] for r in results):
-        rows.append(("wishes posted/s (20 clients)",
-                     [r["throughput"]["post"]["per_second"] for r in results], "/s"))  # fmt: skip
-        rows.append(("POST /w/new p99, posts (20 clients)",
-                     [r["throughput"]["post"]["latency"]["POST /w/new"]["p99"] for r in results],
-                     "ms"))  # fmt: skip
-        rows.append(("server CPU per wish posted",
-                     [r["throughput"]["post"]["server_cpu_ms"] for r in results],
-                     "ms"))  # fmt: skip
-    rows.append(("submissions/s (20 clients)",
-                 [r["throughput"]["submit"]["per_second"] for r in results], "/s"))  # fmt: skip
-    rows.append(("submission p50 (20 clients)",
-                 [r["throughput"]["submit"]["latency"]["submission"]["p50"] for r in results],
-                 "ms"))  # fmt: skip
-    rows.append(("POST /w/new p99 (20 clients)",
-                 [r["throughput"]["submit"]["latency"]["POST /w/new"]["p99"] for r in results],
-                 "ms"))  # fmt: skip
-    rows.append(("submission p99, paced (20/s)",
-                 [r["throughput"]["paced"]["latency"]["submission"]["p99"] for r in results],
-                 "ms"))  # fmt: skip
-    rows.append(("server CPU per submission",
-                 [r["throughput"]["submit"]["server_cpu_ms"] for r in results], "ms"))  # fmt: skip
-    rows.append(("/ping requests/s (20 clients)",
-                 [r["throughput"]["ping"]["per_second"] for r in results], "/s"))  # fmt: skip
+    for label, kind, latency, figure, unit in GROWTH_FIGURES:
+        rounds = [r["throughput"].get(kind) for r in results]
+        if all(rounds):  # runs from before the posted round have none
+            values = [(rnd["latency"][latency] if latency else rnd)[figure] for rnd in rounds]
+            rows.append((label, values, unit))
     for name in results[0]["pages"]:
         if all(name in r["pages"] for r in results):
             rows.append((name + " p50", [r["pages"][name]["p50"] for r in results], "ms"))
-    rows.append(("worker RSS (largest)",
-                 [max(m["rss"] for n, m in r["memory_after_pages"].items()
-                      if n.startswith("worker")) for r in results], "MB"))  # fmt: skip
+    workers = [
+        max(m["rss"] for n, m in r["memory_after_pages"].items() if n.startswith("worker"))
+        for r in results
+    ]
+    rows.append(("worker RSS (largest)", workers, "MB"))
     return rows
 
 

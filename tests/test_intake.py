@@ -104,7 +104,10 @@ def test_kiosk_shows_the_tracking_code_once_then_returns_to_welcome(client, db, 
 
 def test_bedside_card_link_preselects_the_ward(client):
     page = client.get("/w/new?dept=ward-pediatrics").get_data(as_text=True)
-    assert '<option selected value="ward-pediatrics">' in page
+    assert '<option value="ward-pediatrics" selected>' in page
+    assert page.count(" selected>") == 1
+    page = client.get("/w/new").get_data(as_text=True)
+    assert " selected>" not in page  # the first option, "请选择（可不选）", shows
 
 
 def test_kiosk_pages_carry_the_idle_reset_and_are_not_cached(client):
