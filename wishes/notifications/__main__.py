@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import threading
 
-from wishes import create_app
+from wishes import create_settings_app
 from wishes.notifications.worker import run_forever, show_info_logs
 
 PARENT_CHECK_SECONDS = 1.0
@@ -23,7 +23,7 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
 
 
 def main() -> None:
-    app = create_app()
+    app = create_settings_app()
     show_info_logs()
     stop = threading.Event()
     threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True).start()
