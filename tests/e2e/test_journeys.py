@@ -238,7 +238,29 @@ FOCUS_STATE = """() => {
   const box = el.getBoundingClientRect();
   // Focus on a date field's calendar button (inside the field): Chromium draws its own ring.
   const native = el.type === "date" && !el.matches(":focus");
+  // The ring is drawn around the element, over its parent's background: WCAG's 3:1 for
+  // non-text contrast, taking the better of the outline and the box shadow.
+  const rgb = (s) => {
+    const m = s && s.match(/rgba?[(]([^)]+)[)]/);
+    if (!m) return null;
+    const p = m[1].split(",").map(Number);
+    return p.length > 3 && p[3] === 0 ? null : p.slice(0, 3);
+  };
+  const lum = (c) => {
+    const linear = (v) => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const [r, g, b] = c.map(linear);
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  };
+  const ratio = (a, b) => {
+    const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+    return (hi + 0.05) / (lo + 0.05);
+  };
+  let node = el.parentElement, back = null;
+  while (node && !(back = rgb(getComputedStyle(node).backgroundColor))) node = node.parentElement;
+  const colours = [style.outlineStyle !== "none" ? rgb(style.outlineColor) : null,
+                   style.boxShadow !== "none" ? rgb(style.boxShadow) : null].filter(Boolean);
   return {
+    contrast: native ? 21 : Math.max(0, ...colours.map((c) => ratio(c, back || [255, 255, 255]))),
     tag: el.tagName, id: el.id, type: el.type || "", text: (el.innerText || el.value || "").trim(),
     label: el.labels && el.labels[0] ? el.labels[0].innerText.trim() : "",
     ring: native || el.matches(":focus-visible") &&
@@ -257,6 +279,7 @@ def tab_to(page: Page, wanted, limit: int = 80) -> dict:
         if focus is None:
             continue
         assert focus["ring"] and focus["onScreen"], f"focus is not visible on {focus}"
+        assert focus["contrast"] >= 3, f"the focus ring is too faint (< 3:1) on {focus}"
         if wanted(focus):
             return focus
     raise AssertionError(f"Tab never reached the element ({limit} presses)")
