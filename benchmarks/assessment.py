@@ -42,12 +42,10 @@ import os
 import pstats
 import random
 import re
-import shutil
 import socket
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -63,9 +61,12 @@ from board import (
     WARM_UP,
     Cutter,
     Staff,
+    add_data_options,
     gunicorn,
+    in_scratch,
     p95,
     query_plan,
+    time_statement,
     timed,
     traced_connections,
 )
@@ -860,15 +861,6 @@ LITERALS = re.compile(r"'(?:[^']|'')*'|\b\d+(?:\.\d+)?\b")
 FULL_SCAN = re.compile(r"\bSCAN (?!CONSTANT ROW)(\w+)(?!.*VIRTUAL TABLE)")
 
 
-def time_statement(conn: sqlite3.Connection, sql: str, repeat: int = 5) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        conn.execute(sql).fetchall()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 def short(sql: str, width: int = 160) -> str:
     sql = " ".join(sql.split())
     sql = re.sub(r"IN \('[^)]*'\)", "IN (<branches>)", sql)
@@ -952,26 +944,14 @@ def main() -> None:
         "--responses", type=int, default=200_000, help="satisfaction responses over the 2 years"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="an empty folder, or one this script filled with the same sizes (reused); kept "
+    add_data_options(
+        parser,
+        "an empty folder, or one this script filled with the same sizes (reused); kept "
         "afterwards (default: a temporary folder, removed)",
     )
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn measurements")
     parser.add_argument("--port", type=int, help=f"for gunicorn (default: the first free of "
                         f"{PORTS.start}–{PORTS.stop - 1})")  # fmt: skip
-    args = parser.parse_args()
-
-    scratch = Path(tempfile.mkdtemp(prefix="bench-assessment-"))
-    data_dir = args.data_dir or scratch / "data"
-    models_dir = scratch / "no-models"
-    models_dir.mkdir()
-    try:
-        run(args, data_dir, models_dir, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    in_scratch(parser.parse_args(), "bench-assessment-", run)
 
 
 def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Path) -> None:

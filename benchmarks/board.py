@@ -514,6 +514,50 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def wait_until_up(server: subprocess.Popen, url: str, log: Path, seconds: float) -> None:
+    """Wait until `url` answers, or fail (pointing at the server's log) if the server stopped
+    or `seconds` went by."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                answer.read()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not start; see {log}") from None
+            time.sleep(0.3)
+
+
+def add_data_options(parser: argparse.ArgumentParser, data_dir_help: str) -> None:
+    """--data-dir, --repeat and --no-http, as every filling benchmark takes them."""
+    parser.add_argument("--data-dir", type=Path, help=data_dir_help)
+    parser.add_argument("--repeat", type=int, default=20)
+    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn measurements")
+
+
+def in_scratch(
+    args: argparse.Namespace,
+    prefix: str,
+    run: Callable[[argparse.Namespace, Path, Path, Path], None],
+    *,
+    fresh: bool = False,
+) -> None:
+    """`run(args, data_dir, models_dir, scratch)` in a temporary folder, removed afterwards:
+    the data dir is --data-dir (kept) or a folder in it; the models dir is empty, so the app
+    never trains or loads a router it is not timing. `fresh`: --data-dir must be empty."""
+    scratch = Path(tempfile.mkdtemp(prefix=prefix))
+    data_dir = args.data_dir or scratch / "data"
+    if fresh and data_dir.exists() and any(data_dir.iterdir()):
+        sys.exit(f"{data_dir} is not empty: the benchmark needs a fresh data dir")
+    models_dir = scratch / "no-models"
+    models_dir.mkdir()
+    try:
+        run(args, data_dir, models_dir, scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 @contextlib.contextmanager
 def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = None) -> Iterator[str]:
     """gunicorn as `wishes serve` runs it (2 workers × 4 threads, preloaded app), without the
@@ -537,16 +581,7 @@ def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = Non
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as answer:
-                    answer.read()
-                break
-            except OSError:
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"gunicorn did not start; see {log}") from None
-                time.sleep(0.3)
+        wait_until_up(server, base + "/healthz", log, 90)
         yield base
     finally:
         server.terminate()
@@ -591,6 +626,7 @@ def reads_of_wishes(statements: list[str]) -> list[str]:
 
 
 def time_statement(conn: sqlite3.Connection, sql: str, repeat: int = 5) -> float:
+    """The median time of a statement over `repeat` runs, in ms."""
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -696,30 +732,15 @@ def db_figures(path: Path) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wishes", type=int, default=100_000)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="a new or empty folder, kept afterwards (default: a temporary folder, removed)",
+    add_data_options(
+        parser, "a new or empty folder, kept afterwards (default: a temporary folder, removed)"
     )
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn measurements")
     parser.add_argument(
         "--plans",
         default="board overdue (all)",
         help="case whose query plans are printed, or 'all' (besides any over half the target)",
     )
-    args = parser.parse_args()
-
-    scratch = Path(tempfile.mkdtemp(prefix="wishes-board-bench-"))
-    data_dir = args.data_dir or scratch / "data"
-    if data_dir.exists() and any(data_dir.iterdir()):
-        sys.exit(f"{data_dir} is not empty: the benchmark needs a fresh data dir")
-    models_dir = scratch / "no-models"
-    models_dir.mkdir()
-    try:
-        run(args, data_dir, models_dir, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    in_scratch(parser.parse_args(), "wishes-board-bench-", run, fresh=True)
 
 
 def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Path) -> None:

@@ -34,11 +34,9 @@ import json
 import os
 import random
 import re
-import shutil
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -53,11 +51,14 @@ from board import (
     Staff,
     TestClientSession,
     WishMaker,
+    add_data_options,
     create_staff,
     gunicorn,
+    in_scratch,
     p95,
     query_plan,
     read_corpus,
+    time_statement,
     timed,
     traced_connections,
 )
@@ -659,15 +660,6 @@ def figure_steps(app, url: str, repeat: int) -> list[Step]:
     return [Step(label, statistics.median(samples[label]), statements[label]) for label in samples]
 
 
-def time_statement(conn: sqlite3.Connection, sql: str, repeat: int = 3) -> float:
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        conn.execute(sql).fetchall()
-        samples.append((time.perf_counter() - started) * 1000)
-    return statistics.median(samples)
-
-
 def shape(sql: str) -> str:
     return " ".join(LITERALS.sub("?", sql).split())
 
@@ -696,7 +688,7 @@ def print_steps(name: str, page_ms: float, steps: list[Step], db_path: Path) -> 
                 continue
             print(f"\n  {step.label}")
             for sqls in shapes.values():
-                ms = sum(time_statement(conn, sql) for sql in sqls)
+                ms = sum(time_statement(conn, sql, repeat=3) for sql in sqls)
                 plan = query_plan(conn, sqls[0])
                 full = sorted({m.group(1) for line in plan if (m := FULL_SCAN.search(line))})
                 flag = f"  FULL: {', '.join(full)}" if full else ""
@@ -784,24 +776,12 @@ def main() -> None:
         "--years", type=int, default=2, help="years the responses and wishes are spread over"
     )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        help="an empty folder, or one this script filled with the same sizes (reused); kept "
+    add_data_options(
+        parser,
+        "an empty folder, or one this script filled with the same sizes (reused); kept "
         "afterwards (default: a temporary folder, removed)",
     )
-    parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn measurements")
-    args = parser.parse_args()
-
-    scratch = Path(tempfile.mkdtemp(prefix="wishes-dashboard-bench-"))
-    data_dir = args.data_dir or scratch / "data"
-    models_dir = scratch / "no-models"
-    models_dir.mkdir()
-    try:
-        run(args, data_dir, models_dir, scratch)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    in_scratch(parser.parse_args(), "wishes-dashboard-bench-", run)
 
 
 def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Path) -> None:

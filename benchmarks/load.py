@@ -68,6 +68,7 @@ from board import (
     board_cases,
     p95,
     read_corpus,
+    wait_until_up,
 )
 from dashboard import (
     CHUNK,
@@ -234,16 +235,7 @@ def server(data_dir: Path, port: int, log: Path) -> Iterator[tuple[str, int]]:
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/ping", timeout=5) as answer:
-                    answer.read()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"the server did not start; see {log}") from None
-                time.sleep(0.5)
+        wait_until_up(process, base + "/ping", log, 300)
         yield base, process.pid  # `wishes serve` execs gunicorn: the same pid
     finally:
         process.send_signal(signal.SIGTERM)
