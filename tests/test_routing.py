@@ -1,11 +1,12 @@
 import csv
+import gc
 import json
 import random
 
 import numpy as np
 import pytest
 
-from wishes import create_app, lifecycle
+from wishes import create_app, create_serving_app, lifecycle
 from wishes.lifecycle import Actor, WishEntry
 from wishes.organisation import store as organisation
 from wishes.routing import Router, artifacts, text, training
@@ -239,3 +240,19 @@ def test_a_pipeline_the_fast_path_does_not_know_is_used_as_it_is(tmp_path):
         [t for t, _ in examples], [label for _, label in examples]
     )
     assert fast.verified(model, ["苹果香蕉", "汽车"]) is None
+
+
+def test_the_serving_app_loads_jieba_before_the_workers_fork_even_without_a_router_model(
+    tmp_path, monkeypatch
+):
+    """Search cuts words with jieba too: a worker must not load its dictionary (0.4 s) in the
+    middle of its first search because no router model has been trained yet."""
+    monkeypatch.setattr(text, "_tokenizer", None)
+    monkeypatch.setenv("WISHES_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("WISHES_MODELS_DIR", str(tmp_path / "models"))
+    try:
+        app = create_serving_app()
+    finally:
+        gc.unfreeze()  # create_serving_app froze this test process's objects
+    assert app.extensions["wishes.router"].model is None
+    assert text._tokenizer is not None

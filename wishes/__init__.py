@@ -101,6 +101,11 @@ def create_serving_app() -> Flask:
     if warning := storage.sqlite_warning():
         app.logger.warning(warning)
     app.extensions["wishes.router"].refresh()
+    # Search cuts words with jieba too: loaded here even when there is no router model yet,
+    # or each worker would load its dictionary (0.4 s) in the middle of its first search.
+    from .routing.text import tokenizer
+
+    tokenizer()
     # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the
     # process. Frozen, the collector no longer walks it: a full collection took about 90 ms over
     # it, in the middle of some request; and forked workers no longer write to its pages.
