@@ -212,18 +212,30 @@ def make_organisation(n: int, rng: random.Random) -> tuple[dict, list[BranchPlan
             org["departments"].append({"code": ward, "name": f"{name}病区", "kind": "ward"})
         org["departments"].append({"code": clinic, "name": f"{name}门诊", "kind": "outpatient"})
         size = rng.lognormvariate(0, 0.6)
-        doctors = {"code": f"{code}-doctors", "name": f"{name}医师党支部",
-                   "general_branch_code": general, "scope": f"{name}门诊与病区的诊疗服务",
-                   "serves": [ward, clinic]}  # fmt: skip
-        nurses = {"code": f"{code}-nurses", "name": f"{name}护理党支部",
-                  "general_branch_code": general, "scope": f"{name}病区护理",
-                  "serves": [ward]}  # fmt: skip
+        doctors = {
+            "code": f"{code}-doctors",
+            "name": f"{name}医师党支部",
+            "general_branch_code": general,
+            "scope": f"{name}门诊与病区的诊疗服务",
+            "serves": [ward, clinic],
+        }
+        nurses = {
+            "code": f"{code}-nurses",
+            "name": f"{name}护理党支部",
+            "general_branch_code": general,
+            "scope": f"{name}病区护理",
+            "serves": [ward],
+        }
         extra.append((doctors, BranchPlan(doctors["code"], DOCTOR_TOPICS, size, 0)))
         extra.append((nurses, BranchPlan(nurses["code"], NURSE_TOPICS, 0.8 * size, 0)))
     org["departments"] += [{"code": c, "name": name, "kind": "medtech"} for c, name in MEDTECH]
     for code, name, general in FUNCTIONAL:
-        branch = {"code": code, "name": f"{name}党支部", "general_branch_code": general,
-                  "scope": f"{name}职能服务"}  # fmt: skip
+        branch = {
+            "code": code,
+            "name": f"{name}党支部",
+            "general_branch_code": general,
+            "scope": f"{name}职能服务",
+        }
         extra.append((branch, BranchPlan(code, FUNCTIONAL_TOPICS, rng.uniform(0.005, 0.15), 0)))
     # The functional branches come last: with fewer than 100 the smallest ones go first.
     for branch, plan in extra[: n - 10]:
@@ -237,8 +249,9 @@ def create_staff(db, codes: list[str]) -> Staff:
     """The manager who logs in, board.py's triager and pediatrics member, and a member per
     branch who claims its wishes (inserted with one password hash: hashing 100 passwords
     would cost 15 s and nobody logs in as them)."""
-    member = create_user(db, "member", PASSWORD, "member", branch_code="pediatrics",
-                         display_name="儿科护士小林")  # fmt: skip
+    member = create_user(
+        db, "member", PASSWORD, "member", branch_code="pediatrics", display_name="儿科护士小林"
+    )
     triager = create_user(db, "triager", PASSWORD, "triager", display_name="党建办小周")
     manager = create_user(db, "manager", PASSWORD, "manager", display_name="院领导")
     now = utcnow()
@@ -378,8 +391,9 @@ def inspect(db, rng: random.Random, current: store.Round) -> int:
     return n
 
 
-def make_rounds(db, rng: random.Random, plans: list[BranchPlan], today: date, now: datetime,
-                claim_hours: int) -> dict:  # fmt: skip
+def make_rounds(
+    db, rng: random.Random, plans: list[BranchPlan], today: date, now: datetime, claim_hours: int
+) -> dict:
     """Last year's round, published with its figures frozen, and this year's in self-assessment."""
     store.ensure_default(db)
     codes = [plan.code for plan in plans]
@@ -482,17 +496,27 @@ def fill(data_dir: Path, args: argparse.Namespace, claim_hours: int) -> Filled:
     report["rounds_s"] = time.perf_counter() - started_rounds
     report["total_s"] = time.perf_counter() - started
     filled = Filled(
-        args.branches, args.wishes, args.responses, args.seed, now.isoformat(), rounds, branch,
+        args.branches,
+        args.wishes,
+        args.responses,
+        args.seed,
+        now.isoformat(),
+        rounds,
+        branch,
         report,
-    )  # fmt: skip
+    )
     (data_dir / MARKER).write_text(json.dumps(asdict(filled), indent=2), encoding="utf-8")
     return filled
 
 
 def reusable(data_dir: Path, args: argparse.Namespace) -> Filled | None:
     """The earlier fill of this data dir, if it has the asked sizes; exits if it does not."""
-    asked = {"branches": args.branches, "wishes": args.wishes, "responses": args.responses,
-             "seed": args.seed}  # fmt: skip
+    asked = {
+        "branches": args.branches,
+        "wishes": args.wishes,
+        "responses": args.responses,
+        "seed": args.seed,
+    }
     held = dashboard.earlier_fill(data_dir, MARKER, asked)
     return Filled(**held) if held else None
 
@@ -524,9 +548,19 @@ def print_fill(filled: Filled, reused: bool) -> None:
 def db_figures(path: Path, filled: Filled) -> None:
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        tables = ("general_branches", "branches", "branch_departments", "departments", "wishes",
-                  "wish_events", "responses", "answers", "answer_days", "assessment_scores",
-                  "audit_events")  # fmt: skip
+        tables = (
+            "general_branches",
+            "branches",
+            "branch_departments",
+            "departments",
+            "wishes",
+            "wish_events",
+            "responses",
+            "answers",
+            "answer_days",
+            "assessment_scores",
+            "audit_events",
+        )
         counts = {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
         wide = conn.execute(
             "SELECT count(*) FROM branches WHERE code NOT IN "
@@ -790,9 +824,13 @@ def ranking_steps(
                 s["previous"] = before
                 if before:
                     totals = results.branch_scores(
-                        db, before, claim_hours, now, list(s["round"].branch_codes),
+                        db,
+                        before,
+                        claim_hours,
+                        now,
+                        list(s["round"].branch_codes),
                         with_previous=False,
-                    )  # fmt: skip
+                    )
                     totals = {b.code: b.total for b in totals}
                     for entry in s["ranked"]:
                         entry.previous_total = totals.get(entry.code)
@@ -949,8 +987,11 @@ def main() -> None:
         "an empty folder, or one this script filled with the same sizes (reused); kept "
         "afterwards (default: a temporary folder, removed)",
     )
-    parser.add_argument("--port", type=int, help=f"for gunicorn (default: the first free of "
-                        f"{PORTS.start}–{PORTS.stop - 1})")  # fmt: skip
+    parser.add_argument(
+        "--port",
+        type=int,
+        help=f"for gunicorn (default: the first free of {PORTS.start}–{PORTS.stop - 1})",
+    )
     in_scratch(parser.parse_args(), "bench-assessment-", run)
 
 

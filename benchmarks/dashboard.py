@@ -337,8 +337,10 @@ def fill(data_dir: Path, args: argparse.Namespace) -> Filled:
     started = time.perf_counter()
     hospital = prepare_hospital(db_path)
     staff, questionnaire_id, version_id = (
-        hospital.staff, hospital.questionnaire_id, hospital.version_id,
-    )  # fmt: skip
+        hospital.staff,
+        hospital.questionnaire_id,
+        hospital.version_id,
+    )
     departments, branches = hospital.departments, hospital.branches
     prepared = time.perf_counter()
 
@@ -390,8 +392,12 @@ def earlier_fill(data_dir: Path, marker: str, asked: dict[str, int]) -> dict | N
 
 def reusable(data_dir: Path, args: argparse.Namespace) -> Filled | None:
     """The earlier fill of this data dir, if it has the asked sizes; exits if it does not."""
-    asked = {"responses": args.responses, "wishes": args.wishes, "years": args.years,
-             "seed": args.seed}  # fmt: skip
+    asked = {
+        "responses": args.responses,
+        "wishes": args.wishes,
+        "years": args.years,
+        "seed": args.seed,
+    }
     held = earlier_fill(data_dir, MARKER, asked)
     return Filled(**held) if held else None
 
@@ -454,8 +460,15 @@ def print_fill(filled: Filled, reused: bool) -> None:
 def db_figures(path: Path) -> None:
     size = sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
     with contextlib.closing(sqlite3.connect(path)) as conn:
-        tables = ("responses", "answers", "response_days", "answer_days", "wishes",
-                  "wish_events", "wish_tag_days")  # fmt: skip
+        tables = (
+            "responses",
+            "answers",
+            "response_days",
+            "answer_days",
+            "wishes",
+            "wish_events",
+            "wish_tag_days",
+        )
         counts = {t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables}
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]

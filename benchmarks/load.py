@@ -144,8 +144,9 @@ def fill(data_dir: Path, wishes: int, responses: int, seed: int) -> dict:
             t1 = time.perf_counter()
             conn.execute("BEGIN")  # the FTS, tag-tally and wait triggers fire as in the app
             insert_dicts(conn, "wishes", rows)
-            conn.executemany("UPDATE wishes SET claimed_at = ?, fulfilled_at = ? WHERE id = ?",
-                             moves)  # fmt: skip
+            conn.executemany(
+                "UPDATE wishes SET claimed_at = ?, fulfilled_at = ? WHERE id = ?", moves
+            )
             insert_dicts(conn, "wish_events", its_events)
             conn.execute("COMMIT")
             build += t1 - t0
@@ -259,8 +260,7 @@ def memory(pid: int) -> dict[str, float]:
     values = {}
     for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
         name, _, rest = line.partition(":")
-        if name in ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean",
-                    "Private_Dirty"):  # fmt: skip
+        if name in ("Rss", "Pss", "Shared_Clean", "Shared_Dirty", "Private_Clean", "Private_Dirty"):
             values[name.lower()] = int(rest.split()[0]) / 1024
     return values
 
@@ -529,7 +529,7 @@ def pages(db_path: Path, now: datetime) -> list[Page]:
             "manager",
             f"/dashboard?period=month&{year}",
             DASHBOARD_TARGET_MS,
-        ),  # fmt: skip
+        ),
     ]
     return chosen
 
@@ -686,8 +686,10 @@ def growth_rows(results: list[dict]) -> list[tuple[str, list[float], str]]:
 
 def print_growth(results: list[dict]) -> None:
     sizes = [r["wishes"] for r in results]
-    print(f"\ncost growth (p50 through gunicorn, one client unless said; data grows "
-          f"{sizes[-1] / sizes[0]:,.0f}×)")  # fmt: skip
+    print(
+        f"\ncost growth (p50 through gunicorn, one client unless said; data grows "
+        f"{sizes[-1] / sizes[0]:,.0f}×)"
+    )
     header = f"  {'figure':<36}" + "".join(f"{f'{n:,}':>11}" for n in sizes) + f"{'growth':>9}"
     print(header)
     print("  " + "-" * (len(header) - 2))
@@ -707,8 +709,7 @@ def load_results(data_root: Path, sizes: list[int]) -> list[dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wishes", default="10000,100000,1000000",
-                        help="sizes, comma-separated")  # fmt: skip
+    parser.add_argument("--wishes", default="10000,100000,1000000", help="sizes, comma-separated")
     parser.add_argument("--data-root", type=Path, default=Path("/tmp/perf-data"))
     parser.add_argument("--port", type=int, default=8400)
     parser.add_argument("--clients", type=int, default=20)

@@ -42,8 +42,10 @@ def app_rss_mb(folder: str, models: Path) -> float:
     data = Path(folder) / f"data-{models.name}"
     output = subprocess.run(
         [sys.executable, "-c", APP_PROBE, str(data), str(models)],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return float(output.strip().splitlines()[-1])
 
 

@@ -110,8 +110,9 @@ def writer_process(
     out.put(sum(counts))
 
 
-def measure(db_path: Path, wishes, processes: int, threads: int, seconds: float, alone: bool,
-            relaxed: bool) -> float:  # fmt: skip
+def measure(
+    db_path: Path, wishes, processes: int, threads: int, seconds: float, alone: bool, relaxed: bool
+) -> float:
     with connect(db_path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         before = db.execute("SELECT count(*) FROM wishes").fetchone()[0]

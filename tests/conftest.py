@@ -108,8 +108,11 @@ def login(client, username, password=PASSWORD, **kwargs):
 
 def post_form(client, path, *, follow_redirects=False, **fields):
     """Post a form the way a browser does: the CSRF token from the same page, then the fields."""
-    return client.post(path, data={**fields, "csrf_token": csrf_token(client, path)},
-                       follow_redirects=follow_redirects)  # fmt: skip
+    return client.post(
+        path,
+        data={**fields, "csrf_token": csrf_token(client, path)},
+        follow_redirects=follow_redirects,
+    )
 
 
 def page_token(response):

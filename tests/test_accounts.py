@@ -104,8 +104,9 @@ def test_changing_the_password_ends_other_sessions(client, app, db, staff):
     login(elsewhere, "member_a")
     login(client, "member_a")
     new = "a new long passphrase"
-    response = post_form(client, "/account/password", current=PASSWORD, new=new, confirm=new,
-                         follow_redirects=True)  # fmt: skip
+    response = post_form(
+        client, "/account/password", current=PASSWORD, new=new, confirm=new, follow_redirects=True
+    )
     assert "密码已修改" in "".join(flashes(response.get_data(as_text=True)))
     assert client.get("/board").status_code == 200
     assert elsewhere.get("/board").status_code == 302
@@ -158,9 +159,13 @@ def test_deactivating_a_user_ends_their_session_and_is_audited(client, app, db, 
     user_id = staff["member_a"]["id"]
     client.post(
         f"/admin/users/{user_id}",
-        data={"display_name": "member_a", "role": "secretary", "branch": "pediatrics",
-              "csrf_token": csrf_token(client, f"/admin/users/{user_id}")},  # active unticked
-    )  # fmt: skip
+        data={
+            "display_name": "member_a",
+            "role": "secretary",
+            "branch": "pediatrics",
+            "csrf_token": csrf_token(client, f"/admin/users/{user_id}"),
+        },  # active unticked
+    )
     assert member.get("/board").status_code == 302
     assert login(app.test_client(), "member_a").status_code == 400
     change = list(db.query("SELECT detail FROM audit_events WHERE action = 'user_updated'"))
@@ -169,15 +174,18 @@ def test_deactivating_a_user_ends_their_session_and_is_audited(client, app, db, 
 
 def test_the_last_admin_cannot_be_removed(db, staff):
     with pytest.raises(store.AccountError, match="至少要保留一位"):
-        store.update_user(db, staff["admin"]["id"], role="admin", branch_code=None,
-                          display_name="", active=False)  # fmt: skip
+        store.update_user(
+            db, staff["admin"]["id"], role="admin", branch_code=None, display_name="", active=False
+        )
 
 
 def test_admin_resets_a_password_shown_once(client, app, db, staff):
     login(client, "admin")
     user_id = staff["member_b"]["id"]
-    response = client.post(f"/admin/users/{user_id}/reset-password",
-                           data={"csrf_token": csrf_token(client, "/admin/users")})  # fmt: skip
+    response = client.post(
+        f"/admin/users/{user_id}/reset-password",
+        data={"csrf_token": csrf_token(client, "/admin/users")},
+    )
     password = response.get_data(as_text=True).split('<code class="secret">')[1].split("<")[0]
     assert login(app.test_client(), "member_b", password).status_code == 302
     assert login(app.test_client(), "member_b", PASSWORD).status_code == 400
@@ -191,9 +199,17 @@ def test_only_admins_reach_the_user_pages(client, staff):
 
 def test_create_user_command_with_and_without_a_password(runner, db):
     result = runner.invoke(
-        args=["create-user", "Chen", "--role", "secretary", "--branch", "nursing",
-              "--password-stdin"], input="a long enough passphrase\n",
-    )  # fmt: skip
+        args=[
+            "create-user",
+            "Chen",
+            "--role",
+            "secretary",
+            "--branch",
+            "nursing",
+            "--password-stdin",
+        ],
+        input="a long enough passphrase\n",
+    )
     assert result.exit_code == 0, result.output
     assert "password" not in result.output
     assert store.check_password(db, "chen", "a long enough passphrase")["role"] == "secretary"

@@ -43,9 +43,19 @@ def test_the_default_scheme_is_five_areas_of_100_points(default):
     assert any(i["veto"] for a in default["areas"] for i in a["items"])
 
 
-@pytest.mark.parametrize(("total", "label"), [(500, "优秀"), (450, "优秀"), (449.9, "良好"),
-                                               (400, "良好"), (399, "合格"), (300, "合格"),
-                                               (299, "不合格"), (0, "不合格")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("total", "label"),
+    [
+        (500, "优秀"),
+        (450, "优秀"),
+        (449.9, "良好"),
+        (400, "良好"),
+        (399, "合格"),
+        (300, "合格"),
+        (299, "不合格"),
+        (0, "不合格"),
+    ],
+)
 def test_tier_boundaries(default, total, label):
     assert scheme.tier(default, total)["label"] == label
 
@@ -106,31 +116,49 @@ def _at(day: str, hours: float = 0) -> str:
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _wish(db, branch: str, day: str, state: str, *, claim_after: float | None = None,
-          fulfil_after: float | None = None, confirmed: int | None = None) -> None:  # fmt: skip
+def _wish(
+    db,
+    branch: str,
+    day: str,
+    state: str,
+    *,
+    claim_after: float | None = None,
+    fulfil_after: float | None = None,
+    confirmed: int | None = None,
+) -> None:
     """A wish submitted and routed at 08:00 of `day`, claimed and fulfilled so many hours on."""
     n = next(_serial)
-    db["wishes"].insert({
-        "tracking_code": f"T{n:06d}", "text": "测试心愿", "channel": "phone", "state": state,
-        "branch_code": branch, "created_at": _at(day), "updated_at": _at(day),
-        "routed_at": _at(day), "local_day": day,
-        "claimed_at": _at(day, claim_after) if claim_after is not None else None,
-        "fulfilled_at": _at(day, fulfil_after) if fulfil_after is not None else None,
-        "patient_confirmed": confirmed,
-    })  # fmt: skip
+    db["wishes"].insert(
+        {
+            "tracking_code": f"T{n:06d}",
+            "text": "测试心愿",
+            "channel": "phone",
+            "state": state,
+            "branch_code": branch,
+            "created_at": _at(day),
+            "updated_at": _at(day),
+            "routed_at": _at(day),
+            "local_day": day,
+            "claimed_at": _at(day, claim_after) if claim_after is not None else None,
+            "fulfilled_at": _at(day, fulfil_after) if fulfil_after is not None else None,
+            "patient_confirmed": confirmed,
+        }
+    )
 
 
 @pytest.fixture
 def october(db):
     """Pediatrics' October: known answers worked out by hand in the tests below."""
     _wish(db, "pediatrics", "2026-10-02", "open")  # unclaimed, long past the 24 h limit
-    _wish(db, "pediatrics", "2026-10-03", "followed_up", claim_after=2, fulfil_after=48,
-          confirmed=1)  # fmt: skip
+    _wish(
+        db, "pediatrics", "2026-10-03", "followed_up", claim_after=2, fulfil_after=48, confirmed=1
+    )
     _wish(db, "pediatrics", "2026-10-04", "fulfilled", claim_after=30, fulfil_after=100)
     _wish(db, "pediatrics", "2026-10-05", "claimed", claim_after=1)
     _wish(db, "pediatrics", "2026-10-06", "declined")
-    _wish(db, "pediatrics", "2026-10-07", "followed_up", claim_after=5, fulfil_after=10,
-          confirmed=0)  # fmt: skip
+    _wish(
+        db, "pediatrics", "2026-10-07", "followed_up", claim_after=5, fulfil_after=10, confirmed=0
+    )
     _wish(db, "pediatrics", "2026-11-02", "fulfilled", claim_after=1, fulfil_after=5)  # after
     _wish(db, "logistics", "2026-10-08", "fulfilled", claim_after=1, fulfil_after=5)
     return db
@@ -160,10 +188,14 @@ def test_an_even_count_has_the_mean_of_the_two_middle_times_as_median(october):
 
 def _answer(db, version, department: str, overall: int, day: str = "2026-10-10") -> None:
     questionnaires.store_response(
-        db, version, [Answer("overall", value=overall, scale=5)],
-        submission_id=f"s{next(_serial)}", department_code=department, channel="phone",
+        db,
+        version,
+        [Answer("overall", value=overall, scale=5)],
+        submission_id=f"s{next(_serial)}",
+        department_code=department,
+        channel="phone",
         at=f"{day} 03:00:00",
-    )  # fmt: skip
+    )
 
 
 def test_served_top_box_counts_only_the_departments_a_branch_serves(db):
@@ -178,7 +210,7 @@ def test_served_top_box_counts_only_the_departments_a_branch_serves(db):
         ("emergency", 1),
         ("emergency", 1),
     ]:
-        _answer(db, version, department, overall)  # fmt: skip
+        _answer(db, version, department, overall)
     _answer(db, version, "ward-pediatrics", 1, day="2026-11-03")  # outside the period
     got = metrics.served_top_box(db, ["pediatrics", "logistics"], OCTOBER)
     assert got["pediatrics"] == metrics.Figure(60.0, 5)  # 3 of its 5 answers are 4–5
@@ -188,8 +220,9 @@ def test_served_top_box_counts_only_the_departments_a_branch_serves(db):
 
 
 def _october_round(db, codes=("pediatrics", "logistics")) -> store.Round:
-    round_id = store.create_round(db, "2026 年 10 月", date(2026, 10, 1), date(2026, 10, 31),
-                                  list(codes), OFFICE)  # fmt: skip
+    round_id = store.create_round(
+        db, "2026 年 10 月", date(2026, 10, 1), date(2026, 10, 31), list(codes), OFFICE
+    )
     return store.get_round(db, round_id)
 
 
@@ -221,15 +254,26 @@ def _branch(db, current, code="pediatrics"):
 
 @pytest.mark.parametrize(
     ("taken", "total", "tier"),
-    [(0, 500, "优秀"), (50, 450, "优秀"), (50.5, 449.5, "良好"), (100, 400, "良好"),
-     (100.5, 399.5, "合格"), (200, 300, "合格"), (200.5, 299.5, "不合格")],
-)  # fmt: skip
+    [
+        (0, 500, "优秀"),
+        (50, 450, "优秀"),
+        (50.5, 449.5, "良好"),
+        (100, 400, "良好"),
+        (100.5, 399.5, "合格"),
+        (200, 300, "合格"),
+        (200.5, 299.5, "不合格"),
+    ],
+)
 def test_tier_boundaries_on_a_scored_branch(db, taken, total, tier):
     """Full marks, less `taken` points from manual items outside the service area (whose
     computed items have no data here, so that area is scaled from its one manual item)."""
     current = _october_round(db)
-    service = {i["key"] for a in current.scheme.definition["areas"] if a["key"] == "service"
-               for i in a["items"]}  # fmt: skip
+    service = {
+        i["key"]
+        for a in current.scheme.definition["areas"]
+        if a["key"] == "service"
+        for i in a["items"]
+    }
     overrides, left = {}, taken
     for item in current.scheme.items:
         if item["key"] not in service and not item["veto"] and left > 0:
@@ -302,8 +346,9 @@ def test_an_inspector_change_needs_a_reason_and_is_audited(db):
         store.inspect(db, current, "pediatrics", "three_meetings", 20, "  ", inspector)
     store.inspect(db, current, "pediatrics", "party_day", 13.5, "", inspector)  # confirms
     store.inspect(db, current, "pediatrics", "three_meetings", 20, "缺两次支委会记录", inspector)
-    rows = list(db.query("SELECT * FROM audit_events WHERE action = 'assessment_inspected' "
-                         "ORDER BY id"))  # fmt: skip
+    rows = list(
+        db.query("SELECT * FROM audit_events WHERE action = 'assessment_inspected' ORDER BY id")
+    )
     assert [(r["subject_id"], r["actor_label"]) for r in rows] == [
         (f"{current.id}:pediatrics:party_day", "inspector"),
         (f"{current.id}:pediatrics:three_meetings", "inspector"),
@@ -369,16 +414,26 @@ def test_the_ranking_compares_with_the_previous_published_round(db):
     assert ranked[0].change == pytest.approx(50, abs=0.1)  # 90% of 500 against 80%
     assert ranked[1].change == pytest.approx(-100, abs=0.1)
     generals = results.general_scores(october, ranked)
-    assert {g.code: g.total for g in generals} == {"women-children": ranked[0].total,
-                                                   "administration": ranked[1].total}  # fmt: skip
+    assert {g.code: g.total for g in generals} == {
+        "women-children": ranked[0].total,
+        "administration": ranked[1].total,
+    }
 
 
 # ---- the pages: who sees what -----------------------------------------------------------------
 
 # Visitors: username (conftest.STAFF plus an inspector) or None for nobody logged in.
-VISITORS = {"anon": None, "mem_a": "member_a", "mem_b": "member_b", "sec_a": "secretary_a",
-            "sec_b": "secretary_b", "insp": "inspector", "tri": "triager", "mgr": "manager",
-            "adm": "admin"}  # fmt: skip
+VISITORS = {
+    "anon": None,
+    "mem_a": "member_a",
+    "mem_b": "member_b",
+    "sec_a": "secretary_a",
+    "sec_b": "secretary_b",
+    "insp": "inspector",
+    "tri": "triager",
+    "mgr": "manager",
+    "adm": "admin",
+}
 # {s}: a round of branches A (pediatrics) and B (logistics) in self-assessment; {i}: one in
 # inspection; {p}: one published. A cell: the status, or "login" (sent to the login page).
 # fmt: off
@@ -407,8 +462,11 @@ WHO_SCORES = {
 
 
 def _config(data_dir) -> dict:
-    return {"TESTING": True, "WISHES_DATA_DIR": str(data_dir),
-            "WISHES_MODELS_DIR": str(data_dir.parent / "models")}  # fmt: skip
+    return {
+        "TESTING": True,
+        "WISHES_DATA_DIR": str(data_dir),
+        "WISHES_MODELS_DIR": str(data_dir.parent / "models"),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -426,12 +484,14 @@ def rounds_template(tmp_path_factory):
         patch.setattr(accounts, "PASSWORD_METHOD", "scrypt:1024:8:1")
         organisation.load_organisation(db, organisation.read_organisation_file())
         for name, role, branch in [("inspector", "inspector", None)] + [
-                (n, r, b) for n, (r, b) in STAFF.items()]:  # fmt: skip
+            (n, r, b) for n, (r, b) in STAFF.items()
+        ]:
             accounts.create_user(db, name, PASSWORD, role, branch_code=branch, display_name=name)
         both, ids = ["pediatrics", "logistics"], {}
         for key in ("s", "i", "p"):
-            current = store.get_round(db, store.create_round(
-                db, key, date(2026, 10, 1), date(2026, 10, 31), both, OFFICE))  # fmt: skip
+            current = store.get_round(
+                db, store.create_round(db, key, date(2026, 10, 1), date(2026, 10, 31), both, OFFICE)
+            )
             for code in both:
                 _score_all_manual(db, current, code, share=0.9)
             if key != "s":
@@ -547,8 +607,14 @@ def test_the_xlsx_holds_the_numbers_on_the_page(reading_app):
     rows = list(book.active.iter_rows(values_only=True))
     header = rows[2]
     written = {r[1]: list(r[3:9]) for r in rows[3:] if r and isinstance(r[0], int)}
-    assert header[3:9] == ("组织生活正常化", "支部建设标准化", "管理服务精细化", "工作制度体系化",
-                           "阵地建设规范化", "总分")  # fmt: skip
+    assert header[3:9] == (
+        "组织生活正常化",
+        "支部建设标准化",
+        "管理服务精细化",
+        "工作制度体系化",
+        "阵地建设规范化",
+        "总分",
+    )
     assert written == shown and len(shown) == 2
 
 
@@ -563,8 +629,11 @@ def test_evidence_is_checked_by_content_and_size(rounds_app):
     app, ids, db = rounds_app
     page = f"/assessment/rounds/{ids['s']}/branches/pediatrics"
     client, _shown = _visit(app, "sec_a", page)
-    refused = [("minutes.pdf", b"MZ\x90\x00 not a pdf"), ("big.pdf", b"%PDF-" + b"0" * 6_000_000),
-               ("notes.docx", b"%not a zip")]  # fmt: skip
+    refused = [
+        ("minutes.pdf", b"MZ\x90\x00 not a pdf"),
+        ("big.pdf", b"%PDF-" + b"0" * 6_000_000),
+        ("notes.docx", b"%not a zip"),
+    ]
     for name, body in refused:
         with warnings.catch_warnings():
             # Werkzeug's test client spools a body over 500 KB to a temporary file that it
@@ -673,9 +742,12 @@ def test_median_time_to_fulfil_per_branch(db):
     ):
         wish(number, branch, day, hours)
     figures = metrics.wish_figures(
-        db, ["pediatrics", "logistics", "nursing"], ("2026-03-01", "2026-03-31"), 24,
+        db,
+        ["pediatrics", "logistics", "nursing"],
+        ("2026-03-01", "2026-03-31"),
+        24,
         datetime(2026, 4, 2, tzinfo=UTC),
-    )  # fmt: skip
+    )
     assert figures["pediatrics"]["median_fulfil_hours"] == metrics.Figure(3.0, 3)
     assert figures["logistics"]["median_fulfil_hours"] == metrics.Figure(5.0, 4)
     assert figures["nursing"]["median_fulfil_hours"] == metrics.Figure(None, 0)

@@ -29,8 +29,14 @@ def test_the_admin_log_shows_wish_changes_beside_logins_and_filters_them(client,
 def test_role_changes_are_recorded_with_before_and_after(client, db, staff):
     login(client, "admin")
     user = staff["member_b"]
-    post_form(client, f"/admin/users/{user['id']}", display_name="member_b", role="secretary",
-              branch="logistics", active="y")  # fmt: skip
+    post_form(
+        client,
+        f"/admin/users/{user['id']}",
+        display_name="member_b",
+        role="secretary",
+        branch="logistics",
+        active="y",
+    )
     event = next(db.query("SELECT * FROM audit_events WHERE action = 'user_updated'"))
     assert event["subject_id"] == str(user["id"]) and "secretary" in event["detail"]
 
@@ -55,8 +61,11 @@ def test_no_password_token_or_full_phone_number_is_kept_in_any_log(client, db, s
     post_form(client, "/account/password", current=PASSWORD, new=NEW_PASSWORD, confirm=NEW_PASSWORD)
     cookie = client.get_cookie("session").value
     secrets = (PASSWORD, NEW_PASSWORD, "wrong password here", PHONE, cookie)
-    logs = [" ".join(map(str, row.values())) for table in ("audit_events", "wish_events",
-            "login_attempts", "notifications") for row in db[table].rows]  # fmt: skip
+    logs = [
+        " ".join(map(str, row.values()))
+        for table in ("audit_events", "wish_events", "login_attempts", "notifications")
+        for row in db[table].rows
+    ]
     logs += [record.getMessage() for record in caplog.records]
     assert any("phone_revealed" in line for line in logs)  # the scenario did run
     for secret in secrets:

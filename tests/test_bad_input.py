@@ -11,8 +11,11 @@ HUGE = 99999999999999999999  # beyond SQLite's 64-bit integers
 
 
 def test_a_file_posted_in_a_text_field_is_no_text(client, db):
-    data = {"csrf_token": csrf_token(client, "/w/new"), "department": "",
-            "text": (io.BytesIO("希望有吹风机".encode()), "a.txt")}  # fmt: skip
+    data = {
+        "csrf_token": csrf_token(client, "/w/new"),
+        "department": "",
+        "text": (io.BytesIO("希望有吹风机".encode()), "a.txt"),
+    }
     response = client.post("/w/new", data=data, content_type="multipart/form-data")
     assert response.status_code == 400 and "请写下您的心愿" in response.get_data(as_text=True)
     assert db["wishes"].count == 0
@@ -34,8 +37,10 @@ def test_a_number_too_long_for_the_database_is_no_page(client, staff):
     assert client.get(f"/admin/audit?page={HUGE}").status_code == 200
 
 
-@pytest.mark.parametrize("query", ["last=0001-01-01", "first=9999-12-31", "month=9999-12",
-                                   "first=0001-01-01&last=0001-01-02"])  # fmt: skip
+@pytest.mark.parametrize(
+    "query",
+    ["last=0001-01-01", "first=9999-12-31", "month=9999-12", "first=0001-01-01&last=0001-01-02"],
+)
 def test_dates_at_the_ends_of_the_calendar_are_explained(client, db, staff, query):
     store.ensure_default(db)
     login(client, "manager")

@@ -18,8 +18,15 @@ from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, State, WishEntr
 OFFICE = Actor("staff", "党建办")
 
 
-def new_wish(db, text="希望儿科病房能有绘本给孩子看", *, branch="pediatrics", phone="13812345678",
-             suggestions=None, at=None):  # fmt: skip
+def new_wish(
+    db,
+    text="希望儿科病房能有绘本给孩子看",
+    *,
+    branch="pediatrics",
+    phone="13812345678",
+    suggestions=None,
+    at=None,
+):
     """A wish routed to `branch` (None: waiting for triage)."""
     route = RouteDecision(
         suggestions=suggestions or [(branch or "pediatrics", 0.9), ("volunteer", 0.06)],
@@ -116,8 +123,9 @@ def test_a_wish_page_shows_only_the_actions_the_visitor_may_take(client, db, sta
 
 def post_action(client, wish_id, action, **fields):
     token = page_token(client.get(f"/board/wishes/{wish_id}"))
-    return client.post(action_path(wish_id, action), data={**fields, "csrf_token": token},
-                       follow_redirects=True)  # fmt: skip
+    return client.post(
+        action_path(wish_id, action), data={**fields, "csrf_token": token}, follow_redirects=True
+    )
 
 
 def test_moves_that_make_no_sense_are_refused_with_a_clear_message(client, db, staff):
@@ -166,8 +174,9 @@ def test_reroute_keeps_the_routers_first_choice_as_a_training_label(client, db, 
 
 
 def test_triage_offers_the_routers_top_three_first(client, db, staff):
-    wish = new_wish(db, branch=None, suggestions=[("logistics", 0.41), ("nursing", 0.3),
-                                                  ("catering", 0.1)])  # fmt: skip
+    wish = new_wish(
+        db, branch=None, suggestions=[("logistics", 0.41), ("nursing", 0.3), ("catering", 0.1)]
+    )
     login(client, "triager")
     html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
     options = re.findall(r'name="branch"[^>]*value="([a-z]+)"', html)
@@ -181,8 +190,9 @@ def test_revealing_a_phone_is_deliberate_and_audited(client, db, staff):
     page = client.get(f"/board/wishes/{wish['id']}")
     assert "13812345678" not in page.get_data(as_text=True)
     assert db["audit_events"].count_where("action = 'phone_revealed'") == 0
-    response = client.post(f"/board/wishes/{wish['id']}/reveal-phone",
-                           data={"csrf_token": page_token(page)})  # fmt: skip
+    response = client.post(
+        f"/board/wishes/{wish['id']}/reveal-phone", data={"csrf_token": page_token(page)}
+    )
     assert "13812345678" in response.get_data(as_text=True)
     assert response.headers["Cache-Control"] == "no-store"
     event = next(db.query("SELECT * FROM audit_events WHERE action = 'phone_revealed'"))
@@ -202,9 +212,10 @@ def test_a_fulfilment_photo_is_checked_and_shown_only_to_staff(client, app, db, 
     def fulfil(content, name):
         token = page_token(client.get(f"/board/wishes/{wish['id']}"))
         environ = EnvironBuilder(
-            f"/board/wishes/{wish['id']}/fulfil", method="POST",
+            f"/board/wishes/{wish['id']}/fulfil",
+            method="POST",
             data={"note": "绘本已送到", "photo": (io.BytesIO(content), name), "csrf_token": token},
-        ).get_environ()  # fmt: skip
+        ).get_environ()
         try:
             return client.open(environ)
         finally:
@@ -322,19 +333,28 @@ def test_of_two_simultaneous_claims_exactly_one_wins(app, db, staff):
     try:
         people = {"member_a": _browser(base), "secretary_a": _browser(base)}
         for name, browse in people.items():
-            browse("/login", {"username": name, "password": "correct horse battery",
-                              "csrf_token": _token(browse("/login"))})  # fmt: skip
+            browse(
+                "/login",
+                {
+                    "username": name,
+                    "password": "correct horse battery",
+                    "csrf_token": _token(browse("/login")),
+                },
+            )
         for _round in range(5):
             wish = new_wish(db)
-            tokens = {name: _token(browse(f"/board/wishes/{wish['id']}"))
-                      for name, browse in people.items()}  # fmt: skip
+            tokens = {
+                name: _token(browse(f"/board/wishes/{wish['id']}"))
+                for name, browse in people.items()
+            }
             start = threading.Barrier(len(people))
             pages = {}
 
             def claim(name, browse, wish_id=wish["id"], start=start, pages=pages, tokens=tokens):
                 start.wait()
-                pages[name] = browse(f"/board/wishes/{wish_id}/claim",
-                                     {"kind": "person", "csrf_token": tokens[name]})  # fmt: skip
+                pages[name] = browse(
+                    f"/board/wishes/{wish_id}/claim", {"kind": "person", "csrf_token": tokens[name]}
+                )
 
             threads = [threading.Thread(target=claim, args=item) for item in people.items()]
             for thread in threads:
@@ -357,10 +377,16 @@ def test_every_action_is_an_event_with_who_and_why(client, db, staff):
     wish = claimed_by(db, staff)
     login(client, "member_a")
     post_action(client, wish["id"], "hand_back", reason="这周排不开人手")
-    event = list(db.query("SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id DESC LIMIT 1",
-                          [wish["id"]]))[0]  # fmt: skip
+    event = list(
+        db.query(
+            "SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id DESC LIMIT 1", [wish["id"]]
+        )
+    )[0]
     assert (event["action"], event["actor_user_id"], event["reason"]) == (
-        "hand_back", staff["member_a"]["id"], "这周排不开人手")  # fmt: skip
+        "hand_back",
+        staff["member_a"]["id"],
+        "这周排不开人手",
+    )
     html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
     assert "这周排不开人手" in html and "退回" in html
 

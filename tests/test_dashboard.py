@@ -49,8 +49,11 @@ def test_nps_from_promoters_and_detractors():
 
 
 def test_too_few_answers_give_no_figure():
-    for estimate in (stats.mean(29, 100, 400, minimum=30), stats.share(20, 29, minimum=30),
-                     stats.nps(10, 5, 29, minimum=30)):  # fmt: skip
+    for estimate in (
+        stats.mean(29, 100, 400, minimum=30),
+        stats.share(20, 29, minimum=30),
+        stats.nps(10, 5, 29, minimum=30),
+    ):
         assert estimate.value is None and not estimate.enough and estimate.n == 29
     assert stats.share(20, 30, minimum=30).enough
 
@@ -69,9 +72,14 @@ MONDAY = date(2026, 3, 2)
 def _respond(db, version, day: date, department: str | None, **answers):
     stamp = datetime(day.year, day.month, day.day, 4, 0, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
     store.store_response(
-        db, version, store.answers_from(version, answers), submission_id=secrets.token_hex(16),
-        department_code=department, channel="phone", at=stamp,
-    )  # fmt: skip
+        db,
+        version,
+        store.answers_from(version, answers),
+        submission_id=secrets.token_hex(16),
+        department_code=department,
+        channel="phone",
+        at=stamp,
+    )
 
 
 @pytest.fixture
@@ -87,11 +95,25 @@ def answered(db, survey):
     week2 = [(4, 9), (4, 7), (2, 3)]
     for i, (overall, recommend) in enumerate(week1):
         improve = ["parking", "food"] if i < 2 else ["parking"]
-        _respond(db, survey, MONDAY + timedelta(days=i), "emergency", overall=overall,
-                 recommend=recommend, improve=improve)  # fmt: skip
+        _respond(
+            db,
+            survey,
+            MONDAY + timedelta(days=i),
+            "emergency",
+            overall=overall,
+            recommend=recommend,
+            improve=improve,
+        )
     for i, (overall, recommend) in enumerate(week2):
-        _respond(db, survey, MONDAY + timedelta(days=7 + i), "lab", overall=overall,
-                 recommend=recommend, comment="排队太久" if i == 0 else "")  # fmt: skip
+        _respond(
+            db,
+            survey,
+            MONDAY + timedelta(days=7 + i),
+            "lab",
+            overall=overall,
+            recommend=recommend,
+            comment="排队太久" if i == 0 else "",
+        )
     return figures.Filters(
         MONDAY, MONDAY + timedelta(days=13), "week", None, survey.questionnaire_id, 1
     )
@@ -181,8 +203,14 @@ def _wish(db, created: datetime, branch: str, router_branch: str, claim_h=None, 
     if router_branch != branch:
         lifecycle.reroute(db, wish["id"], branch, STAFF, "不是我们", at=stamp(created))
     if claim_h is not None:
-        lifecycle.claim(db, wish["id"], STAFF, ClaimantKind.BRANCH, "支部",
-                        at=stamp(created + timedelta(hours=claim_h)))  # fmt: skip
+        lifecycle.claim(
+            db,
+            wish["id"],
+            STAFF,
+            ClaimantKind.BRANCH,
+            "支部",
+            at=stamp(created + timedelta(hours=claim_h)),
+        )
     if fulfil_h is not None:
         lifecycle.fulfil(
             db, wish["id"], STAFF, "已送到", at=stamp(created + timedelta(hours=fulfil_h))
@@ -222,8 +250,14 @@ def test_branch_waits_rates_and_reroutes(db, survey):
 # --- pages, access and downloads -----------------------------------------------------------
 
 
-DASHBOARD_VISITORS = [(None, 302), ("member_a", 403), ("secretary_a", 403), ("triager", 403),
-                      ("manager", 200), ("admin", 200)]  # fmt: skip
+DASHBOARD_VISITORS = [
+    (None, 302),
+    ("member_a", 403),
+    ("secretary_a", 403),
+    ("triager", 403),
+    ("manager", 200),
+    ("admin", 200),
+]
 
 
 @pytest.mark.parametrize(("who", "status"), DASHBOARD_VISITORS)
@@ -290,8 +324,12 @@ def test_exports_never_write_a_live_formula(db, survey):
         {"code": "evil", "name": '=HYPERLINK("http://x","点我")', "kind": "ward"}
     )
     columns = [figures.Column("department", "科室"), figures.Column("n", "n", "count")]
-    rows = [{"department": "=1+1", "n": 3}, {"department": "@SUM(A1)", "n": -2},
-            {"department": "+86", "n": 1}, {"department": "-x", "n": 0}]  # fmt: skip
+    rows = [
+        {"department": "=1+1", "n": 3},
+        {"department": "@SUM(A1)", "n": -2},
+        {"department": "+86", "n": 1},
+        {"department": "-x", "n": 0},
+    ]
     table = figures.Table("t", "t", columns, rows)
     text = exports.to_csv(table).decode("utf-8-sig")
     assert "'=1+1" in text and "'@SUM(A1)" in text and "'+86" in text and "'-x" in text

@@ -307,11 +307,17 @@ def test_restore_refuses_while_another_process_has_the_database_open(app, runner
     backup = tmp_path / "b.db"
     assert runner.invoke(args=["backup", str(backup)]).exit_code == 0
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
-         "c.execute('SELECT 1 FROM wishes'); print('open', flush=True); sys.stdin.read()",
-         str(database_path(app))],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+            "c.execute('SELECT 1 FROM wishes'); print('open', flush=True); sys.stdin.read()",
+            str(database_path(app)),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline() == "open\n"
         result = runner.invoke(args=["restore", "--yes", str(backup)])
@@ -387,8 +393,13 @@ def server_env(tmp_path: Path, port: int) -> dict[str, str]:
 
 def start_server(env, log):
     """`wishes serve` itself, in a process group of its own (gunicorn, workers, notifier)."""
-    return subprocess.Popen([str(BIN / "wishes"), "serve"], env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        [str(BIN / "wishes"), "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
 
 
 def wait_until_serving(server, port, log_path, timeout=60):
@@ -428,16 +439,19 @@ def wait_until_port_is_free(port, timeout=10):
     pytest.fail(f"port {port} still answers after the server was killed")
 
 
-@pytest.mark.skipif(not (BIN / "gunicorn").exists() and not shutil.which("gunicorn"),
-                    reason="gunicorn is not installed")  # fmt: skip
+@pytest.mark.skipif(
+    not (BIN / "gunicorn").exists() and not shutil.which("gunicorn"),
+    reason="gunicorn is not installed",
+)
 def test_every_acknowledged_wish_survives_the_server_being_killed(tmp_path):
     started = time.monotonic()
     port = free_port()
     env = server_env(tmp_path, port)
     # The hospital's organisation, so the router (trained by `wishes serve` on first start)
     # sends confident wishes to branches and queues their notifications in the same transaction.
-    setup = create_app({"WISHES_DATA_DIR": env["WISHES_DATA_DIR"],
-                        "WISHES_MODELS_DIR": env["WISHES_MODELS_DIR"]})  # fmt: skip
+    setup = create_app(
+        {"WISHES_DATA_DIR": env["WISHES_DATA_DIR"], "WISHES_MODELS_DIR": env["WISHES_MODELS_DIR"]}
+    )
     live = database_path(setup)
     with connect(live) as db:
         organisation.load_organisation(db, organisation.read_organisation_file())
@@ -461,8 +475,12 @@ def test_every_acknowledged_wish_survives_the_server_being_killed(tmp_path):
                 text = wish_text(client, n)
                 try:
                     status, _, page = phone.request("GET", "/w/new")
-                    form = {"text": text, "department": "", "location": f"{client}床",
-                            "csrf_token": TOKEN.search(page).group(1)}  # fmt: skip
+                    form = {
+                        "text": text,
+                        "department": "",
+                        "location": f"{client}床",
+                        "csrf_token": TOKEN.search(page).group(1),
+                    }
                     status, headers, page = phone.request("POST", "/w/new", form)
                     if status != 302:
                         problems.append(f"POST /w/new answered {status}")
@@ -504,8 +522,11 @@ def test_every_acknowledged_wish_survives_the_server_being_killed(tmp_path):
             assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
             stored = {row["tracking_code"]: row for row in db.query("SELECT * FROM wishes")}
             lost = [code for code, _ in acknowledged if code not in stored]
-            altered = [code for code, text in acknowledged
-                       if code in stored and stored[code]["text"] != text]  # fmt: skip
+            altered = [
+                code
+                for code, text in acknowledged
+                if code in stored and stored[code]["text"] != text
+            ]
             without_event = db.execute(
                 "SELECT count(*) FROM wishes w WHERE NOT EXISTS "
                 "(SELECT 1 FROM wish_events e WHERE e.wish_id = w.id AND e.action = 'submit')"

@@ -140,11 +140,43 @@ INVALID_UTF8 = (
 EMOJI = ("😀", "👨‍👩‍👧‍👦", "🏥", "❤️", "🇨🇳", "🧑‍⚕️", "\U0001f600\ufe0f")
 RTL = ("مرحبا بالعالم", "שלום עולם", "\u202eevil\u202c", "\u202b", "\u200f", "ab\u202ecd")
 BLANK = (" ", "\t", "\u3000", "\xa0")  # whitespace a form strips
-CONTROL = ("\x00", "\x01", "\x07", "\x08", "\x1b[31m", "\x7f", "\x85", "\u2028", "\u2029",
-           "\r", "\r\n", "\n", "\t", "\ufeff", "\u200b", "\x0c")  # fmt: skip
-WORDS = ("希望病房有热水", "想给孩子过生日", "护士很耐心", "13812345678", "<script>x</script>",
-         "' OR 1=1 --", "=cmd|' /C calc'!A0", "%s%n", "{{7*7}}", "../../etc/passwd", "null",
-         "[]", "{}", "true", "-1", "1e309", "NaN")  # fmt: skip
+CONTROL = (
+    "\x00",
+    "\x01",
+    "\x07",
+    "\x08",
+    "\x1b[31m",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\u2029",
+    "\r",
+    "\r\n",
+    "\n",
+    "\t",
+    "\ufeff",
+    "\u200b",
+    "\x0c",
+)
+WORDS = (
+    "希望病房有热水",
+    "想给孩子过生日",
+    "护士很耐心",
+    "13812345678",
+    "<script>x</script>",
+    "' OR 1=1 --",
+    "=cmd|' /C calc'!A0",
+    "%s%n",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "null",
+    "[]",
+    "{}",
+    "true",
+    "-1",
+    "1e309",
+    "NaN",
+)
 UNITS = ("x", "字", "😀", "\x00", " ", "\u202e", "ab\r\n")
 LENGTHS = (1, 2, 3, 39, 40, 41, 60, 61, 80, 81, 100, 101, 200, 201, 300, 301, 500, 501, 4001)
 
@@ -176,18 +208,29 @@ raw = st.one_of(
     st.binary(max_size=40),
 )
 # Very long values (up to 600 kB): one in thirty nasty values.
-huge = st.builds(_times, st.sampled_from((b"a", "字".encode(), b"\xed\xa0\x80", b"\x00")),
-                 st.integers(20_000, 200_000))  # fmt: skip
+huge = st.builds(
+    _times,
+    st.sampled_from((b"a", "字".encode(), b"\xed\xa0\x80", b"\x00")),
+    st.integers(20_000, 200_000),
+)
 nasty = st.integers(0, 29).flatmap(lambda i: huge if i == 0 else raw)
 
-mobiles = st.from_regex(r"(\+86|0086|86)?[ -]?1[3-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{2}",
-                        fullmatch=True)  # fmt: skip
-keys = st.one_of(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
-                 st.sampled_from([q["key"] for q in QUESTIONS]), texts)  # fmt: skip
-slugs = st.one_of(st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True),
-                  st.sampled_from(["satisfaction", "fuzzq", "new-one"]), texts)  # fmt: skip
-passwords = st.text(st.characters(codec="ascii", categories=["L", "N", "P"]), min_size=12,
-                    max_size=40)  # fmt: skip
+mobiles = st.from_regex(
+    r"(\+86|0086|86)?[ -]?1[3-9][0-9]{3}[ -]?[0-9]{4}[ -]?[0-9]{2}", fullmatch=True
+)
+keys = st.one_of(
+    st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
+    st.sampled_from([q["key"] for q in QUESTIONS]),
+    texts,
+)
+slugs = st.one_of(
+    st.from_regex(r"[a-z0-9][a-z0-9-]{0,12}", fullmatch=True),
+    st.sampled_from(["satisfaction", "fuzzq", "new-one"]),
+    texts,
+)
+passwords = st.text(
+    st.characters(codec="ascii", categories=["L", "N", "P"]), min_size=12, max_size=40
+)
 booleans = st.sampled_from(["y", "on", "true", "1", "", "false", "0", "no", "off"])
 
 
@@ -256,15 +299,20 @@ class Body(ShortRepr):
     kind: str
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"({n!r}, {v!r})" if isinstance(v, Upload) else f"({n!r}, {short(v)})"
-                          for n, v in self.pairs)  # fmt: skip
+        shown = ", ".join(
+            f"({n!r}, {v!r})" if isinstance(v, Upload) else f"({n!r}, {short(v)})"
+            for n, v in self.pairs
+        )
         return f"Body({self.kind}: {shown})"
 
     def texts(self, name: str) -> list[bytes]:
         """The text values sent for `name` (a file's content too, outside multipart)."""
         multipart = self.kind == "multipart"
-        return [v.content if isinstance(v, Upload) else v for n, v in self.pairs
-                if n == name and not (multipart and isinstance(v, Upload))]  # fmt: skip
+        return [
+            v.content if isinstance(v, Upload) else v
+            for n, v in self.pairs
+            if n == name and not (multipart and isinstance(v, Upload))
+        ]
 
     def _values(self, token: str) -> list[tuple[bytes, bytes | Upload]]:
         out = []
@@ -317,34 +365,61 @@ def uploads(magic: tuple[bytes, ...] = (), *, valid: bool = False) -> st.SearchS
     """A file part: random bytes (after an image's magic bytes, or not), any name, any type;
     `valid`: always after the magic bytes, with an image's name."""
     if valid:
-        return st.builds(Upload, filename=st.sampled_from([b"photo.jpg", b"a.PNG", b"x.jpeg",
-                                                           "照片.png".encode()]),
-                         content=st.builds(bytes.__add__, st.sampled_from(magic),
-                                           st.binary(max_size=200)),
-                         content_type=st.sampled_from([b"image/jpeg", b"image/png"]))  # fmt: skip
+        return st.builds(
+            Upload,
+            filename=st.sampled_from([b"photo.jpg", b"a.PNG", b"x.jpeg", "照片.png".encode()]),
+            content=st.builds(bytes.__add__, st.sampled_from(magic), st.binary(max_size=200)),
+            content_type=st.sampled_from([b"image/jpeg", b"image/png"]),
+        )
     heads = st.sampled_from(magic + (b"",)) if magic else st.just(b"")
     return st.builds(
         Upload,
         filename=st.one_of(
-            st.sampled_from([b"photo.jpg", b"a.PNG", b"x.jpeg", b"x.gif", b"noext", b"",
-                             "照片.jpg".encode(), b"..\\..\\evil.jpg", b"a\x00.png",
-                             b"q.json", b".json"]),
+            st.sampled_from(
+                [
+                    b"photo.jpg",
+                    b"a.PNG",
+                    b"x.jpeg",
+                    b"x.gif",
+                    b"noext",
+                    b"",
+                    "照片.jpg".encode(),
+                    b"..\\..\\evil.jpg",
+                    b"a\x00.png",
+                    b"q.json",
+                    b".json",
+                ]
+            ),
             raw,
-        ),  # fmt: skip
+        ),
         content=st.builds(bytes.__add__, heads, st.binary(max_size=200)),
-        content_type=st.sampled_from([b"image/jpeg", b"image/png", b"text/plain",
-                                      b"application/json", b"application/octet-stream"]),
-    )  # fmt: skip
+        content_type=st.sampled_from(
+            [
+                b"image/jpeg",
+                b"image/png",
+                b"text/plain",
+                b"application/json",
+                b"application/octet-stream",
+            ]
+        ),
+    )
 
 
 BREAKS = ("missing", "repeated", "nasty", "text")
-_extra_names = st.one_of(st.sampled_from(["id", "state", "action", "q_", "next", "role[]"]),
-                         st.text(_chars, min_size=1, max_size=10))  # fmt: skip
+_extra_names = st.one_of(
+    st.sampled_from(["id", "state", "action", "q_", "next", "role[]"]),
+    st.text(_chars, min_size=1, max_size=10),
+)
 
 
 @st.composite
-def bodies(draw, valid: dict[str, st.SearchStrategy], *, csrf: bool = True,
-           upload_fields: frozenset[str] = frozenset()) -> Body:  # fmt: skip
+def bodies(
+    draw,
+    valid: dict[str, st.SearchStrategy],
+    *,
+    csrf: bool = True,
+    upload_fields: frozenset[str] = frozenset(),
+) -> Body:
     """A body for a form whose fields take the values `valid` draws (emoji, RTL, control
     characters and all): a set of fields is broken, each left out, repeated (a list where one
     value is expected), replaced by nasty bytes or by any text (a number, text in a file field);
@@ -394,8 +469,9 @@ FILE_FIELDS = {"photo", "file"}
 def submitted(app, path: str, body: Body, token: str) -> MultiDict:
     """What Flask-WTF hands a form for this body (its own wrap_formdata, step by step)."""
     data, content_type, headers = body.encode(token)
-    with app.test_request_context(path, method="POST", data=data, content_type=content_type,
-                                  headers=headers):  # fmt: skip
+    with app.test_request_context(
+        path, method="POST", data=data, content_type=content_type, headers=headers
+    ):
         if request.files:  # wishes.pageform: files go to file fields only
             files = MultiDict(
                 (n, f) for n, f in request.files.items(multi=True) if n in FILE_FIELDS
@@ -428,8 +504,11 @@ class Query(ShortRepr):
     raw: bool  # bytes as they are (invalid UTF-8 too) rather than %-escaped
 
     def __repr__(self) -> str:
-        return f"Query({'raw' if self.raw else 'percent'}: " + ", ".join(
-            f"({n!r}, {short(v)})" for n, v in self.pairs) + ")"  # fmt: skip
+        return (
+            f"Query({'raw' if self.raw else 'percent'}: "
+            + ", ".join(f"({n!r}, {short(v)})" for n, v in self.pairs)
+            + ")"
+        )
 
     def values(self, name: str) -> list[str]:
         return [v.decode("utf-8", "replace") for n, v in self.pairs if n == name]
@@ -522,8 +601,16 @@ def path_of(response) -> str:
 # Columns any request may change: (table, column) -> why.
 VOLATILE = {("staff_sessions", "last_seen_at"): "a staff session's idle clock"}
 
-WISH_ROWS = {"wishes", "wish_events", "wishes_fts", "wishes_fts_data", "wishes_fts_idx",
-             "wishes_fts_docsize", "wish_tag_days", "wish_state_counts"}  # fmt: skip
+WISH_ROWS = {
+    "wishes",
+    "wish_events",
+    "wishes_fts",
+    "wishes_fts_data",
+    "wishes_fts_idx",
+    "wishes_fts_docsize",
+    "wish_tag_days",
+    "wish_state_counts",
+}
 # What each kind of accepted submission may write (a refused one writes nothing at all):
 WRITES = {
     # the wish, its submit event, its search index (and keyword and state tallies, by trigger)
@@ -559,8 +646,11 @@ class Snapshot:
     audit_id: int
 
     def written(self, after: Snapshot) -> set[str]:
-        return {t for t in self.tables.keys() | after.tables.keys()
-                if self.tables.get(t) != after.tables.get(t)}  # fmt: skip
+        return {
+            t
+            for t in self.tables.keys() | after.tables.keys()
+            if self.tables.get(t) != after.tables.get(t)
+        }
 
     def added(self, after: Snapshot, table: str) -> int:
         return after.tables[table][0] - self.tables[table][0]
@@ -568,14 +658,19 @@ class Snapshot:
 
 def snapshot(app) -> Snapshot:
     with closing(sqlite3.connect(database_path(app))) as conn:
-        names = [n for (n,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]  # fmt: skip
+        names = [
+            n
+            for (n,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         tables = {}
         for name in names:
             cursor = conn.execute(f'SELECT * FROM "{name}"')
             blank = {i for i, c in enumerate(cursor.description) if (name, c[0]) in VOLATILE}
-            rows = tuple(tuple(None if i in blank else v for i, v in enumerate(row))
-                         for row in cursor)  # fmt: skip
+            rows = tuple(
+                tuple(None if i in blank else v for i, v in enumerate(row)) for row in cursor
+            )
             tables[name] = (len(rows), hash(rows))
         (audit_id,) = conn.execute("SELECT coalesce(max(id), 0) FROM audit_events").fetchone()
     return Snapshot(tables, audit_id)
@@ -659,10 +754,16 @@ def make_wish(site: Site, state: str = "open", branch: str = "pediatrics") -> di
     """A wish of `branch` in `state`, through the state machine (as test_routes builds them)."""
     secretary = site.staff["secretary_a" if branch == "pediatrics" else "secretary_b"]
     actor = Actor("staff", secretary["username"], secretary["id"])
-    route = RouteDecision(suggestions=[(branch, 0.9), ("volunteer", 0.06)], tags=["儿科"],
-                          confident=state != "triage")  # fmt: skip
-    entry = WishEntry(text="希望有人陪孩子读绘本", channel="phone", phone="13812345678",
-                      contact_consent=True, patient_name="李小红")  # fmt: skip
+    route = RouteDecision(
+        suggestions=[(branch, 0.9), ("volunteer", 0.06)], tags=["儿科"], confident=state != "triage"
+    )
+    entry = WishEntry(
+        text="希望有人陪孩子读绘本",
+        channel="phone",
+        phone="13812345678",
+        contact_consent=True,
+        patient_name="李小红",
+    )
     with connect(database_path(site.app)) as db:
         wish = lifecycle.submit(db, entry, route)
         if state in ("claimed", "in_progress", "fulfilled", "followed_up"):
@@ -681,15 +782,17 @@ def make_wish(site: Site, state: str = "open", branch: str = "pediatrics") -> di
 # ---- patients: the wish form ---------------------------------------------------------------------
 
 WISH_FIELDS = {
-    "text": st.one_of(st.sampled_from(["希望护士站能借到吹风机", "想给住院的孩子过个生日"]),
-                      fitting(500, required=True).filter(lambda t: len(clean_text(t)) >= 2)),
+    "text": st.one_of(
+        st.sampled_from(["希望护士站能借到吹风机", "想给住院的孩子过个生日"]),
+        fitting(500, required=True).filter(lambda t: len(clean_text(t)) >= 2),
+    ),
     "reason": fitting(300),
     "department": st.one_of(st.just(""), st.sampled_from(DEPARTMENTS)),
     "location": fitting(60, clean_line),
     "patient_name": st.one_of(st.just("李小红"), fitting(40, clean_line)),
     "phone": st.one_of(st.just(""), mobiles),
     "contact_consent": st.sampled_from(["y", "on", "1", "true", "是"]),
-}  # fmt: skip
+}
 
 
 def exchange(site: Site, client, path: str, body: Body, token: str):
@@ -747,7 +850,7 @@ def check_wish_form(site: Site, path: str, body: Body) -> None:
         "multipart",
     )
 )
-@example(body=Body((("csrf_token", TOKEN.encode()), ("text", b"12345")), "json"))  # fmt: skip
+@example(body=Body((("csrf_token", TOKEN.encode()), ("text", b"12345")), "json"))
 def test_the_wish_form_stores_exactly_the_cleaned_wish_or_nothing(site, path, body):
     EXAMPLES["wish form"] += 1
     check_wish_form(site, path, body)
@@ -859,8 +962,9 @@ def test_the_questionnaire_stores_exactly_the_answers_given_or_nothing(site, pat
     real=st.booleans(),
     repeated=st.booleans(),
 )
-def test_tracking_finds_a_wish_or_says_so_and_changes_nothing(site, kiosk, how, typed, real,
-                                                               repeated):  # fmt: skip
+def test_tracking_finds_a_wish_or_says_so_and_changes_nothing(
+    site, kiosk, how, typed, real, repeated
+):
     EXAMPLES["tracking"] += 1
     if real:  # a real code, typed the way people type it back
         site.tracked = site.tracked or make_wish(site)
@@ -897,9 +1001,13 @@ LOGIN_FIELDS = {
     "username": st.sampled_from(STAFF_NAMES).flatmap(
         lambda n: st.sampled_from([n, n.upper(), f"  {n} ", f"{n}\x00", f"\t{n}\r\n"])
     ),
-    "password": st.one_of(st.just(PASSWORD), st.just(PASSWORD + " "), passwords,
-                          st.builds(_times, st.just("p"), st.integers(100, 2000))),
-}  # fmt: skip
+    "password": st.one_of(
+        st.just(PASSWORD),
+        st.just(PASSWORD + " "),
+        passwords,
+        st.builds(_times, st.just("p"), st.integers(100, 2000)),
+    ),
+}
 
 
 @fuzz(100)
@@ -1015,9 +1123,10 @@ def test_creating_a_user_creates_exactly_that_user_or_nothing(site, body):
 
 
 @fuzz(80)
-@given(body=bodies(USER_FIELDS),
-       target=st.one_of(st.sampled_from(["member_b", "manager", "admin"]),
-                        st.integers(min_value=0)))  # fmt: skip
+@given(
+    body=bodies(USER_FIELDS),
+    target=st.one_of(st.sampled_from(["member_b", "manager", "admin"]), st.integers(min_value=0)),
+)
 @example(
     body=Body((("csrf_token", TOKEN.encode()),), "percent"), target=99999999999999999999
 )  # fixed in 7b55d1b
@@ -1050,14 +1159,17 @@ def test_editing_a_user_saves_the_form_or_nothing(site, body, target):
     (now,) = rows(site.app, "SELECT role, active FROM users WHERE id = ?", [admin["id"]])
     if (now["role"], now["active"]) != ("admin", 1):  # it demoted itself (another admin exists)
         with connect(database_path(site.app)) as db:
-            accounts.update_user(db, admin["id"], role="admin", branch_code=None,
-                                 display_name="admin", active=True)  # fmt: skip
+            accounts.update_user(
+                db, admin["id"], role="admin", branch_code=None, display_name="admin", active=True
+            )
         site.forget("admin")  # its session ended: log in again
 
 
 @fuzz(25)
-@given(body=bodies({}), target=st.one_of(st.sampled_from(["member_b", "triager"]),
-                                          st.integers(min_value=0)))  # fmt: skip
+@given(
+    body=bodies({}),
+    target=st.one_of(st.sampled_from(["member_b", "triager"]), st.integers(min_value=0)),
+)
 def test_resetting_a_password_resets_it_or_nothing(site, body, target):
     user_id = site.staff[target]["id"] if isinstance(target, str) else target
     assume(user_id != site.staff["admin"]["id"])  # its own reset would end this session
@@ -1145,17 +1257,23 @@ _reason = fitting(300, required=True)
 _note = fitting(500)
 ACTION_FIELDS = {
     "triage": {"branch": st.sampled_from(BRANCHES)},
-    "claim": {"kind": st.sampled_from(["branch", "department", "person"]),
-              "department": st.sampled_from(DEPARTMENTS)},
+    "claim": {
+        "kind": st.sampled_from(["branch", "department", "person"]),
+        "department": st.sampled_from(DEPARTMENTS),
+    },
     "hand_back": {"reason": _reason},
-    "reroute": {"branch": st.sampled_from([b for b in BRANCHES if b != "pediatrics"]),
-                "reason": _reason},
+    "reroute": {
+        "branch": st.sampled_from([b for b in BRANCHES if b != "pediatrics"]),
+        "reason": _reason,
+    },
     "start": {},
-    "fulfil": {"note": fitting(500, required=True),
-               "photo": st.one_of(st.just(b""), uploads((JPEG, PNG), valid=True))},
+    "fulfil": {
+        "note": fitting(500, required=True),
+        "photo": st.one_of(st.just(b""), uploads((JPEG, PNG), valid=True)),
+    },
     "follow_up": {"confirmed": st.sampled_from(["yes", "no"]), "note": _note},
     "decline": {"reason": _reason},
-}  # fmt: skip
+}
 
 
 @st.composite
@@ -1245,8 +1363,12 @@ LANGS = definitions.LANGUAGES
 
 
 def _latest(site: Site, qid: int) -> dict:
-    (row,) = rows(site.app, "SELECT definition FROM questionnaire_versions WHERE questionnaire_id"
-                            " = ? ORDER BY number DESC LIMIT 1", [qid])  # fmt: skip
+    (row,) = rows(
+        site.app,
+        "SELECT definition FROM questionnaire_versions WHERE questionnaire_id"
+        " = ? ORDER BY number DESC LIMIT 1",
+        [qid],
+    )
     return json.loads(row["definition"])
 
 
@@ -1326,18 +1448,24 @@ _options = st.lists(
 ).map("\n".join)
 QUESTION_FIELDS = {
     "type": st.sampled_from(list(definitions.QUESTION_TYPES)),
-    "key": st.one_of(st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
-                     st.sampled_from(["overall", "comment", "new_question"])),
+    "key": st.one_of(
+        st.from_regex(r"[a-z][a-z0-9_]{0,12}", fullmatch=True),
+        st.sampled_from(["overall", "comment", "new_question"]),
+    ),
     "required": booleans,
     "options": _options,
     **{f"label_{lang}": fitting(200, clean_line, required=lang == "zh_Hans") for lang in LANGS},
-}  # fmt: skip
+}
 
 
 @fuzz(90)
-@given(body=bodies(QUESTION_FIELDS),
-       target=st.one_of(st.sampled_from(["new", "overall", "comment", "improve"]),
-                        keys.filter(lambda k: "/" not in k)))  # fmt: skip
+@given(
+    body=bodies(QUESTION_FIELDS),
+    target=st.one_of(
+        st.sampled_from(["new", "overall", "comment", "improve"]),
+        keys.filter(lambda k: "/" not in k),
+    ),
+)
 def test_a_question_is_saved_as_typed_or_not_at_all(site, body, target):
     EXAMPLES["questionnaires: question"] += 1
     client, token = site.browser("triager", "/admin/questionnaires")
@@ -1375,31 +1503,43 @@ _labels = st.one_of(
     json_values,
 )
 _question = st.fixed_dictionaries(
-    {"key": keys, "type": st.one_of(st.sampled_from(list(definitions.QUESTION_TYPES)), texts),
-     "label": _labels},
+    {
+        "key": keys,
+        "type": st.one_of(st.sampled_from(list(definitions.QUESTION_TYPES)), texts),
+        "label": _labels,
+    },
     optional={
         "required": st.one_of(st.booleans(), json_values),
-        "options": st.one_of(st.lists(st.fixed_dictionaries({"key": keys, "label": _labels}),
-                                      max_size=4), json_values),
+        "options": st.one_of(
+            st.lists(st.fixed_dictionaries({"key": keys, "label": _labels}), max_size=4),
+            json_values,
+        ),
         "scale": st.one_of(st.lists(_labels, max_size=6), json_values),
         "max_length": st.one_of(st.integers(-5, 3000), json_values),
         "low": _labels,
         "high": _labels,
     },
-)  # fmt: skip
+)
 _definition = st.fixed_dictionaries(
-    {"slug": slugs, "title": _labels,
-     "questions": st.one_of(st.lists(_question, max_size=4), json_values)},
+    {
+        "slug": slugs,
+        "title": _labels,
+        "questions": st.one_of(st.lists(_question, max_size=4), json_values),
+    },
     optional={"intro": _labels},
-)  # fmt: skip
+)
 _valid = st.builds(
-    lambda slug, title, drop: {**DEFAULT, "slug": slug, "title": {"zh_Hans": title},
-                               "questions": [q for q in QUESTIONS if q["key"] not in drop]},
+    lambda slug, title, drop: {
+        **DEFAULT,
+        "slug": slug,
+        "title": {"zh_Hans": title},
+        "questions": [q for q in QUESTIONS if q["key"] not in drop],
+    },
     st.sampled_from(["satisfaction", "fuzzq", "fuzz-new"])
     | st.from_regex(r"[a-z]{3,8}", fullmatch=True),
     st.text(_chars, min_size=1, max_size=20).filter(str.strip),
     st.sets(st.sampled_from([q["key"] for q in QUESTIONS if q["key"] != "overall"])),
-)  # fmt: skip
+)
 
 
 @st.composite
@@ -1451,8 +1591,10 @@ def test_an_imported_file_becomes_a_draft_as_it_is_or_nothing(site, document, bo
     client, token = site.browser("triager", "/admin/questionnaires")
     upload = Upload(b"q.json", document, b"application/json")
     # a file (mostly), or its bytes as a text field (a file field with text)
-    body = Body(body.pairs + (("file", document if as_text == 0 else upload),),
-                "multipart" if as_text else body.kind)  # fmt: skip
+    body = Body(
+        body.pairs + (("file", document if as_text == 0 else upload),),
+        "multipart" if as_text else body.kind,
+    )
     before = snapshot(site.app)
     response = post(client, "/admin/questionnaires/import", body, token)
     assert_readable(response)
@@ -1467,11 +1609,15 @@ def test_a_preview_answers_any_form_and_stores_nothing(site, body):
     EXAMPLES["questionnaires: preview"] += 1
     body = site.concrete(body)
     client, token = site.browser("triager", "/admin/questionnaires")
-    vid = rows(site.app, "SELECT id FROM questionnaire_versions WHERE questionnaire_id = ?",
-               [site.fuzz_qid])[0]["id"]  # fmt: skip
+    vid = rows(
+        site.app,
+        "SELECT id FROM questionnaire_versions WHERE questionnaire_id = ?",
+        [site.fuzz_qid],
+    )[0]["id"]
     before = snapshot(site.app)
-    response = post(client, f"/admin/questionnaires/{site.fuzz_qid}/versions/{vid}/preview",
-                    body, token)  # fmt: skip
+    response = post(
+        client, f"/admin/questionnaires/{site.fuzz_qid}/versions/{vid}/preview", body, token
+    )
     assert_readable(response)
     assert response.status_code in (*REFUSED, 200)
     assert before.written(snapshot(site.app)) == set()
@@ -1499,13 +1645,20 @@ def _samples_for_the_dashboard(site: Site) -> None:
     with connect(database_path(site.app)) as db:
         version = questionnaires.live_version(db, "satisfaction")
         for i in range(40):
-            answers = [questionnaires.Answer("overall", value=1 + i % 5, scale=5),
-                       questionnaires.Answer("recommend", value=i % 11, scale=10),
-                       questionnaires.Answer("improve", option="parking"),
-                       questionnaires.Answer("comment", text="=1+1 护士很耐心")]  # fmt: skip
-            questionnaires.store_response(db, version, answers, submission_id=f"{i:032x}",
-                                          department_code=DEPARTMENTS[i % 3],
-                                          channel="kiosk")  # fmt: skip
+            answers = [
+                questionnaires.Answer("overall", value=1 + i % 5, scale=5),
+                questionnaires.Answer("recommend", value=i % 11, scale=10),
+                questionnaires.Answer("improve", option="parking"),
+                questionnaires.Answer("comment", text="=1+1 护士很耐心"),
+            ]
+            questionnaires.store_response(
+                db,
+                version,
+                answers,
+                submission_id=f"{i:032x}",
+                department_code=DEPARTMENTS[i % 3],
+                channel="kiosk",
+            )
     for state in STATES:
         make_wish(site, state)
     site.dashboard_ready = True
@@ -1526,14 +1679,24 @@ def test_the_dashboard_shows_any_filter_and_changes_nothing(site, query):
     assert before.written(snapshot(site.app)) == set()
 
 
-EXPORTS = ["satisfaction", "nps", "satisfaction_trend", "departments", "choices", "branches",
-           "wish_trend", "tags"]  # fmt: skip
+EXPORTS = [
+    "satisfaction",
+    "nps",
+    "satisfaction_trend",
+    "departments",
+    "choices",
+    "branches",
+    "wish_trend",
+    "tags",
+]
 
 
 @fuzz(60)
-@given(query=queries(DASHBOARD_FILTERS),
-       table=st.one_of(st.sampled_from(EXPORTS), texts),
-       fmt=st.one_of(st.sampled_from(["csv", "xlsx"]), texts))  # fmt: skip
+@given(
+    query=queries(DASHBOARD_FILTERS),
+    table=st.one_of(st.sampled_from(EXPORTS), texts),
+    fmt=st.one_of(st.sampled_from(["csv", "xlsx"]), texts),
+)
 @example(
     query=Query((("first", b"0001-01-01"), ("last", b"0001-01-02")), False),
     table="branches",
@@ -1556,8 +1719,12 @@ def test_a_download_is_a_file_and_one_audit_event_or_nothing(site, query, table,
     if fmt == "csv":
         rows_read = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
         for row in rows_read:  # nothing a spreadsheet would run as a formula
-            assert not [cell for cell in row if cell[:1] in ("=", "+", "-", "@") and
-                        not re.fullmatch(r"-?[0-9.]+(e-?[0-9]+)?", cell)]  # fmt: skip
+            assert not [
+                cell
+                for cell in row
+                if cell[:1] in ("=", "+", "-", "@")
+                and not re.fullmatch(r"-?[0-9.]+(e-?[0-9]+)?", cell)
+            ]
     else:
         assert body.startswith(b"PK")
 
@@ -1601,8 +1768,9 @@ def test_a_10_mb_body_is_refused_and_writes_nothing(site, who, path, field_name,
     client, token = site.browser(who, "/w/new" if who is None else "/account/password")
     content = JPEG + b"\x00" * TEN_MB
     value = Upload(b"big.jpg", content, b"image/jpeg") if as_file else content
-    body = Body((("csrf_token", TOKEN.encode()), (field_name, value)),
-                "multipart" if as_file else "percent")  # fmt: skip
+    body = Body(
+        (("csrf_token", TOKEN.encode()), (field_name, value)), "multipart" if as_file else "percent"
+    )
     before = snapshot(site.app)
     response = post(client, path, body, token)
     assert_readable(response)
@@ -1616,7 +1784,9 @@ def test_a_10_mb_body_is_refused_and_writes_nothing(site, who, path, field_name,
 def check_command(result) -> None:
     """Exit 0, or 1/2 with a message; never an uncaught exception."""
     assert result.exception is None or isinstance(result.exception, SystemExit), (
-        repr(result.exception), result.output[-500:])  # fmt: skip
+        repr(result.exception),
+        result.output[-500:],
+    )
     assert result.exit_code in (0, 1, 2), result.output
     if result.exit_code:
         assert "Error" in result.output
@@ -1630,8 +1800,9 @@ def check_command(result) -> None:
     publish=True,
     stdin=True,
 )
-def test_questionnaire_import_command_imports_the_file_or_nothing(site, tmp_path, document,
-                                                                  publish, stdin):  # fmt: skip
+def test_questionnaire_import_command_imports_the_file_or_nothing(
+    site, tmp_path, document, publish, stdin
+):
     EXAMPLES["command: questionnaire import"] += 1
     runner = site.app.test_cli_runner()
     source = tmp_path / "questionnaire.json"
@@ -1657,8 +1828,18 @@ LABEL_NAMES = ["pediatrics", "logistics", "nursing", "volunteer", "", "x"]
 def csv_files(draw) -> bytes:
     """A labelled CSV as someone might hand it over (invalid UTF-8 and fields beyond the csv
     module's limit have a test of their own)."""
-    header = draw(st.sampled_from([["text", "label"], ["label", "text"], ["text"], [],
-                                   ["text", "label", "extra"], ["TEXT", "label"]]))  # fmt: skip
+    header = draw(
+        st.sampled_from(
+            [
+                ["text", "label"],
+                ["label", "text"],
+                ["text"],
+                [],
+                ["text", "label", "extra"],
+                ["TEXT", "label"],
+            ]
+        )
+    )
     cells = st.one_of(texts, st.sampled_from(LABEL_NAMES))
     records = draw(st.lists(st.lists(cells, max_size=4), max_size=12))
     out = io.StringIO()
@@ -1701,12 +1882,14 @@ def test_train_command_trains_on_any_csv_or_says_why_not(site, tmp_path, data, a
 
 
 @fuzz(40)
-@given(data=csv_files(),
-       model=st.one_of(st.none(), st.sampled_from(["", "nope", "../..", "/etc"]),
-                       texts),
-       as_json=st.booleans())  # fmt: skip
-def test_evaluate_command_scores_any_csv_or_says_why_not(site, tiny_model, tmp_path, data, model,
-                                                         as_json):  # fmt: skip
+@given(
+    data=csv_files(),
+    model=st.one_of(st.none(), st.sampled_from(["", "nope", "../..", "/etc"]), texts),
+    as_json=st.booleans(),
+)
+def test_evaluate_command_scores_any_csv_or_says_why_not(
+    site, tiny_model, tmp_path, data, model, as_json
+):
     EXAMPLES["command: evaluate"] += 1
     source = tmp_path / "data.csv"
     source.write_bytes(data)
@@ -1720,13 +1903,16 @@ def test_evaluate_command_scores_any_csv_or_says_why_not(site, tiny_model, tmp_p
 
 
 @fuzz(40)
-@given(username=st.one_of(st.from_regex(r"[a-z0-9._-]{2,12}", fullmatch=True), texts),
-       role=st.one_of(st.sampled_from(ROLES), texts),
-       branch=st.one_of(st.none(), st.sampled_from(BRANCHES), texts),
-       name=st.one_of(st.none(), texts),
-       password=st.one_of(st.none(), passwords, texts))  # fmt: skip
-def test_create_user_command_creates_that_user_or_nothing(site, username, role, branch, name,
-                                                          password):  # fmt: skip
+@given(
+    username=st.one_of(st.from_regex(r"[a-z0-9._-]{2,12}", fullmatch=True), texts),
+    role=st.one_of(st.sampled_from(ROLES), texts),
+    branch=st.one_of(st.none(), st.sampled_from(BRANCHES), texts),
+    name=st.one_of(st.none(), texts),
+    password=st.one_of(st.none(), passwords, texts),
+)
+def test_create_user_command_creates_that_user_or_nothing(
+    site, username, role, branch, name, password
+):
     EXAMPLES["command: create-user"] += 1
     args = ["create-user", username, "--role", role]
     args += ["--branch", branch] if branch is not None else []
@@ -1756,8 +1942,14 @@ def backup_files(draw) -> bytes:
         return draw(st.binary(max_size=2000))
     if shape == "header":
         return b"SQLite format 3\x00" + draw(st.binary(max_size=4000))
-    tables = draw(st.lists(st.sampled_from(["wishes", "users", "_sqlite_migrations", "x"]),
-                           min_size=1, max_size=3, unique=True))  # fmt: skip
+    tables = draw(
+        st.lists(
+            st.sampled_from(["wishes", "users", "_sqlite_migrations", "x"]),
+            min_size=1,
+            max_size=3,
+            unique=True,
+        )
+    )
     with closing(sqlite3.connect(":memory:")) as conn:
         for name in tables:
             conn.execute(f'CREATE TABLE "{name}" (id INTEGER PRIMARY KEY, value)')
@@ -1787,11 +1979,19 @@ def test_restore_command_refuses_what_is_not_a_backup(site, tmp_path, data):
 FILE_BUG_CASES = {
     "login password": (None, "/login", {"username": "admin"}, "password"),
     "new password": ("member_b", "/account/password", {"current": PASSWORD}, "new"),
-    "current password": ("member_b", "/account/password", {"new": "x" * 12, "confirm": "x" * 12},
-                         "current"),
-    "submission id": (None, "/s/satisfaction", {"q_overall": "5", "q_recommend": "9"},
-                      "submission_id"),
-}  # fmt: skip
+    "current password": (
+        "member_b",
+        "/account/password",
+        {"new": "x" * 12, "confirm": "x" * 12},
+        "current",
+    ),
+    "submission id": (
+        None,
+        "/s/satisfaction",
+        {"q_overall": "5", "q_recommend": "9"},
+        "submission_id",
+    ),
+}
 
 
 @fuzz(10)
@@ -1816,13 +2016,17 @@ def test_a_file_in_a_password_or_id_field_is_refused_calmly(site, case, content)
 
 
 @fuzz(10)
-@given(data=st.one_of(
-    st.binary(min_size=1).map(lambda b: b"text,label\n\xff" + b),
-    st.integers(131_073, 200_000).map(lambda n: b"text,label\n" + b"x" * n + b",a\n")))  # fmt: skip
+@given(
+    data=st.one_of(
+        st.binary(min_size=1).map(lambda b: b"text,label\n\xff" + b),
+        st.integers(131_073, 200_000).map(lambda n: b"text,label\n" + b"x" * n + b",a\n"),
+    )
+)
 @example(data=b"text,label\n\xff\xfe,pediatrics\n")
 @example(data=b"text,label\n" + b"x" * 131_073 + b",pediatrics\n")
-def test_train_and_evaluate_refuse_an_unreadable_csv_with_a_message(site, tiny_model, tmp_path,
-                                                                        data):  # fmt: skip
+def test_train_and_evaluate_refuse_an_unreadable_csv_with_a_message(
+    site, tiny_model, tmp_path, data
+):
     EXAMPLES["bug: unreadable CSV"] += 1
     (tmp_path / "data.csv").write_bytes(data)
     (tmp_path / "heldout.csv").write_text(HELDOUT, encoding="utf-8")
@@ -1859,8 +2063,11 @@ def test_train_without_heldout_on_few_new_labels_says_why(site, tmp_path, labels
 @example(name="\udcff")
 def test_create_user_refuses_a_name_that_is_not_utf8(site, name):
     EXAMPLES["bug: create-user bytes"] += 1
-    check_command(site.app.test_cli_runner().invoke(
-        args=["create-user", "newbie", "--role", "manager", "--name", name]))  # fmt: skip
+    check_command(
+        site.app.test_cli_runner().invoke(
+            args=["create-user", "newbie", "--role", "manager", "--name", name]
+        )
+    )
 
 
 @fuzz(5)
@@ -1875,14 +2082,37 @@ def test_evaluate_refuses_a_very_long_model_name(site, tmp_path, name):
 
 
 @fuzz(10)
-@given(body=bodies(SURVEY_FIELDS), key=st.sampled_from(["q_visit", "q_improve"]),
-       blank=st.sampled_from(("",) + BLANK))  # fmt: skip
-@example(body=Body((("csrf_token", TOKEN.encode()), ("submission_id", FRESH),
-                    ("q_overall", b"5"), ("q_recommend", b"9")), "percent"),
-         key="q_improve", blank="")  # fmt: skip
-@example(body=Body((("csrf_token", TOKEN.encode()), ("submission_id", FRESH),
-                    ("q_overall", b"5"), ("q_recommend", b"9")), "percent"),
-         key="q_visit", blank=" ")  # fmt: skip
+@given(
+    body=bodies(SURVEY_FIELDS),
+    key=st.sampled_from(["q_visit", "q_improve"]),
+    blank=st.sampled_from(("",) + BLANK),
+)
+@example(
+    body=Body(
+        (
+            ("csrf_token", TOKEN.encode()),
+            ("submission_id", FRESH),
+            ("q_overall", b"5"),
+            ("q_recommend", b"9"),
+        ),
+        "percent",
+    ),
+    key="q_improve",
+    blank="",
+)
+@example(
+    body=Body(
+        (
+            ("csrf_token", TOKEN.encode()),
+            ("submission_id", FRESH),
+            ("q_overall", b"5"),
+            ("q_recommend", b"9"),
+        ),
+        "percent",
+    ),
+    key="q_visit",
+    blank=" ",
+)
 def test_a_blank_choice_is_not_stored_as_an_option(site, body, key, blank):
     EXAMPLES["bug: blank choice"] += 1
     pairs = tuple(pair for pair in body.pairs if pair[0] != key) + ((key, blank.encode()),)
@@ -1891,9 +2121,19 @@ def test_a_blank_choice_is_not_stored_as_an_option(site, body, key, blank):
 
 @fuzz(10)
 @given(body=bodies(SURVEY_FIELDS))
-@example(body=Body((("csrf_token", TOKEN.encode()), ("submission_id", b"a" * 32),
-                    ("q_overall", b"5"), ("q_recommend", b"9"),
-                    ("q_improve", b"parking"), ("q_improve", b"parking")), "percent"))  # fmt: skip
+@example(
+    body=Body(
+        (
+            ("csrf_token", TOKEN.encode()),
+            ("submission_id", b"a" * 32),
+            ("q_overall", b"5"),
+            ("q_recommend", b"9"),
+            ("q_improve", b"parking"),
+            ("q_improve", b"parking"),
+        ),
+        "percent",
+    )
+)
 def test_a_repeated_checkbox_is_counted_once(site, body):
     EXAMPLES["bug: repeated checkbox"] += 1
     check_answers(site, "/s/satisfaction", body)

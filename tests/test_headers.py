@@ -15,8 +15,13 @@ def test_every_page_gets_the_security_headers(client):
     for path in ("/", "/kiosk", "/w/new", "/t", "/login", "/no-such-page"):
         headers = client.get(path).headers
         csp = headers["Content-Security-Policy"]
-        for directive in ("default-src 'self'", "object-src 'none'", "base-uri 'none'",
-                          "frame-ancestors 'self'", "form-action 'self'"):  # fmt: skip
+        for directive in (
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'self'",
+            "form-action 'self'",
+        ):
             assert directive in csp, (path, directive)
         assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
         assert headers["X-Content-Type-Options"] == "nosniff"
@@ -31,8 +36,14 @@ def test_session_cookies_are_httponly_and_samesite_lax(client, staff):
 
 @pytest.fixture
 def https_app(tmp_path):
-    return create_app({"TESTING": True, "WISHES_DATA_DIR": str(tmp_path / "https-data"),
-                       "WISHES_HTTPS": True, "WISHES_PROXY_HOPS": 1})  # fmt: skip
+    return create_app(
+        {
+            "TESTING": True,
+            "WISHES_DATA_DIR": str(tmp_path / "https-data"),
+            "WISHES_HTTPS": True,
+            "WISHES_PROXY_HOPS": 1,
+        }
+    )
 
 
 def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(https_app):

@@ -71,10 +71,16 @@ def forms(message) -> list[str]:
 
 def test_the_extraction_sees_every_patient_page_and_no_staff_page():
     files = set().union(*EXTRACTED.values())
-    for patient in ("templates/intake/wish_form.html", "templates/tracking/status.html",
-                    "templates/questionnaires/answer.html", "templates/layouts/kiosk.html",
-                    "templates/errors/page.html", "templates/cards/bedside.html",
-                    "wishes/intake/forms.py", "wishes/ratelimit.py"):  # fmt: skip
+    for patient in (
+        "templates/intake/wish_form.html",
+        "templates/tracking/status.html",
+        "templates/questionnaires/answer.html",
+        "templates/layouts/kiosk.html",
+        "templates/errors/page.html",
+        "templates/cards/bedside.html",
+        "wishes/intake/forms.py",
+        "wishes/ratelimit.py",
+    ):
         assert patient in files
     assert not any(f.startswith(("templates/board/", "templates/dashboard/")) for f in files)
     assert "templates/layouts/staff.html" not in files
@@ -166,8 +172,12 @@ def story(db):
     English page must have no Chinese at all."""
     questionnaires.ensure_default(db)
     route = RouteDecision(suggestions=[("pediatrics", 0.95)], confident=True)
-    entry = WishEntry(text="A birthday cake for my son on the ward", channel="phone",
-                      reason="He turns six", department_code="ward-pediatrics")  # fmt: skip
+    entry = WishEntry(
+        text="A birthday cake for my son on the ward",
+        channel="phone",
+        reason="He turns six",
+        department_code="ward-pediatrics",
+    )
     wish = lifecycle.submit(db, entry, route)
     branch = Actor("staff", "儿科党支部")
     lifecycle.claim(db, wish["id"], branch, ClaimantKind.BRANCH, "儿科党支部")
@@ -197,8 +207,9 @@ def _submit_kiosk_wish(client, lang):
 
 def _survey_thanks(client, path, comment):
     html = client.get(path).get_data(as_text=True)
-    hidden = dict(re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"',
-                             html))  # fmt: skip
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
+    )
     answers = {"q_overall": "5", "q_recommend": "9", "q_comment": comment}
     response = client.post(path, data={**hidden, **answers})
     assert response.status_code == 302
@@ -238,8 +249,9 @@ def patient_pages(client, story, lang):
         data={"text": "x", "department": "nowhere", "phone": "123", "csrf_token": token},
     )
     html = client.get(f"/s/{SLUG}").get_data(as_text=True)
-    hidden = dict(re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"',
-                             html))  # fmt: skip
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
+    )
     pages["POST /s (errors)"] = client.post(
         f"/s/{SLUG}", data={**hidden, "q_overall": "9", "q_department": "nowhere"}
     )
@@ -291,8 +303,9 @@ def test_traditional_pages_show_traditional_names_and_wtforms_messages(client, s
     status = client.get(f"/t/{story['fulfilled']}").get_data(as_text=True)
     assert "已轉交兒科黨支部" in status and "認領人：兒科黨支部" in status
     html = client.get(f"/s/{SLUG}").get_data(as_text=True)
-    hidden = dict(re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"',
-                             html))  # fmt: skip
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
+    )
     refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"})
     assert "不是有效的選擇" in refused.get_data(as_text=True)  # WTForms' zh_TW catalogue
 
@@ -302,8 +315,9 @@ def test_simplified_chinese_stays_the_default(client, story):
     assert '<html lang="zh-Hans"' in html
     assert "已转交儿科党支部" in html and "认领人：儿科党支部" in html
     html = client.get(f"/s/{SLUG}").get_data(as_text=True)
-    hidden = dict(re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"',
-                             html))  # fmt: skip
+    hidden = dict(
+        re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
+    )
     refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"})
     assert "不是有效的选择" in refused.get_data(as_text=True)
 
@@ -326,8 +340,10 @@ def test_a_server_error_is_explained_in_the_visitors_language(app):
     app.add_url_rule("/w/broken", "broken", broken)
     app.add_url_rule("/kiosk/broken", "kiosk_broken", broken)
     client = app.test_client()
-    for path, words in (("/w/broken", "Something went wrong on our side"),
-                        ("/kiosk/broken", "Start over")):  # fmt: skip
+    for path, words in (
+        ("/w/broken", "Something went wrong on our side"),
+        ("/kiosk/broken", "Start over"),
+    ):
         response = client.get(path, headers={"Accept-Language": "en"})
         html = response.get_data(as_text=True)
         assert response.status_code == 500 and words in html and chinese_in(html) == []
@@ -477,7 +493,7 @@ def test_a_unit_without_an_english_name_falls_back_to_its_chinese_name(app):
             {"WISHES_HOSPITAL_NAME": "仁爱医院", "WISHES_HOSPITAL_NAME_EN": "Ren'ai Hospital"},
             "en",
             "Ren'ai Hospital",
-        ),  # fmt: skip
+        ),
         ({"WISHES_HOSPITAL_NAME": "仁爱医院"}, "zh_Hans", "仁爱医院"),
     ],
 )
@@ -491,8 +507,11 @@ def test_dates_are_written_for_the_locale(app):
     from wishes.web import local_time
 
     stored = "2026-01-02 07:04:00"  # UTC; 15:04 in Asia/Shanghai
-    expected = {"en": "Jan 2, 2026, 15:04", "zh_Hans": "2026年1月2日 15:04",
-                "zh_Hant": "2026年1月2日 15:04"}  # fmt: skip
+    expected = {
+        "en": "Jan 2, 2026, 15:04",
+        "zh_Hans": "2026年1月2日 15:04",
+        "zh_Hant": "2026年1月2日 15:04",
+    }
     for lang, text in expected.items():
         with app.test_request_context(f"/?lang={lang}"):
             assert local_time(stored, "day_and_time") == text
@@ -504,8 +523,9 @@ def test_dates_are_written_for_the_locale(app):
 
 def test_the_tracking_history_is_dated_for_the_locale(client, story):
     html = client.get(f"/t/{story['fulfilled']}?lang=en").get_data(as_text=True)
-    assert re.search(r"<time datetime=\"[^\"]+Z\">[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2}</time>",
-                     html)  # fmt: skip
+    assert re.search(
+        r"<time datetime=\"[^\"]+Z\">[A-Z][a-z]{2} \d{1,2}, \d{4}, \d{2}:\d{2}</time>", html
+    )
     html = client.get(f"/t/{story['fulfilled']}?lang=zh_Hans").get_data(as_text=True)
     assert re.search(
         r"<time datetime=\"[^\"]+Z\">\d{4}年\d{1,2}月\d{1,2}日 \d{2}:\d{2}</time>", html

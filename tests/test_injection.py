@@ -196,8 +196,15 @@ class Builder:
 
     def keep(self, place: str, response, expect=(), absent=()) -> Page:
         csp = response.headers.get("Content-Security-Policy")
-        page = Page(place, response.request.full_path.rstrip("?"), response.status_code,
-                    response.get_data(as_text=True), csp, list(expect), list(absent))  # fmt: skip
+        page = Page(
+            place,
+            response.request.full_path.rstrip("?"),
+            response.status_code,
+            response.get_data(as_text=True),
+            csp,
+            list(expect),
+            list(absent),
+        )
         self.world.pages.append(page)
         return page
 
@@ -256,19 +263,34 @@ class Builder:
         world.ids = {"W": [], "V": []}
         for i in INDEXES:
             form = "/w/new" if i % 2 == 0 else "/kiosk/wish"
-            self.patient_post(form, 302, text=typed("T", i), reason=typed("R", i),
-                              location=typed("L", i), patient_name=typed("N", i),
-                              department=f"evil-{i}", phone="")  # fmt: skip
+            self.patient_post(
+                form,
+                302,
+                text=typed("T", i),
+                reason=typed("R", i),
+                location=typed("L", i),
+                patient_name=typed("N", i),
+                department=f"evil-{i}",
+                phone="",
+            )
             self.patient_post(form, 302, text=typed("V", i), department=f"evil-{i}")
             for code in ("T", "V"):
                 wish_id, tracking = self.wish_of(shown(code, i))
                 world.ids["W" if code == "T" else "V"].append(wish_id)
                 world.codes[wish_id] = tracking
-            back = self.patient_post(form, 400, text=typed("T", i), reason=typed("R", i),
-                                     location=typed("L", i), patient_name=typed("N", i),
-                                     department=f"evil-{i}", phone="12345")  # fmt: skip
-            self.keep("wish form, sent back with a mistake", back,
-                      [(c, shown(c, i)) for c in "TRLN"])  # fmt: skip
+            back = self.patient_post(
+                form,
+                400,
+                text=typed("T", i),
+                reason=typed("R", i),
+                location=typed("L", i),
+                patient_name=typed("N", i),
+                department=f"evil-{i}",
+                phone="12345",
+            )
+            self.keep(
+                "wish form, sent back with a mistake", back, [(c, shown(c, i)) for c in "TRLN"]
+            )
 
     def board_actions(self) -> None:
         """Every action with a text box, by the role that may take it, in the wish's life."""
@@ -278,17 +300,32 @@ class Builder:
             at = f"/board/wishes/{wish}"
             self.post("triager", f"{at}/triage", 303, branch="pediatrics")
             self.post("triager", f"/board/wishes/{declined}/decline", 303, reason=typed("X", i))
-            claimed = self.post("member_a", f"{at}/claim", 303, follow=True, kind="department",
-                                department=f"evil-{i}")  # fmt: skip
-            self.keep("wish page with the claim's message (department)", claimed,
-                      [("D", shown("D", i))])  # fmt: skip
+            claimed = self.post(
+                "member_a",
+                f"{at}/claim",
+                303,
+                follow=True,
+                kind="department",
+                department=f"evil-{i}",
+            )
+            self.keep(
+                "wish page with the claim's message (department)", claimed, [("D", shown("D", i))]
+            )
             self.post("member_a", f"{at}/hand_back", 303, reason=typed("H", i))
             self.post("triager", f"{at}/reroute", 303, branch="logistics", reason=typed("RR", i))
-            self.post("admin", f"/admin/users/{member_b}", 302, display_name=typed("S", i),
-                      role="member", branch="logistics", active="y")  # fmt: skip
+            self.post(
+                "admin",
+                f"/admin/users/{member_b}",
+                302,
+                display_name=typed("S", i),
+                role="member",
+                branch="logistics",
+                active="y",
+            )
             claimed = self.post("member_b", f"{at}/claim", 303, follow=True, kind="person")
-            self.keep("wish page with the claim's message (in person)", claimed,
-                      [("S", shown("S", i))])  # fmt: skip
+            self.keep(
+                "wish page with the claim's message (in person)", claimed, [("S", shown("S", i))]
+            )
             # Too late: the refusal names the claimer (a display name an admin typed).
             late = self.post("secretary_b", f"{at}/claim", 303, follow=True, kind="branch")
             assert "手慢了一步" in late.get_data(as_text=True)
@@ -299,12 +336,26 @@ class Builder:
 
     def accounts(self) -> None:
         for i in INDEXES:
-            self.post("admin", "/admin/users/new", 200, username=f"evil{i}",
-                      display_name=typed("S", i), role="member", branch="pediatrics",
-                      active="y")  # fmt: skip
-            refused = self.post("admin", "/admin/users/new", 400, username=typed("U", i),
-                                display_name="新同事", role="member", branch="pediatrics",
-                                active="y")  # fmt: skip
+            self.post(
+                "admin",
+                "/admin/users/new",
+                200,
+                username=f"evil{i}",
+                display_name=typed("S", i),
+                role="member",
+                branch="pediatrics",
+                active="y",
+            )
+            refused = self.post(
+                "admin",
+                "/admin/users/new",
+                400,
+                username=typed("U", i),
+                display_name="新同事",
+                role="member",
+                branch="pediatrics",
+                active="y",
+            )
             self.keep("admin user form, username refused", refused, [("U", shown("U", i))])
             stranger = self._browser(None, f"10.3.0.{i + 1}")
             failed = login(stranger, typed("U", i), "not the password at all")
@@ -316,16 +367,31 @@ class Builder:
         """The office edits the default questionnaire: title, intro, a question per payload."""
         world = self.world
         q = f"/admin/questionnaires/{world.qid}"
-        self.post("triager", f"{q}/title", 302, title_zh_Hans=typed("QT", 0),
-                  title_zh_Hant=typed("QT", 1), title_en=typed("QT", 6),
-                  intro_zh_Hans=typed("QI", N - 1))  # fmt: skip
+        self.post(
+            "triager",
+            f"{q}/title",
+            302,
+            title_zh_Hans=typed("QT", 0),
+            title_zh_Hant=typed("QT", 1),
+            title_en=typed("QT", 6),
+            intro_zh_Hans=typed("QI", N - 1),
+        )
         for i in INDEXES:
             label = typed("QL", i)
-            self.post("triager", f"{q}/questions/new", 302, type="single", key=f"evil{i}",
-                      label_zh_Hans=label, label_zh_Hant=label, label_en=label,
-                      options=f"a | {typed('OL', i)}\nb | 普通")  # fmt: skip
-            self.post("triager", "/admin/questionnaires/new", 302, slug=f"evil-{i}",
-                      title=typed("QT", i))  # fmt: skip
+            self.post(
+                "triager",
+                f"{q}/questions/new",
+                302,
+                type="single",
+                key=f"evil{i}",
+                label_zh_Hans=label,
+                label_zh_Hant=label,
+                label_en=label,
+                options=f"a | {typed('OL', i)}\nb | 普通",
+            )
+            self.post(
+                "triager", "/admin/questionnaires/new", 302, slug=f"evil-{i}", title=typed("QT", i)
+            )
         draft = questionnaires.latest_version(self.db, world.qid)
         self.post("triager", f"{q}/versions/{draft.id}/publish", 302)
         world.live_version = draft.id
@@ -333,8 +399,13 @@ class Builder:
     def answers(self) -> None:
         for i in INDEXES:
             kiosk = "/kiosk" if i % 2 else ""
-            answers = {"q_department": f"evil-{i}", "q_overall": "4", "q_recommend": "9",
-                       f"q_evil{i}": "a", "q_comment": typed("C", i)}  # fmt: skip
+            answers = {
+                "q_department": f"evil-{i}",
+                "q_overall": "4",
+                "q_recommend": "9",
+                f"q_evil{i}": "a",
+                "q_comment": typed("C", i),
+            }
             self.patient_post(f"{kiosk}/s/satisfaction", 302, **answers)
             thanks = self.get(None, f"{kiosk}/s/satisfaction/thanks")
             self.keep("questionnaire thank-you page", thanks, [("C", shown("C", i))])
@@ -350,27 +421,48 @@ class Builder:
         # The board: both pages of the list, then the search box with each payload.
         listing = [get("triager", "/board?branch=all"), get("triager", "/board?branch=all&page=2")]
         board_tags = [t for wish_tags in tags.values() for t in wish_tags[:4]]
-        page = keep("board list", listing[0],
-                    [(c, v) for c in ("T", "V", "L", "D", "S") for v in every[c]]
-                    + [("TAG", t) for t in board_tags])  # fmt: skip
+        page = keep(
+            "board list",
+            listing[0],
+            [(c, v) for c in ("T", "V", "L", "D", "S") for v in every[c]]
+            + [("TAG", t) for t in board_tags],
+        )
         page.html += listing[1].get_data(as_text=True)
         for i in INDEXES:
             found = get("triager", "/board?" + _query(branch="all", q=typed("Q", i)))
             keep("board search results", found, [("Q", shown("Q", i)), ("T", shown("T", i))])
             # Every other filter is a query argument too: anything may be typed into the address.
             hostile = typed("Q", i)
-            filtered = get("triager", "/board?" + _query(q=hostile, branch=hostile, state=hostile,
-                           sort=hostile, created_from=hostile, created_to=hostile, page=hostile,
-                           overdue=hostile, mine=hostile))  # fmt: skip
-            keep("board with every filter hostile", filtered,
-                 [("Q", shown("Q", i)), ("DATE", shown("DATE", i))])  # fmt: skip
+            filtered = get(
+                "triager",
+                "/board?"
+                + _query(
+                    q=hostile,
+                    branch=hostile,
+                    state=hostile,
+                    sort=hostile,
+                    created_from=hostile,
+                    created_to=hostile,
+                    page=hostile,
+                    overdue=hostile,
+                    mine=hostile,
+                ),
+            )
+            keep(
+                "board with every filter hostile",
+                filtered,
+                [("Q", shown("Q", i)), ("DATE", shown("DATE", i))],
+            )
 
         # One wish, for staff and on the tracking pages (phone and kiosk).
         for i in INDEXES:
             wish, declined = world.ids["W"][i], world.ids["V"][i]
             mine = [(c, shown(c, i)) for c in ("T", "R", "L", "N", "D", "S", "F", "H", "RR", "FU")]
-            keep("wish page", get("triager", f"/board/wishes/{wish}"),
-                 mine + [("TAG", t) for t in tags[wish]])  # fmt: skip
+            keep(
+                "wish page",
+                get("triager", f"/board/wishes/{wish}"),
+                mine + [("TAG", t) for t in tags[wish]],
+            )
             keep(
                 "wish page",
                 get("triager", f"/board/wishes/{declined}"),
@@ -379,10 +471,18 @@ class Builder:
             for kiosk in ("", "/kiosk"):
                 place = "tracking page (kiosk)" if kiosk else "tracking page (phone)"
                 private = [("N", shown("N", i))]
-                keep(place, get(None, f"{kiosk}/t/{world.codes[wish]}"),
-                     [(c, shown(c, i)) for c in ("T", "R", "S", "F")], private)  # fmt: skip
-                keep(place, get(None, f"{kiosk}/t/{world.codes[declined]}"),
-                     [("V", shown("V", i)), ("X", shown("X", i))], private)  # fmt: skip
+                keep(
+                    place,
+                    get(None, f"{kiosk}/t/{world.codes[wish]}"),
+                    [(c, shown(c, i)) for c in ("T", "R", "S", "F")],
+                    private,
+                )
+                keep(
+                    place,
+                    get(None, f"{kiosk}/t/{world.codes[declined]}"),
+                    [("V", shown("V", i)), ("X", shown("X", i))],
+                    private,
+                )
 
         # The patient forms list the departments; the questionnaire shows its own words.
         departments = [("D", v) for v in every["D"]]
@@ -390,23 +490,36 @@ class Builder:
         keep("wish form", get(None, "/kiosk/wish"), departments)
         keep("bedside cards", get(None, "/cards"), departments)
         keep("bedside cards", get(None, "/cards/evil-0"), [("D", shown("D", 0))])
-        survey = [("QT", shown("QT", 0)), ("QI", shown("QI", N - 1)), *departments,
-                  *[(c, v) for c in ("QL", "OL") for v in every[c]]]  # fmt: skip
+        survey = [
+            ("QT", shown("QT", 0)),
+            ("QI", shown("QI", N - 1)),
+            *departments,
+            *[(c, v) for c in ("QL", "OL") for v in every[c]],
+        ]
         keep("questionnaire answer page (phone)", get(None, "/s/satisfaction"), survey)
         keep("questionnaire answer page (kiosk)", get(None, "/kiosk/s/satisfaction"), survey)
         q = f"/admin/questionnaires/{world.qid}"
-        keep("questionnaire preview", get("triager", f"{q}/versions/{world.live_version}/preview"),
-             survey)  # fmt: skip
-        keep("questionnaire admin list", get("triager", "/admin/questionnaires"),
-             [("QT", v) for v in every["QT"]])  # fmt: skip
+        keep(
+            "questionnaire preview",
+            get("triager", f"{q}/versions/{world.live_version}/preview"),
+            survey,
+        )
+        keep(
+            "questionnaire admin list",
+            get("triager", "/admin/questionnaires"),
+            [("QT", v) for v in every["QT"]],
+        )
         keep(
             "questionnaire admin editor",
             get("triager", q),
             [("QT", shown("QT", 0)), *[(c, v) for c in ("QL", "OL") for v in every[c]]],
         )
         for i in INDEXES:
-            keep("question editor", get("triager", f"{q}/questions/evil{i}"),
-                 [("QL", shown("QL", i)), ("OL", shown("OL", i))])  # fmt: skip
+            keep(
+                "question editor",
+                get("triager", f"{q}/questions/evil{i}"),
+                [("QL", shown("QL", i)), ("OL", shown("OL", i))],
+            )
         keep("questionnaire cards", get("triager", f"{q}/cards"), departments)
 
         # The dashboard: the whole page, then each table on its own (the filter boxes list
@@ -416,11 +529,15 @@ class Builder:
         assert exported_tags, "the tags table is empty: the router made no tags"
         every_choice = [(c, v) for c in ("QL", "OL") for v in every[c]]
         whole = get("manager", "/dashboard?questionnaire=satisfaction")
-        keep("dashboard", whole, [*departments, *every_choice, *exported_tags,
-                                  *[("QT", v) for v in every["QT"]]])  # fmt: skip
+        keep(
+            "dashboard",
+            whole,
+            [*departments, *every_choice, *exported_tags, *[("QT", v) for v in every["QT"]]],
+        )
         table = 'id="{}-table"'.format
-        keep_part("dashboard, departments table", whole, table("departments"), "</table>",
-                  departments)  # fmt: skip
+        keep_part(
+            "dashboard, departments table", whole, table("departments"), "</table>", departments
+        )
         keep_part("dashboard, choices table", whole, table("choices"), "</table>", every_choice)
         keep_part("dashboard, tags table", whole, table("tags"), "</table>", exported_tags)
         for i in INDEXES:
@@ -429,13 +546,22 @@ class Builder:
                 "/dashboard?" + _query(questionnaire="satisfaction", department=f"evil-{i}"),
             )
             comment_tags = _comment_tags(db, shown("C", i))
-            keep_part("dashboard, latest comments", response, 'class="comment-list"', "</ul>",
-                      [("C", shown("C", i)), ("D", shown("D", i))]
-                      + [("CTAG", t) for t in comment_tags])  # fmt: skip
+            keep_part(
+                "dashboard, latest comments",
+                response,
+                'class="comment-list"',
+                "</ul>",
+                [("C", shown("C", i)), ("D", shown("D", i))] + [("CTAG", t) for t in comment_tags],
+            )
         month = date.today().strftime("%Y-%m")
         report = get("manager", f"/dashboard/report?questionnaire=satisfaction&month={month}")
-        keep_part("monthly report, departments table", report, table("departments"), "</table>",
-                  departments)  # fmt: skip
+        keep_part(
+            "monthly report, departments table",
+            report,
+            table("departments"),
+            "</table>",
+            departments,
+        )
         keep_part("monthly report, tags table", report, table("tags"), "</table>", exported_tags)
         for name in TABLES:
             for fmt in ("csv", "xlsx"):
@@ -443,8 +569,11 @@ class Builder:
 
         # The administrator's pages.
         keep("admin users", get("admin", "/admin/users"), [("S", v) for v in every["S"]])
-        keep("audit log", get("admin", "/admin/audit?action=login_failed"),
-             [("U", accounts.normalise_username(v)) for v in every["U"]])  # fmt: skip
+        keep(
+            "audit log",
+            get("admin", "/admin/audit?action=login_failed"),
+            [("U", accounts.normalise_username(v)) for v in every["U"]],
+        )
         keep(
             "audit log",
             get("admin", "/admin/audit?action=user_updated"),
@@ -459,8 +588,17 @@ class Builder:
             )
             keep("audit log with every filter hostile", found, [("A", shown("A", i))])
             hostile = typed("DATE", i)
-            figures = get("manager", "/dashboard?" + _query(questionnaire=hostile, period=hostile,
-                          first=hostile, last=hostile, department=hostile))  # fmt: skip
+            figures = get(
+                "manager",
+                "/dashboard?"
+                + _query(
+                    questionnaire=hostile,
+                    period=hostile,
+                    first=hostile,
+                    last=hostile,
+                    department=hostile,
+                ),
+            )
             keep("dashboard with every filter hostile", figures, [("DATE", shown("DATE", i))])
             hostile = typed("TC", i)
             if "/" not in hostile:  # a slash is no code: the address is another page (404)
@@ -533,8 +671,9 @@ def world(tmp_path_factory):
             wards = [{"code": f"evil-{i}", "name": shown("D", i), "kind": "ward"} for i in INDEXES]
             organisation.load_organisation(db, {"departments": wards})
             for name, (role, branch) in STAFF.items():
-                accounts.create_user(db, name, PASSWORD, role, branch_code=branch,
-                                     display_name=name)  # fmt: skip
+                accounts.create_user(
+                    db, name, PASSWORD, role, branch_code=branch, display_name=name
+                )
             world.qid = questionnaires.ensure_default(db)
             Builder(world, db).build()
             while run_once(app).delivered:  # the worker delivers every "reached your branch"
@@ -624,8 +763,17 @@ def test_template_syntax_in_user_text_stays_text(world):
 def test_sql_in_any_field_is_stored_literally_and_the_tables_survive(world):
     with closing(sqlite3.connect(database_path(world.app))) as conn:
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master")}
-        assert {"wishes", "users", "departments", "questionnaires", "responses", "answers",
-                "wish_events", "audit_events", "wishes_fts"} <= tables  # fmt: skip
+        assert {
+            "wishes",
+            "users",
+            "departments",
+            "questionnaires",
+            "responses",
+            "answers",
+            "wish_events",
+            "audit_events",
+            "wishes_fts",
+        } <= tables
         assert conn.execute("SELECT count(*) FROM wishes").fetchone()[0] == 2 * N
         for code, column in (("T", "text"), ("R", "reason"), ("L", "location")):
             for i in (4, 5):  # '; DROP TABLE wishes; --   and   " OR 1=1 --
@@ -707,8 +855,9 @@ def test_a_wish_cannot_forge_a_log_line(app, db, staff, caplog, submit_wish):
     notification and the worker's LogNotifier writes it: one line of ids, no wish text."""
     caplog.set_level(logging.DEBUG)
     newline = PAYLOADS[-1][1]
-    response = submit_wish(text=f"{newline} 想借轮椅", reason=newline, location="3床",
-                           patient_name="王")  # fmt: skip
+    response = submit_wish(
+        text=f"{newline} 想借轮椅", reason=newline, location="3床", patient_name="王"
+    )
     assert response.status_code == 302
     (wish_id,) = db.execute("SELECT id FROM wishes").fetchone()
     office = app.test_client()
@@ -735,5 +884,7 @@ def test_every_field_is_checked_somewhere(world, capsys):
     fields = {code for code, _ in pairs}
     assert fields == set(FIELDS), set(FIELDS) - fields
     with capsys.disabled():
-        print(f"\n{len(fields)} fields x {len(PLACES)} places (+ {len(DOWNLOADS)} downloads): "
-              f"{len(pairs)} field/place pairs checked")  # fmt: skip
+        print(
+            f"\n{len(fields)} fields x {len(PLACES)} places (+ {len(DOWNLOADS)} downloads): "
+            f"{len(pairs)} field/place pairs checked"
+        )

@@ -364,11 +364,14 @@ def test_production_server_runs_one_notification_worker_and_stops_it(app, db, we
     gunicorn = Path(sys.executable).parent / "gunicorn"
     args = [
         str(gunicorn),
-        "--bind", f"127.0.0.1:{free_port()}",
-        "--workers", "2",
-        "--config", "python:wishes.serving",
+        "--bind",
+        f"127.0.0.1:{free_port()}",
+        "--workers",
+        "2",
+        "--config",
+        "python:wishes.serving",
         "wishes:create_serving_app()",
-    ]  # fmt: skip
+    ]
     output = tmp_path / "gunicorn.log"
     with open(output, "wb") as log_file:
         server = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)

@@ -82,9 +82,13 @@ def test_editing_a_published_questionnaire_makes_a_new_version_and_old_answers_k
     db, survey
 ):
     response_id, stored = store.store_response(
-        db, survey, store.answers_from(survey, {"overall": 4, "recommend": 8}),
-        submission_id="a" * 32, department_code=None, channel="phone",
-    )  # fmt: skip
+        db,
+        survey,
+        store.answers_from(survey, {"overall": 4, "recommend": 8}),
+        submission_id="a" * 32,
+        department_code=None,
+        channel="phone",
+    )
     assert stored
     changed = json.loads(json.dumps(survey.definition))
     changed["questions"][2]["label"]["zh_Hans"] = "您对这次看病满意吗？"
@@ -129,8 +133,12 @@ def test_answering_on_a_phone_stores_one_anonymous_response(client, db, survey):
         row[0] == "emergency" and row[1] == "phone" and re.fullmatch(r"\d{4}-\d{2}-\d{2}", row[2])
     )
     answers = {(a["question_key"], a["value"], a["option"]) for a in db["answers"].rows}
-    assert answers == {("overall", 5, None), ("recommend", 9, None), ("waiting", 3, None),
-                       ("improve", None, "parking")}  # fmt: skip
+    assert answers == {
+        ("overall", 5, None),
+        ("recommend", 9, None),
+        ("waiting", 3, None),
+        ("improve", None, "parking"),
+    }
 
 
 def test_a_double_click_a_refresh_or_the_back_button_never_stores_twice(client, db, survey):
@@ -244,9 +252,15 @@ def test_only_the_office_and_admins_manage_questionnaires(client, staff, survey)
 def test_editing_a_question_then_publishing_through_the_pages(client, db, staff, survey):
     login(client, "triager")
     qid = survey.questionnaire_id
-    response = post_form(client, f"/admin/questionnaires/{qid}/questions/overall", type="rating",
-                         key="overall", label_zh_Hans="这次看病满意吗？", required="y",
-                         follow_redirects=True)  # fmt: skip
+    response = post_form(
+        client,
+        f"/admin/questionnaires/{qid}/questions/overall",
+        type="rating",
+        key="overall",
+        label_zh_Hans="这次看病满意吗？",
+        required="y",
+        follow_redirects=True,
+    )
     assert "已保存为草稿（版本 2）" in " ".join(flashes(response.get_data(as_text=True)))
     assert store.live_version(db, SLUG).number == 1
     draft = store.latest_version(db, qid)

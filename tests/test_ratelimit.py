@@ -13,8 +13,11 @@ LIMIT = ratelimit.LIMITS["wish"].count
 
 def _submit(client, text, address="10.0.0.1", path="/w/new"):
     token = csrf_token(client, path)
-    return client.post(path, data={"text": text, "department": "", "csrf_token": token},
-                       environ_base={"REMOTE_ADDR": address})  # fmt: skip
+    return client.post(
+        path,
+        data={"text": text, "department": "", "csrf_token": token},
+        environ_base={"REMOTE_ADDR": address},
+    )
 
 
 def _wishes(app):
@@ -37,8 +40,13 @@ def test_one_address_gets_a_clear_refusal_and_keeps_what_it_typed(app, client):
 
 def test_the_count_is_shared_by_every_worker(app, tmp_path):
     """Two app instances on one database file stand for two gunicorn workers."""
-    other = create_app({"TESTING": True, "WISHES_DATA_DIR": app.config["WISHES_DATA_DIR"],
-                        "WISHES_MODELS_DIR": str(tmp_path / "models")})  # fmt: skip
+    other = create_app(
+        {
+            "TESTING": True,
+            "WISHES_DATA_DIR": app.config["WISHES_DATA_DIR"],
+            "WISHES_MODELS_DIR": str(tmp_path / "models"),
+        }
+    )
     first, second = app.test_client(), other.test_client()
     for number in range(LIMIT):
         worker = first if number % 2 else second

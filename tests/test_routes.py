@@ -204,47 +204,71 @@ FORMS: dict[str, Any] = {
     "POST /kiosk/s/{slug}": SURVEY_ANSWERS,
     "POST /login": {"username": "member_a", "password": PASSWORD},
     "POST /account/password": {
-        "current": PASSWORD, "new": "晚霞 over the river 7", "confirm": "晚霞 over the river 7",
+        "current": PASSWORD,
+        "new": "晚霞 over the river 7",
+        "confirm": "晚霞 over the river 7",
     },
     "POST /board/wishes/{wish_a}/claim": {"kind": "branch"},
     "POST /board/wishes/{wish_b}/claim": {"kind": "branch"},
     "POST /board/wishes/{wish_a}/decline": {"reason": "超出医院服务范围"},
     "POST /board/wishes/{wish_t}/triage": {"branch": "pediatrics"},
     "POST /admin/users/new": {
-        "username": "newbie", "display_name": "新同事", "role": "member", "branch": "pediatrics",
+        "username": "newbie",
+        "display_name": "新同事",
+        "role": "member",
+        "branch": "pediatrics",
         "active": "y",
     },
     "POST /admin/users/{user_b}": {
-        "display_name": "王五", "role": "member", "branch": "logistics", "active": "y",
+        "display_name": "王五",
+        "role": "member",
+        "branch": "logistics",
+        "active": "y",
     },
     "POST /admin/questionnaires/new": {"slug": "ward-survey", "title": "病区问卷"},
     "POST /admin/questionnaires/import": lambda: {
-        "file": (io.BytesIO(json.dumps({**definitions.load_default(), "slug": "imported"},
-                                       ensure_ascii=False).encode()), "imported.json"),
+        "file": (
+            io.BytesIO(
+                json.dumps(
+                    {**definitions.load_default(), "slug": "imported"}, ensure_ascii=False
+                ).encode()
+            ),
+            "imported.json",
+        ),
     },
     "POST {Q}/title": {"title_zh_Hans": "住院患者满意度调查（新）"},
     "POST {Q}/questions/new": {
-        "type": "text", "key": "extra", "label_zh_Hans": "还有什么想告诉我们？",
+        "type": "text",
+        "key": "extra",
+        "label_zh_Hans": "还有什么想告诉我们？",
     },
     "POST {Q}/questions/{key}": {
-        "type": "rating", "key": "overall", "required": "y", "label_zh_Hans": "总体来说满意吗？",
+        "type": "rating",
+        "key": "overall",
+        "required": "y",
+        "label_zh_Hans": "总体来说满意吗？",
     },
     "POST {Q}/versions/{draft}/preview": SURVEY_ANSWERS,
     "POST /assessment/rounds/new": {
-        "name": "2027 年度", "first_day": "2027-01-01", "last_day": "2027-12-31",
+        "name": "2027 年度",
+        "first_day": "2027-01-01",
+        "last_day": "2027-12-31",
         "branches": ["pediatrics", "logistics"],
     },
     "POST /assessment/rounds/{round_s}/stage/inspection": {},
     "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings": {
-        "points": "22.5", "note": "见会议记录本",
+        "points": "22.5",
+        "note": "见会议记录本",
     },
-    "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings/attachments":
-        lambda: {"file": (io.BytesIO(PNG), "签到表.png")},
+    (
+        "POST /assessment/rounds/{round_s}/branches/pediatrics/items/three_meetings/attachments"
+    ): lambda: {"file": (io.BytesIO(PNG), "签到表.png")},
     "POST /admin/assessment/scheme": lambda: {
-        "definition": json.dumps({**assessment_scheme.load_default(), "name": "五化考评（修订）"},
-                                 ensure_ascii=False),
+        "definition": json.dumps(
+            {**assessment_scheme.load_default(), "name": "五化考评（修订）"}, ensure_ascii=False
+        ),
     },
-}  # fmt: skip
+}
 
 # GETs that write on purpose: endpoint -> (the only tables they may change, why).
 READS_THAT_WRITE = {
@@ -293,8 +317,9 @@ def _wish(db, text: str, branch: str | None, phone: str = "", name: str = "") ->
         tags=["儿科"],
         confident=branch is not None,
     )
-    entry = WishEntry(text=text, channel="phone", phone=phone, contact_consent=bool(phone),
-                      patient_name=name)  # fmt: skip
+    entry = WishEntry(
+        text=text, channel="phone", phone=phone, contact_consent=bool(phone), patient_name=name
+    )
     return lifecycle.submit(db, entry, route)
 
 
@@ -315,7 +340,7 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
         users = {
             name: accounts.create_user(
                 db, name, PASSWORD, role, branch_code=branch, display_name=name
-            )  # fmt: skip
+            )
             for name, (role, branch) in STAFF.items()
         }
         member_a = Actor("staff", "member_a", users["member_a"]["id"])
@@ -339,28 +364,50 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
 
         office = audit.Who(label="triager")
         both = ["pediatrics", "logistics"]
-        round_s = assessment.create_round(db, "本季度", date(2026, 10, 1), date(2026, 12, 31),
-                                          both, office)  # fmt: skip
+        round_s = assessment.create_round(
+            db, "本季度", date(2026, 10, 1), date(2026, 12, 31), both, office
+        )
         attachment = data_dir / "attachments" / "sample.pdf"
         attachment.parent.mkdir(exist_ok=True)
         attachment.write_bytes(b"%PDF-1.4 sample")
         att_a = assessment.add_attachment(
-            db, assessment.get_round(db, round_s), "pediatrics", "three_meetings",
-            {"filename": "会议记录.pdf", "stored_name": "sample.pdf",
-             "content_type": "application/pdf", "size": 15}, office)  # fmt: skip
-        round_p = assessment.create_round(db, "上季度", date(2026, 7, 1), date(2026, 9, 30),
-                                          both, office)  # fmt: skip
+            db,
+            assessment.get_round(db, round_s),
+            "pediatrics",
+            "three_meetings",
+            {
+                "filename": "会议记录.pdf",
+                "stored_name": "sample.pdf",
+                "content_type": "application/pdf",
+                "size": 15,
+            },
+            office,
+        )
+        round_p = assessment.create_round(
+            db, "上季度", date(2026, 7, 1), date(2026, 9, 30), both, office
+        )
         assessment.move(db, assessment.get_round(db, round_p), "inspection", office)
         assessment.move(db, assessment.get_round(db, round_p), "published", office)
     return {
-        "round_s": round_s, "round_p": round_p, "att_a": att_a,
-        "wish_a": wish_a["id"], "wish_b": wish_b["id"], "wish_c": wish_c["id"],
-        "wish_t": wish_t["id"], "wish_f": wish_f["id"],
-        "code_a": wish_a["tracking_code"], "code_b": wish_b["tracking_code"],
-        "ward": ward, "slug": published.slug, "qid": qid, "vid": published.id,
-        "draft": draft.id, "key": "overall", "user_b": users["member_b"]["id"],
+        "round_s": round_s,
+        "round_p": round_p,
+        "att_a": att_a,
+        "wish_a": wish_a["id"],
+        "wish_b": wish_b["id"],
+        "wish_c": wish_c["id"],
+        "wish_t": wish_t["id"],
+        "wish_f": wish_f["id"],
+        "code_a": wish_a["tracking_code"],
+        "code_b": wish_b["tracking_code"],
+        "ward": ward,
+        "slug": published.slug,
+        "qid": qid,
+        "vid": published.id,
+        "draft": draft.id,
+        "key": "overall",
+        "user_b": users["member_b"]["id"],
         "Q": f"/admin/questionnaires/{qid}",
-    }  # fmt: skip
+    }
 
 
 @dataclass
@@ -407,13 +454,20 @@ def reading(template, tmp_path_factory):
 def dump(app) -> dict[str, list[tuple]]:
     """Every table's rows (order-free), with the IGNORED_COLUMNS blanked."""
     with closing(sqlite3.connect(database_path(app))) as conn:
-        tables = [name for (name,) in conn.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")]  # fmt: skip
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        ]
         data = {}
         for table in tables:
             cursor = conn.execute(f'SELECT * FROM "{table}"')
-            blank = {i for i, column in enumerate(cursor.description)
-                     if (table, column[0]) in IGNORED_COLUMNS}  # fmt: skip
+            blank = {
+                i
+                for i, column in enumerate(cursor.description)
+                if (table, column[0]) in IGNORED_COLUMNS
+            }
             rows = [tuple(None if i in blank else v for i, v in enumerate(r)) for r in cursor]
             data[table] = sorted(rows, key=repr)
     return data
@@ -469,8 +523,9 @@ def test_a_get_answers_as_the_table_says_and_changes_nothing(reading, row, visit
             body = response.get_data()
         finally:
             response.close()
-        check_answer(response, cells(row)[visitor], changed_tables(before, dump(world.app)),
-                     allowed)  # fmt: skip
+        check_answer(
+            response, cells(row)[visitor], changed_tables(before, dump(world.app)), allowed
+        )
         for phone in PHONES.values():  # no page ever shows a full phone number
             assert phone.encode() not in body
 
@@ -481,8 +536,14 @@ def test_a_tracking_page_shows_that_wish_alone(reading):
     for path in (f"/t/{samples['code_a']}", f"/kiosk/t/{samples['code_a']}"):
         html = clients["anon"].get(path).get_data(as_text=True)
         assert TEXT_A in html
-        for other in (TEXT_B, TEXT_C, samples["code_b"], NAME_A, PHONES["wish_a"],
-                      PHONES["wish_a"][-4:]):  # fmt: skip
+        for other in (
+            TEXT_B,
+            TEXT_C,
+            samples["code_b"],
+            NAME_A,
+            PHONES["wish_a"],
+            PHONES["wish_a"][-4:],
+        ):
             assert other not in html
 
 
@@ -532,8 +593,9 @@ def _actor_for(row: str) -> str:
 
 @pytest.mark.parametrize("token", ["missing", "foreign"])
 @pytest.mark.parametrize("row", POST_ROWS)
-def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(template, tmp_path, row,
-                                                                      token):  # fmt: skip
+def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
+    template, tmp_path, row, token
+):
     world = open_world(template, tmp_path / "data")
     client, url = world.client(_actor_for(row)), world.url(row)
     data = {**page_fields(client, url), **form_for(row)}
@@ -561,8 +623,11 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(template, 
 def test_the_table_has_a_row_for_every_route_and_method(reading):
     world, _clients = reading
     app = world.app
-    routes = {(rule.endpoint, rule.rule): rule.methods for rule in app.url_map.iter_rules()
-              if rule.endpoint != "static"}  # fmt: skip
+    routes = {
+        (rule.endpoint, rule.rule): rule.methods
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint != "static"
+    }
     for methods in routes.values():
         assert methods <= {"GET", "HEAD", "POST", "OPTIONS"}  # CSRF guards POST; nothing else
     got: dict[str, set] = {"GET": set(), "POST": set()}

@@ -18,8 +18,13 @@ WEATHER = "下雨 晴天 刮风 下雪 打雷 多云 雾霾 冰雹".split()
 FILLER = "今天 我想 看到 很多 一些 喜欢 关于 明天".split()
 
 
-def generated(path, rows_per_label, seed, labels=(("fruit", FRUIT), ("vehicle", VEHICLE),
-                                                    ("weather", WEATHER)), extra=()):  # fmt: skip
+def generated(
+    path,
+    rows_per_label,
+    seed,
+    labels=(("fruit", FRUIT), ("vehicle", VEHICLE), ("weather", WEATHER)),
+    extra=(),
+):
     rng = random.Random(seed)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -130,8 +135,9 @@ def test_confident_wish_goes_straight_to_its_branch(tmp_path, trained_models):
     with app.app_context(), connect(database_path(app)) as db:
         from wishes import routing
 
-        wish = lifecycle.submit(db, WishEntry(text="想借个充电宝", channel="phone"),
-                                routing.route("想借个充电宝"))  # fmt: skip
+        wish = lifecycle.submit(
+            db, WishEntry(text="想借个充电宝", channel="phone"), routing.route("想借个充电宝")
+        )
     assert wish["state"] == "open" and wish["branch_code"] == "logistics"
     assert json.loads(wish["tags"])
 
@@ -147,14 +153,16 @@ def test_triaged_and_rerouted_wishes_become_training_labels_and_win_conflicts(ap
     triaged = lifecycle.submit(db, WishEntry(text="护士姐姐人真好想表扬", channel="phone"), None)
     lifecycle.triage(db, triaged["id"], "office", office)
     routed = lifecycle.submit(
-        db, WishEntry(text="夜里太冷", channel="phone"),
+        db,
+        WishEntry(text="夜里太冷", channel="phone"),
         lifecycle.RouteDecision([("nursing", 0.9)], [], "v", True),
-    )  # fmt: skip
+    )
     lifecycle.reroute(db, routed["id"], "logistics", office, "空调归后勤")
     untouched = lifecycle.submit(
-        db, WishEntry(text="想订餐", channel="phone"),
+        db,
+        WishEntry(text="想订餐", channel="phone"),
         lifecycle.RouteDecision([("catering", 0.9)], [], "v", True),
-    )  # fmt: skip
+    )
     labels = lifecycle.corrected_labels(db)
     assert labels == [("护士姐姐人真好想表扬", "office"), ("夜里太冷", "logistics")]
     assert untouched["text"] not in dict(labels)

@@ -46,8 +46,10 @@ def _counted(db) -> dict[tuple[str, str], int]:
 
 def test_state_tallies_follow_every_move_of_every_wish(db):
     rng = random.Random(7)
-    ids = [_submit(db, branch=rng.choice(BRANCHES), confident=rng.random() < 0.7)["id"]
-           for _ in range(40)]  # fmt: skip
+    ids = [
+        _submit(db, branch=rng.choice(BRANCHES), confident=rng.random() < 0.7)["id"]
+        for _ in range(40)
+    ]
     for wish_id in ids:
         state = db.execute("SELECT state FROM wishes WHERE id = ?", [wish_id]).fetchone()[0]
         if state == "triage":

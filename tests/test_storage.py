@@ -22,7 +22,7 @@ def test_upgrade_from_the_first_migration_keeps_the_data(tmp_path):
                 "branch_code": "b",
                 "created_at": "2026-01-01 08:00:00",
                 "updated_at": "2026-01-01 08:00:00",
-            }  # fmt: skip
+            }
         )
         db["wish_events"].insert(
             {"wish_id": 1, "at": "2026-01-01 08:00:00", "action": "submit", "actor_kind": "patient"}
@@ -58,7 +58,7 @@ def test_a_wish_cannot_point_at_a_branch_that_does_not_exist(db):
                 "branch_code": "nowhere",
                 "created_at": "x",
                 "updated_at": "x",
-            }  # fmt: skip
+            }
         )
 
 
@@ -87,13 +87,20 @@ def test_the_search_index_stays_sound_when_wishes_change_and_arrive_already_clai
 
     for number in range(3):
         row = {"text": f"需要轮椅 {number}", "reason": "", "location": "", "tags": None}
-        db["wishes"].insert({
-            "tracking_code": f"ABCDEF{number}", "text": row["text"], "state": "claimed",
-            "channel": "phone", "created_at": "2026-03-01 02:00:00",
-            "updated_at": "2026-03-01 05:00:00", "routed_at": "2026-03-01 02:00:00",
-            "claimed_at": "2026-03-01 05:00:00", "local_day": "2026-03-01",
-            "search_text": index_text(row),
-        })  # fmt: skip
+        db["wishes"].insert(
+            {
+                "tracking_code": f"ABCDEF{number}",
+                "text": row["text"],
+                "state": "claimed",
+                "channel": "phone",
+                "created_at": "2026-03-01 02:00:00",
+                "updated_at": "2026-03-01 05:00:00",
+                "routed_at": "2026-03-01 02:00:00",
+                "claimed_at": "2026-03-01 05:00:00",
+                "local_day": "2026-03-01",
+                "search_text": index_text(row),
+            }
+        )
     db.execute("UPDATE wishes SET state = 'fulfilled', fulfilled_at = '2026-03-02 02:00:00'")
     db.execute("INSERT INTO wishes_fts (wishes_fts) VALUES ('integrity-check')")
     found = db.execute("SELECT count(*) FROM wishes_fts WHERE wishes_fts MATCH '轮椅'").fetchone()

@@ -3,8 +3,14 @@ from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 
 
 def make_wish(db, **extra):
-    entry = WishEntry(text="想给住院的孩子过个生日", channel="phone", patient_name="小刘妈妈",
-                      phone="13912345678", contact_consent=True, **extra)  # fmt: skip
+    entry = WishEntry(
+        text="想给住院的孩子过个生日",
+        channel="phone",
+        patient_name="小刘妈妈",
+        phone="13912345678",
+        contact_consent=True,
+        **extra,
+    )
     return lifecycle.submit(db, entry, None)
 
 

@@ -78,8 +78,15 @@ class Who:
     address: str = ""
 
 
-def record(db: Database, action: str, who: Who, *, subject_kind: str | None = None,
-           subject_id: Any = None, detail: dict[str, Any] | None = None) -> None:  # fmt: skip
+def record(
+    db: Database,
+    action: str,
+    who: Who,
+    *,
+    subject_kind: str | None = None,
+    subject_id: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> None:
     """Append one audit event (joins the caller's transaction if there is one)."""
     with transaction(db):
         db["audit_events"].insert(
@@ -96,8 +103,9 @@ def record(db: Database, action: str, who: Who, *, subject_kind: str | None = No
         )
 
 
-def events(db: Database, *, action: str = "", actor: str = "", subject: str = "",
-           page: int = 1) -> tuple[list[dict[str, Any]], int]:  # fmt: skip
+def events(
+    db: Database, *, action: str = "", actor: str = "", subject: str = "", page: int = 1
+) -> tuple[list[dict[str, Any]], int]:
     """A page of the log (audit events and wish changes), newest first, filtered; and how
     many match."""
     clauses, params = [], {}

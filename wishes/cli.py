@@ -77,17 +77,23 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
     bind = app.config["WISHES_BIND"]
     args = [
         gunicorn,
-        "--bind", bind,
-        "--workers", str(app.config["WISHES_WORKERS"]),
-        "--threads", str(app.config["WISHES_THREADS"]),
+        "--bind",
+        bind,
+        "--workers",
+        str(app.config["WISHES_WORKERS"]),
+        "--threads",
+        str(app.config["WISHES_THREADS"]),
         "--preload",
-        "--access-logfile", "-",
-        "--config", "python:wishes.serving",  # runs the notification worker beside it
+        "--access-logfile",
+        "-",
+        "--config",
+        "python:wishes.serving",  # runs the notification worker beside it
         # One control socket per data dir: gunicorn's default is shared by every server
         # of the user, and a second server would take it over.
-        "--control-socket", str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
+        "--control-socket",
+        str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
         "wishes:create_serving_app()",
-    ]  # fmt: skip
+    ]
     click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
     sys.stdout.flush()
     os.execve(gunicorn, args, env)
@@ -101,9 +107,16 @@ def register_commands(app: Flask) -> None:
     from .storage import init_db_command
     from .storage.backup import COMMANDS as BACKUP_COMMANDS
 
-    commands = (init_db_command, demo_command, serve_command, *ROUTER_COMMANDS,
-                *ACCOUNT_COMMANDS, *NOTIFY_COMMANDS, *QUESTIONNAIRE_COMMANDS,
-                *BACKUP_COMMANDS)  # fmt: skip
+    commands = (
+        init_db_command,
+        demo_command,
+        serve_command,
+        *ROUTER_COMMANDS,
+        *ACCOUNT_COMMANDS,
+        *NOTIFY_COMMANDS,
+        *QUESTIONNAIRE_COMMANDS,
+        *BACKUP_COMMANDS,
+    )
     for command in commands:
         app.cli.add_command(command)
 

@@ -129,9 +129,17 @@ def _create_users(db: Database) -> dict[str, Actor]:
     return actors
 
 
-def _walk(db: Database, rng: random.Random, text: str, label: str, created: datetime,
-          now: datetime, departments: list[str], branch_names: dict[str, str],
-          staff: dict[str, Actor]) -> None:  # fmt: skip
+def _walk(
+    db: Database,
+    rng: random.Random,
+    text: str,
+    label: str,
+    created: datetime,
+    now: datetime,
+    departments: list[str],
+    branch_names: dict[str, str],
+    staff: dict[str, Actor],
+) -> None:
     """Submit one wish at `created` and move it as far as its age makes plausible."""
     age_days = (now - created).total_seconds() / 86400
     entry = WishEntry(
@@ -162,8 +170,7 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
         # The router was wrong: the branch sends the wish on, and that is a lesson for it.
         if not (at := later(1, 20)):
             return
-        lifecycle.reroute(db, wish["id"], label, staff["triager"], "不属于本支部的服务范围",
-                          at=at)  # fmt: skip
+        lifecycle.reroute(db, wish["id"], label, staff["triager"], "不属于本支部的服务范围", at=at)
     branch = label
     actor = staff.get(branch) or Actor("staff", branch_names[branch])
     if rng.random() < 0.04 and (at := later(1, 30)):
@@ -191,8 +198,9 @@ def _walk(db: Database, rng: random.Random, text: str, label: str, created: date
         lifecycle.follow_up(db, wish["id"], actor, confirmed=rng.random() < 0.9, at=at)
 
 
-def load(db: Database, *, seed: int = 2026, count: int = DEMO_WISHES,
-         now: datetime | None = None) -> DemoReport:  # fmt: skip
+def load(
+    db: Database, *, seed: int = 2026, count: int = DEMO_WISHES, now: datetime | None = None
+) -> DemoReport:
     """Load the organisation (always, idempotently), the sample wishes and the demo accounts.
 
     Sample wishes and accounts go only into a database that has no wishes yet: running the

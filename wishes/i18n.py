@@ -47,8 +47,16 @@ WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW", "en": "en"}
 
 # Pages for staff stay in Chinese (the branch assessment's corridor screen too: it is about the
 # Party branches); the printed questionnaire cards among them are for patients.
-CHINESE_ONLY_PATHS = ("/board", "/admin", "/login", "/logout", "/account", "/dashboard",
-                      "/assessment", "/corridor")  # fmt: skip
+CHINESE_ONLY_PATHS = (
+    "/board",
+    "/admin",
+    "/login",
+    "/logout",
+    "/account",
+    "/dashboard",
+    "/assessment",
+    "/corridor",
+)
 PATIENT_ENDPOINTS_UNDER_STAFF_PATHS = frozenset({"questionnaire_admin.cards"})
 
 # Files, not pages: no language, no cookie, no Vary.
@@ -121,14 +129,16 @@ def switch_links() -> list[dict[str, Any]]:
     path = quote(request.path)
     links = []
     for code, short, name in SWITCH:
-        links.append({
-            "code": code,
-            "short": short,
-            "name": name,
-            "html_lang": HTML_LANG[code],
-            "url": f"{path}?{urlencode([*args, ('lang', code)])}",
-            "current": code == here,
-        })  # fmt: skip
+        links.append(
+            {
+                "code": code,
+                "short": short,
+                "name": name,
+                "html_lang": HTML_LANG[code],
+                "url": f"{path}?{urlencode([*args, ('lang', code)])}",
+                "current": code == here,
+            }
+        )
     return links
 
 
@@ -226,8 +236,7 @@ def _remember(response):
             secure=config["WISHES_HTTPS"],
         )
     elif asked == FORGET and COOKIE in request.cookies:
-        response.delete_cookie(COOKIE, httponly=True, samesite="Lax",
-                               secure=config["WISHES_HTTPS"])  # fmt: skip
+        response.delete_cookie(COOKIE, httponly=True, samesite="Lax", secure=config["WISHES_HTTPS"])
     response.vary.update(("Accept-Language", "Cookie"))
     return response
 

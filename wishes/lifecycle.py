@@ -354,8 +354,9 @@ def reroute(
     return _send_to_branch(db, wish_id, Action.REROUTE, branch_code, actor, at or utcnow(), reason)
 
 
-def _send_to_branch(db: Database, wish_id: int, action: Action, branch_code: str, actor: Actor,
-                    at: str, reason: str) -> dict[str, Any]:  # fmt: skip
+def _send_to_branch(
+    db: Database, wish_id: int, action: Action, branch_code: str, actor: Actor, at: str, reason: str
+) -> dict[str, Any]:
     """Triage and re-route: the new branch must exist, and its time to claim starts now."""
     with transaction(db):
         if not _is_active_branch(db, branch_code):
@@ -364,9 +365,14 @@ def _send_to_branch(db: Database, wish_id: int, action: Action, branch_code: str
         if action is Action.REROUTE and current and current[0] == branch_code:
             raise IllegalMove(action, None, {"branch_code": branch_code})
         wish = _move(
-            db, wish_id, action, actor, at=at, reason=reason,
+            db,
+            wish_id,
+            action,
+            actor,
+            at=at,
+            reason=reason,
             changes={**_NO_CLAIM, "branch_code": branch_code, "routed_at": at},
-        )  # fmt: skip
+        )
         notifications.wish_reached_branch(db, wish_id, branch_code, at)
         return wish
 
@@ -387,9 +393,13 @@ def fulfil(
     """Record what was done; `note` is shown to the patient, `photo` (a file name) to staff."""
     at = at or utcnow()
     return _move(
-        db, wish_id, Action.FULFIL, actor, at=at,
+        db,
+        wish_id,
+        Action.FULFIL,
+        actor,
+        at=at,
         changes={"fulfilment_note": note, "fulfilment_photo": photo, "fulfilled_at": at},
-    )  # fmt: skip
+    )
 
 
 def follow_up(
@@ -403,9 +413,14 @@ def follow_up(
 ) -> dict[str, Any]:
     at = at or utcnow()
     return _move(
-        db, wish_id, Action.FOLLOW_UP, actor, at=at, reason=note,
+        db,
+        wish_id,
+        Action.FOLLOW_UP,
+        actor,
+        at=at,
+        reason=note,
         changes={"patient_confirmed": int(confirmed), "closed_at": at},
-    )  # fmt: skip
+    )
 
 
 def decline(
@@ -414,9 +429,14 @@ def decline(
     """Decline with a reason the patient reads on the tracking page."""
     at = at or utcnow()
     return _move(
-        db, wish_id, Action.DECLINE, actor, at=at, reason=reason,
+        db,
+        wish_id,
+        Action.DECLINE,
+        actor,
+        at=at,
+        reason=reason,
         changes={"decline_reason": reason, "closed_at": at},
-    )  # fmt: skip
+    )
 
 
 def find_by_tracking_code(db: Database, code: str) -> dict[str, Any] | None:

@@ -90,8 +90,9 @@ def _check():
         return None
     kiosk = request.path.startswith("/kiosk")
     template = "errors/kiosk.html" if kiosk else "errors/page.html"
-    page = render_template(template, code=429, retry_minutes=math.ceil(wait / 60),
-                           layout="layouts/phone.html")  # fmt: skip
+    page = render_template(
+        template, code=429, retry_minutes=math.ceil(wait / 60), layout="layouts/phone.html"
+    )
     return page, 429, {"Retry-After": str(wait)}
 
 

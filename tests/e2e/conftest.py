@@ -120,18 +120,27 @@ def server():
     wishes = Path(sys.executable).parent / "wishes"
     log_path = root / "server.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(wishes), "serve", "--demo"], env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+        process = subprocess.Popen(
+            [str(wishes), "serve", "--demo"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120  # trains the bundled router first: ~10 s
         while not _answers(base_url + "/healthz"):
             if process.poll() is not None:
-                pytest.fail(f"wishes serve --demo exited ({process.returncode}):\n"
-                            f"{log_path.read_text(errors='replace')}")  # fmt: skip
+                pytest.fail(
+                    f"wishes serve --demo exited ({process.returncode}):\n"
+                    f"{log_path.read_text(errors='replace')}"
+                )
             if time.monotonic() > deadline:
-                pytest.fail(f"wishes serve --demo did not answer /healthz in 120 s:\n"
-                            f"{log_path.read_text(errors='replace')}")  # fmt: skip
+                pytest.fail(
+                    f"wishes serve --demo did not answer /healthz in 120 s:\n"
+                    f"{log_path.read_text(errors='replace')}"
+                )
             time.sleep(0.2)
         yield Server(base_url, root / "data")
     finally:
@@ -154,8 +163,10 @@ def server():
 @pytest.fixture(scope="package")  # stopped once the browser tests are done
 def browser():
     if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: ./scripts/test installs it "
-                    "(apt-get install chromium fonts-wqy-microhei)")  # fmt: skip
+        pytest.fail(
+            f"{CHROMIUM} is missing: ./scripts/test installs it "
+            "(apt-get install chromium fonts-wqy-microhei)"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=LAUNCH_ARGS)
         yield browser
@@ -312,5 +323,9 @@ def tiny_png() -> bytes:
 
     rows = b"".join(b"\x00" + b"\xff\xc0\x40" * 4 for _ in range(4))
     header = struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows))
-            + chunk(b"IEND", b""))  # fmt: skip
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )

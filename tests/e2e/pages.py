@@ -181,8 +181,9 @@ def plan(app, server: Server) -> Plan:
             continue
         if rule.endpoint in RECIPES:
             start, visitor, recipe = RECIPES[rule.endpoint]
-            found.targets.append(Target(rule.rule, rule.endpoint, start, visitor,
-                                        "through its form", recipe))  # fmt: skip
+            found.targets.append(
+                Target(rule.rule, rule.endpoint, start, visitor, "through its form", recipe)
+            )
             continue
         arguments = sorted(rule.arguments)
         if rule.endpoint in BY_ENDPOINT:
@@ -209,8 +210,9 @@ def plan(app, server: Server) -> Plan:
             if built is None:
                 found.unfilled.append(f"{rule.rule}: cannot build from {sample.values}")
                 continue
-            found.targets.append(Target(rule.rule, rule.endpoint, built[1], sample.visitor,
-                                        sample.note))  # fmt: skip
+            found.targets.append(
+                Target(rule.rule, rule.endpoint, built[1], sample.visitor, sample.note)
+            )
     found.targets += BAD_INPUT + NOT_FOUND
     return found
 
@@ -242,18 +244,50 @@ RECIPES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
 # A form sent with a mistake comes back with the message beside the field, and 400.
 BAD_INPUT = [
     Target("", "", "/kiosk/wish", "anon", "kiosk wish sent empty", _submit("提交心愿"), 400),
-    Target("", "", "/w/new", "anon", "phone wish with a bad number",
-           _submit("提交心愿", text="想借个充电器", phone="12345"), 400),
+    Target(
+        "",
+        "",
+        "/w/new",
+        "anon",
+        "phone wish with a bad number",
+        _submit("提交心愿", text="想借个充电器", phone="12345"),
+        400,
+    ),
     Target("", "", "/s/satisfaction", "anon", "questionnaire sent empty", _submit("提交评价"), 400),
-    Target("", "", "/kiosk/s/satisfaction", "anon", "kiosk questionnaire sent empty",
-           _submit("提交评价"), 400),
-    Target("", "", "/login", "anon", "wrong password",
-           _submit("登录", username="member", password="not-the-password"), 400),
-    Target("", "", "/account/password", "member2", "new passwords differ",
-           _submit("保存新密码", current="wrong", new="晚霞 over the river 7",
-                   confirm="晚霞 over the river 8"), 400),
+    Target(
+        "",
+        "",
+        "/kiosk/s/satisfaction",
+        "anon",
+        "kiosk questionnaire sent empty",
+        _submit("提交评价"),
+        400,
+    ),
+    Target(
+        "",
+        "",
+        "/login",
+        "anon",
+        "wrong password",
+        _submit("登录", username="member", password="not-the-password"),
+        400,
+    ),
+    Target(
+        "",
+        "",
+        "/account/password",
+        "member2",
+        "new passwords differ",
+        _submit(
+            "保存新密码",
+            current="wrong",
+            new="晚霞 over the river 7",
+            confirm="晚霞 over the river 8",
+        ),
+        400,
+    ),
     Target("", "", "/admin/users/new", "admin", "new user sent empty", _submit("保存"), 400),
-]  # fmt: skip
+]
 NOT_FOUND = [
     Target("", "", "/t/2345678", "anon", "unknown tracking code", expect=404),
     Target("", "", "/kiosk/t/2345678", "anon", "unknown tracking code", expect=404),

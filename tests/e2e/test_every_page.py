@@ -39,9 +39,17 @@ AXE_RUN = """async () => {
 SERIOUS = {"serious", "critical"}
 # axe's rules that a control without a name breaks.
 LABEL_RULES = {
-    "label", "select-name", "button-name", "input-button-name", "aria-input-field-name",
-    "aria-toggle-field-name", "link-name", "image-alt", "svg-img-alt", "label-title-only",
-}  # fmt: skip
+    "label",
+    "select-name",
+    "button-name",
+    "input-button-name",
+    "aria-input-field-name",
+    "aria-toggle-field-name",
+    "link-name",
+    "image-alt",
+    "svg-img-alt",
+    "label-title-only",
+}
 CONTRAST_RULES = {"color-contrast"}
 # Patient pages are also crawled in their other languages (Simplified Chinese is the default),
 # from a browser that asks for that language.
@@ -87,16 +95,18 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
     folder = ARTIFACTS / "pages"
     folder.mkdir(parents=True, exist_ok=True)
     scratch = tmp_path_factory.mktemp("e2e-url-map")
-    app = create_app({"WISHES_DATA_DIR": str(scratch / "data"),
-                      "WISHES_MODELS_DIR": str(scratch / "models")})  # fmt: skip
+    app = create_app(
+        {"WISHES_DATA_DIR": str(scratch / "data"), "WISHES_MODELS_DIR": str(scratch / "models")}
+    )
 
     tabs: dict[tuple[str, str, str], tuple] = {}
 
     def tab(visitor: str, device: dict, locale: str = COMMON["locale"]):
         key = (visitor, repr(device), locale)
         if key not in tabs:
-            context = browser.new_context(base_url=server.base_url, **device,
-                                          **{**COMMON, "locale": locale})  # fmt: skip
+            context = browser.new_context(
+                base_url=server.base_url, **device, **{**COMMON, "locale": locale}
+            )
             context.set_default_timeout(15_000)
             watch = Watch()
             watch.attach(context)
@@ -117,8 +127,10 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
         for number, target in enumerate(planned.targets, 1):
             visitor, content_type = _who_may_see(target, tab, server)
             if visitor is None:
-                unreached.append(f"{target.rule or target.url} {target.label}: no visitor gets "
-                                 f"{target.expect} (tried {', '.join(VISITORS)})")  # fmt: skip
+                unreached.append(
+                    f"{target.rule or target.url} {target.label}: no visitor gets "
+                    f"{target.expect} (tried {', '.join(VISITORS)})"
+                )
                 continue
             if not content_type.startswith("text/html"):
                 # A download, a script, a picture: fetched, not shown; its answer is what counts.
@@ -126,8 +138,10 @@ def crawl(browser, server: Server, tmp_path_factory) -> Crawl:
                 continue
             variants = [(target, visitor, COMMON["locale"])]
             if visitor == "anon" and not target.recipe:  # a patient's page, in every language
-                variants += [(_in_language(target, code), f"anon ({code})", locale)
-                             for code, locale in OTHER_LANGUAGES.items()]  # fmt: skip
+                variants += [
+                    (_in_language(target, code), f"anon ({code})", locale)
+                    for code, locale in OTHER_LANGUAGES.items()
+                ]
             for shown, label, locale in variants:
                 _context, page, watch = tab(visitor, _device(visitor, target.url), locale)
                 started = time.monotonic()
@@ -152,8 +166,9 @@ def _ensure_a_photo(page, server: Server) -> None:
     """The staff photo of a fulfilled wish is a page of its own: make sure one exists."""
     if server.rows("SELECT 1 FROM wishes WHERE fulfilment_photo IS NOT NULL"):
         return
-    wish = server.rows("SELECT min(id) AS id FROM wishes WHERE state = 'claimed' "
-                       "AND branch_code = 'pediatrics'")[0]["id"]  # fmt: skip
+    wish = server.rows(
+        "SELECT min(id) AS id FROM wishes WHERE state = 'claimed' AND branch_code = 'pediatrics'"
+    )[0]["id"]
     page.goto(f"/board/wishes/{wish}")
     fulfil = page.locator("#action-fulfil")
     fulfil.locator("textarea").fill("已送到病房")
@@ -215,8 +230,16 @@ def _who_may_see(target: Target, tab, server: Server) -> tuple[str | None, str]:
     return None, ""
 
 
-def _visit(target: Target, visitor: str, page, watch: Watch, server: Server, axe_source: str,
-           folder, number: int) -> Seen:  # fmt: skip
+def _visit(
+    target: Target,
+    visitor: str,
+    page,
+    watch: Watch,
+    server: Server,
+    axe_source: str,
+    folder,
+    number: int,
+) -> Seen:
     seen = Seen(target.label, target.rule or "(error page)", visitor)
     if target.expect != 200:
         watch.allow(target.expect, server.url(target.url))
@@ -262,11 +285,15 @@ def test_the_crawl_reaches_every_get_route(crawl: Crawl):
 
 
 def test_every_page_answers_as_expected_without_console_errors_or_failed_requests(crawl: Crawl):
-    wrong = [f"{s.label} as {s.visitor}: {s.status}" for s in crawl.seen
-             if s.status not in (200, 400, 404)]  # fmt: skip
+    wrong = [
+        f"{s.label} as {s.visitor}: {s.status}"
+        for s in crawl.seen
+        if s.status not in (200, 400, 404)
+    ]
     assert wrong == [], "unexpected answers:\n" + _listing(wrong)
-    complaints = [f"{s.label} as {s.visitor}: {problem}" for s in crawl.seen
-                  for problem in s.problems]  # fmt: skip
+    complaints = [
+        f"{s.label} as {s.visitor}: {problem}" for s in crawl.seen for problem in s.problems
+    ]
     assert complaints == [], "the browser complained:\n" + _listing(complaints)
 
 

@@ -144,8 +144,9 @@ def test_an_idle_kiosk_warns_then_starts_over_and_forgets_what_was_typed(browse,
         f"() => Number(document.getElementById('idle-count').textContent) < {WARNING_SECONDS}"
     )
     shot(page, "counting-down")
-    expect(page).to_have_url(re.compile(r"/kiosk(\?lang=default)?$"),
-                             timeout=(WARNING_SECONDS + 3) * 1000)  # fmt: skip
+    expect(page).to_have_url(
+        re.compile(r"/kiosk(\?lang=default)?$"), timeout=(WARNING_SECONDS + 3) * 1000
+    )
     shot(page, "back-to-welcome")
     page.go_back()  # the next patient presses back: nothing of it comes back
     assert typed not in page.content()

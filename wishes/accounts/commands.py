@@ -22,11 +22,15 @@ FIRST_ADMIN = "admin"
 @click.option("--role", required=True, type=click.Choice([str(r) for r in Role]))
 @click.option("--branch", "branch_code", help="Branch code (required for member and secretary).")
 @click.option("--name", "display_name", default="", help="Name shown to colleagues.")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from standard input instead of generating one.")  # fmt: skip
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of generating one.",
+)
 @with_appcontext
-def create_user_command(username: str, role: str, branch_code: str | None, display_name: str,
-                        password_stdin: bool) -> None:  # fmt: skip
+def create_user_command(
+    username: str, role: str, branch_code: str | None, display_name: str, password_stdin: bool
+) -> None:
     """Create a staff account; without --password-stdin a random password is printed once."""
     try:
         password = sys.stdin.readline().rstrip("\r\n") if password_stdin else store.new_password()
@@ -34,14 +38,26 @@ def create_user_command(username: str, role: str, branch_code: str | None, displ
         raise click.ClickException("the password on standard input is not UTF-8 text") from None
     with connect(database_path()) as db:
         try:
-            user = store.create_user(db, username, password, role, branch_code=branch_code,
-                                     display_name=display_name,
-                                     must_change_password=not password_stdin)  # fmt: skip
+            user = store.create_user(
+                db,
+                username,
+                password,
+                role,
+                branch_code=branch_code,
+                display_name=display_name,
+                must_change_password=not password_stdin,
+            )
         except store.AccountError as error:
             raise click.ClickException(str(error)) from None
         detail = {"username": user["username"], "role": role, "branch": branch_code}
-        audit.record(db, "user_created", audit.Who(label="command line"), subject_kind="user",
-                     subject_id=user["id"], detail=detail)  # fmt: skip
+        audit.record(
+            db,
+            "user_created",
+            audit.Who(label="command line"),
+            subject_kind="user",
+            subject_id=user["id"],
+            detail=detail,
+        )
     click.echo(f"created {user['username']} ({role}{', ' + branch_code if branch_code else ''})")
     if not password_stdin:
         click.echo(f"password (shown once, must be changed at first login): {password}")
@@ -60,10 +76,22 @@ def ensure_first_admin(db: Database) -> str | None:
     username = FIRST_ADMIN
     if store.find_user(db, username) is not None:  # an inactive "admin": keep it, add another
         username = f"{FIRST_ADMIN}-{store.new_password()[:4].lower()}"
-    user = store.create_user(db, username, password, Role.ADMIN, display_name="系统管理员",
-                             must_change_password=not chosen)  # fmt: skip
-    audit.record(db, "user_created", audit.Who(label="wishes serve"), subject_kind="user",
-                 subject_id=user["id"], detail={"username": username, "role": "admin"})  # fmt: skip
+    user = store.create_user(
+        db,
+        username,
+        password,
+        Role.ADMIN,
+        display_name="系统管理员",
+        must_change_password=not chosen,
+    )
+    audit.record(
+        db,
+        "user_created",
+        audit.Who(label="wishes serve"),
+        subject_kind="user",
+        subject_id=user["id"],
+        detail={"username": username, "role": "admin"},
+    )
     return None if chosen else f"{username} / {password}"
 
 

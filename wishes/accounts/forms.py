@@ -51,8 +51,9 @@ class UserForm(PageForm):
         filters=[clean_line],
         validators=[DataRequired(_l("请输入用户名")), Length(max=40)],
     )
-    display_name = StringField(_l("姓名（显示用）"), filters=[clean_line],
-                               validators=[Optional(), Length(max=40)])  # fmt: skip
+    display_name = StringField(
+        _l("姓名（显示用）"), filters=[clean_line], validators=[Optional(), Length(max=40)]
+    )
     role = SelectField(_l("角色"), choices=_role_choices, validators=[DataRequired()])
     branch = SelectField(_l("所属党支部"), choices=[], validate_choice=True)
     active = BooleanField(_l("在用"), default=True)

@@ -139,9 +139,16 @@ def _check_role_and_branch(db: Database, role: str, branch_code: str | None) -> 
     return None
 
 
-def create_user(db: Database, username: str, password: str, role: str, *,
-                branch_code: str | None = None, display_name: str = "",
-                must_change_password: bool = False) -> dict[str, Any]:  # fmt: skip
+def create_user(
+    db: Database,
+    username: str,
+    password: str,
+    role: str,
+    *,
+    branch_code: str | None = None,
+    display_name: str = "",
+    must_change_password: bool = False,
+) -> dict[str, Any]:
     """Create an account; the password must pass `password_problem`."""
     username = normalise_username(username)
     if not USERNAME_PATTERN.match(username):
@@ -202,8 +209,15 @@ def has_active_admin(db: Database) -> bool:
     )
 
 
-def update_user(db: Database, user_id: int, *, role: str, branch_code: str | None,
-                display_name: str, active: bool) -> dict[str, Any]:  # fmt: skip
+def update_user(
+    db: Database,
+    user_id: int,
+    *,
+    role: str,
+    branch_code: str | None,
+    display_name: str,
+    active: bool,
+) -> dict[str, Any]:
     """Change role, branch, name or active flag; deactivating ends the user's sessions."""
     branch_code = _check_role_and_branch(db, role, branch_code)
     with transaction(db):
@@ -231,8 +245,14 @@ def update_user(db: Database, user_id: int, *, role: str, branch_code: str | Non
     return get_user(db, user_id)
 
 
-def set_password(db: Database, user_id: int, password: str, *, must_change: bool = False,
-                 keep_session: str | None = None) -> None:  # fmt: skip
+def set_password(
+    db: Database,
+    user_id: int,
+    password: str,
+    *,
+    must_change: bool = False,
+    keep_session: str | None = None,
+) -> None:
     """Set a password and end every other session of the user (a stolen session dies too)."""
     user = get_user(db, user_id)
     if user is None:
@@ -280,14 +300,15 @@ def start_session(db: Database, user_id: int) -> str:
                 "user_id": user_id,
                 "created_at": now,
                 "last_seen_at": now,
-            }  # fmt: skip
+            }
         )
         db["users"].update(user_id, {"last_login_at": now})
     return token
 
 
-def session_user(db: Database, token: str, *, idle: timedelta, absolute: timedelta,
-                 now: datetime | None = None) -> StaffUser | None:  # fmt: skip
+def session_user(
+    db: Database, token: str, *, idle: timedelta, absolute: timedelta, now: datetime | None = None
+) -> StaffUser | None:
     """The user of a live session; an expired one is ended and gives None."""
     now = now or datetime.now(UTC)
     rows = list(
@@ -370,12 +391,11 @@ def record_login_attempt(db: Database, username: str, address: str, succeeded: b
                 "username": normalise_username(username)[:80],
                 "address": address,
                 "succeeded": int(succeeded),
-            }  # fmt: skip
+            }
         )
 
 
-def login_wait(db: Database, username: str, address: str,
-               now: datetime | None = None) -> int:  # fmt: skip
+def login_wait(db: Database, username: str, address: str, now: datetime | None = None) -> int:
     """Seconds to wait before this username may try again from this address (0: go ahead)."""
     now = now or datetime.now(UTC)
     username = normalise_username(username)[:80]

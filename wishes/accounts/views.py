@@ -51,24 +51,39 @@ def login():
         address = request.remote_addr or ""
         wait = store.login_wait(db, form.username.data, address)
         if wait:
-            audit.record(db, "login_throttled", who(), subject_kind="user",
-                         subject_id=store.normalise_username(form.username.data))  # fmt: skip
+            audit.record(
+                db,
+                "login_throttled",
+                who(),
+                subject_kind="user",
+                subject_id=store.normalise_username(form.username.data),
+            )
             minutes = -(-wait // 60)
             form.form_errors.append(f"尝试次数过多，请 {minutes} 分钟后再试。")
             return render_template("accounts/login.html", form=form), 429
         user = store.check_password(db, form.username.data, form.password.data)
         store.record_login_attempt(db, form.username.data, address, user is not None)
         if user is None:
-            audit.record(db, "login_failed", who(), subject_kind="user",
-                         subject_id=store.normalise_username(form.username.data))  # fmt: skip
+            audit.record(
+                db,
+                "login_failed",
+                who(),
+                subject_kind="user",
+                subject_id=store.normalise_username(form.username.data),
+            )
             form.form_errors.append("用户名或密码不正确。")
             status = 400
         else:
             session.clear()  # a new session on login: nothing from before carries over
             token = store.start_session(db, user["id"])
             login_user(store.staff_user(user, token))
-            audit.record(db, "login", audit.Who(user["id"], user["username"], address),
-                         subject_kind="user", subject_id=user["id"])  # fmt: skip
+            audit.record(
+                db,
+                "login",
+                audit.Who(user["id"], user["username"], address),
+                subject_kind="user",
+                subject_id=user["id"],
+            )
             return redirect(safe_next(request.args.get("next"), _home()))
     elif form.errors:
         status = 400
@@ -99,10 +114,12 @@ def change_password():
         elif problem := store.password_problem(form.new.data, current_user.username):
             form.new.errors.append(problem)
         else:
-            store.set_password(db, current_user.id, form.new.data,
-                               keep_session=current_user.session_token)  # fmt: skip
-            audit.record(db, "password_changed", who(), subject_kind="user",
-                         subject_id=current_user.id)  # fmt: skip
+            store.set_password(
+                db, current_user.id, form.new.data, keep_session=current_user.session_token
+            )
+            audit.record(
+                db, "password_changed", who(), subject_kind="user", subject_id=current_user.id
+            )
             flash("密码已修改，您在其他设备上的登录已失效。", "success")
             return redirect(safe_next(request.args.get("next"), _home()))
     status = 400 if form.errors else 200
@@ -131,7 +148,7 @@ def _shown_once(user: dict, password: str, heading: str):
     response = make_response(
         render_template(
             "accounts/password_once.html", user=user, password=password, heading=heading
-        )  # fmt: skip
+        )
     )
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -146,16 +163,29 @@ def new_user():
         password = store.new_password()
         try:
             user = store.create_user(
-                db, form.username.data, password, form.role.data,
-                branch_code=form.branch.data or None, display_name=form.display_name.data,
+                db,
+                form.username.data,
+                password,
+                form.role.data,
+                branch_code=form.branch.data or None,
+                display_name=form.display_name.data,
                 must_change_password=True,
-            )  # fmt: skip
+            )
         except store.AccountError as error:
             form.form_errors.append(str(error))
         else:
-            audit.record(db, "user_created", who(), subject_kind="user", subject_id=user["id"],
-                         detail={"username": user["username"], "role": user["role"],
-                                 "branch": user["branch_code"]})  # fmt: skip
+            audit.record(
+                db,
+                "user_created",
+                who(),
+                subject_kind="user",
+                subject_id=user["id"],
+                detail={
+                    "username": user["username"],
+                    "role": user["role"],
+                    "branch": user["branch_code"],
+                },
+            )
             return _shown_once(user, password, "用户已创建")
     status = 400 if form.errors else 200
     return render_template("accounts/user_form.html", form=form, user=None), status
@@ -168,18 +198,27 @@ def edit_user(user_id: int):
     user = store.get_user(db, user_id) or abort(404)
     form = _user_form(
         db,
-        data=None if request.method == "POST" else {
-            "username": user["username"], "display_name": user["display_name"],
-            "role": user["role"], "branch": user["branch_code"] or "", "active": user["active"],
+        data=None
+        if request.method == "POST"
+        else {
+            "username": user["username"],
+            "display_name": user["display_name"],
+            "role": user["role"],
+            "branch": user["branch_code"] or "",
+            "active": user["active"],
         },
-    )  # fmt: skip
+    )
     form.username.data = user["username"]  # fixed: the username is an account's identity
     if form.validate_on_submit():
         try:
             after = store.update_user(
-                db, user_id, role=form.role.data, branch_code=form.branch.data or None,
-                display_name=form.display_name.data, active=form.active.data,
-            )  # fmt: skip
+                db,
+                user_id,
+                role=form.role.data,
+                branch_code=form.branch.data or None,
+                display_name=form.display_name.data,
+                active=form.active.data,
+            )
         except store.AccountError as error:
             form.form_errors.append(str(error))
         else:
@@ -189,8 +228,14 @@ def edit_user(user_id: int):
                 if user[key] != after[key]
             }
             if changed:
-                audit.record(db, "user_updated", who(), subject_kind="user",
-                             subject_id=user_id, detail=changed)  # fmt: skip
+                audit.record(
+                    db,
+                    "user_updated",
+                    who(),
+                    subject_kind="user",
+                    subject_id=user_id,
+                    detail=changed,
+                )
             flash(f"已保存 {user['username']}。", "success")
             return redirect(url_for("accounts.users"))
     status = 400 if form.errors else 200
@@ -218,9 +263,21 @@ def audit_log():
     actor = request.args.get("actor", "").strip()
     subject = request.args.get("subject", "").strip()
     page = page_number(request.args)
-    rows, total = audit.events(get_db(), action=action if action in audit.LOG_ACTIONS else "",
-                               actor=actor, subject=subject, page=page)  # fmt: skip
+    rows, total = audit.events(
+        get_db(),
+        action=action if action in audit.LOG_ACTIONS else "",
+        actor=actor,
+        subject=subject,
+        page=page,
+    )
     return render_template(
-        "accounts/audit.html", rows=rows, total=total, page=page, per_page=audit.PER_PAGE,
-        actions=audit.LOG_ACTIONS, action=action, actor=actor, subject=subject,
-    )  # fmt: skip
+        "accounts/audit.html",
+        rows=rows,
+        total=total,
+        page=page,
+        per_page=audit.PER_PAGE,
+        actions=audit.LOG_ACTIONS,
+        action=action,
+        actor=actor,
+        subject=subject,
+    )

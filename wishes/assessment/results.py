@@ -95,8 +95,9 @@ class GeneralScore:
         return round(self.total - self.previous_total, 1)
 
 
-def computed_figures(db: Database, current: Round, codes: list[str], claim_hours: int,
-                     now: datetime, stored: dict) -> dict[str, dict[str, Figure]]:  # fmt: skip
+def computed_figures(
+    db: Database, current: Round, codes: list[str], claim_hours: int, now: datetime, stored: dict
+) -> dict[str, dict[str, Figure]]:
     """Branch → metric → Figure: frozen ones (in `stored`, the round's score rows) for a
     published round, else from the data now."""
     if current.stage != "published":

@@ -315,8 +315,12 @@ def score(round_id: int, code: str, key: str):
         except AssessmentError as error:
             problem = str(error)
     if problem is not None:
-        typed = {"key": key, "points": request.form.get("points", ""),
-                 "text": request.form.get(text, ""), "error": f"没有保存：{problem}"}  # fmt: skip
+        typed = {
+            "key": key,
+            "points": request.form.get("points", ""),
+            "text": request.form.get(text, ""),
+            "error": f"没有保存：{problem}",
+        }
         return _branch_page(current, code, typed), 400
     flash("已保存。", "success")
     return redirect(back)

@@ -55,8 +55,7 @@ class BoardFilterForm(Form):
     mine = BooleanField(_l("我认领的"))
     created_from = DateField(_l("提交日期从"), validators=[Optional()])
     created_to = DateField(_l("到"), validators=[Optional()])
-    sort = SelectField(_l("排序"), choices=lambda: list(SORT_LABELS.items()),
-                       validate_choice=False)  # fmt: skip
+    sort = SelectField(_l("排序"), choices=lambda: list(SORT_LABELS.items()), validate_choice=False)
 
     def set_branches(self, branches: list[dict]) -> None:
         self.branch.choices = [("all", "全部党支部")] + [(b["code"], b["name"]) for b in branches]
@@ -164,5 +163,6 @@ class FollowUpForm(PageForm):
         choices=lambda: [("yes", "已确认"), ("no", "未确认 / 联系不上")],
         validators=[DataRequired(_l("请选择回访结果"))],
     )
-    note = TextAreaField(_l("回访记录"), filters=[clean_text],
-                         validators=[Optional(), Length(max=NOTE_MAX)])  # fmt: skip
+    note = TextAreaField(
+        _l("回访记录"), filters=[clean_text], validators=[Optional(), Length(max=NOTE_MAX)]
+    )

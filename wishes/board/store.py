@@ -129,8 +129,9 @@ def _tallied_counts(db: Database, branch: str | None) -> dict[str, int]:
     return {row["state"]: row["n"] for row in db.query(sql, [branch] if branch else [])}
 
 
-def _page_rows(db: Database, source: str, where: str, order: str, params: dict,
-               with_: str = "") -> list[dict]:  # fmt: skip
+def _page_rows(
+    db: Database, source: str, where: str, order: str, params: dict, with_: str = ""
+) -> list[dict]:
     # Page over ids first (an index walk), then fetch only the page's rows: a deep page costs
     # what the first does (100k wishes, last page: 126 ms → 1 ms).
     return [
@@ -158,8 +159,13 @@ def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -
     if query.text:
         return _search_page(db, query, limits, now)
     where, params = _where(query, limits, now, with_states=False)
-    unfiltered = BoardQuery(branch=query.branch, states=query.states, sort=query.sort,
-                            page=query.page, per_page=query.per_page)  # fmt: skip
+    unfiltered = BoardQuery(
+        branch=query.branch,
+        states=query.states,
+        sort=query.sort,
+        page=query.page,
+        per_page=query.per_page,
+    )
     if query == unfiltered:  # only a branch (or none) and a state: the tallies hold the counts
         counts = _tallied_counts(db, query.branch)
     else:
@@ -211,8 +217,9 @@ def _search_page(db: Database, query: BoardQuery, limits: Limits, now: datetime)
     }
     selected = query.states or tuple(counts)
     total = sum(counts.get(state, 0) for state in selected)
-    state_where, state_params = _where(BoardQuery(states=query.states), limits, now,
-                                       with_states=True)  # fmt: skip
+    state_where, state_params = _where(
+        BoardQuery(states=query.states), limits, now, with_states=True
+    )
     page = max(1, query.page)
     params.update(state_params, limit=query.per_page, offset=(page - 1) * query.per_page)
     order = SORTS.get(query.sort, SORTS["newest"])

@@ -109,9 +109,15 @@ def index():
     query = _board_query(form)
     page = store.board_page(db, query, _limits(), _now())
     return render_template(
-        "board/index.html", form=form, page=page, query=query, state_tabs=_state_tabs(form, page),
-        state_labels=STATE_LABELS, now=_now(), search_limit=store.SEARCH_LIMIT,
-    )  # fmt: skip
+        "board/index.html",
+        form=form,
+        page=page,
+        query=query,
+        state_tabs=_state_tabs(form, page),
+        state_labels=STATE_LABELS,
+        now=_now(),
+        search_limit=store.SEARCH_LIMIT,
+    )
 
 
 def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, Any]]:
@@ -123,8 +129,14 @@ def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, 
     for state, label in [("", "全部"), *STATE_LABELS.items()]:
         args["state"] = state
         count = page.counts.get(state, 0) if state else sum(page.counts.values())
-        tabs.append({"label": label, "count": count, "current": (form.state.data or "") == state,
-                     "url": url_for("board.index", **args.to_dict())})  # fmt: skip
+        tabs.append(
+            {
+                "label": label,
+                "count": count,
+                "current": (form.state.data or "") == state,
+                "url": url_for("board.index", **args.to_dict()),
+            }
+        )
     return tabs
 
 
@@ -165,8 +177,9 @@ def _forms(wish: dict[str, Any], posted: str | None = None) -> dict[str, Any]:
     return forms
 
 
-def _render_wish(wish: dict[str, Any], forms: dict[str, Any], *, phone: str | None = None,
-                 status: int = 200):  # fmt: skip
+def _render_wish(
+    wish: dict[str, Any], forms: dict[str, Any], *, phone: str | None = None, status: int = 200
+):
     db = get_db()
     response = make_response(
         render_template(
@@ -181,7 +194,7 @@ def _render_wish(wish: dict[str, Any], forms: dict[str, Any], *, phone: str | No
             may_reveal=bool(wish["phone"]) and may(current_user, "reveal_phone", wish),
             reveal_form=ActionForm(formdata=None),
             now=_now(),
-        ),  # fmt: skip
+        ),
         status,
     )
     response.headers["Cache-Control"] = "no-store"  # the page may hold a revealed phone number
@@ -204,8 +217,14 @@ def reveal_phone(wish_id: int):
         abort(400)
     if not wish["phone"] or not may(current_user, "reveal_phone", wish):
         abort(403)
-    audit.record(get_db(), "phone_revealed", who(), subject_kind="wish", subject_id=wish_id,
-                 detail={"tracking_code": wish["tracking_code"]})  # fmt: skip
+    audit.record(
+        get_db(),
+        "phone_revealed",
+        who(),
+        subject_kind="wish",
+        subject_id=wish_id,
+        detail={"tracking_code": wish["tracking_code"]},
+    )
     return _render_wish(wish, _forms(wish), phone=wish["phone"])
 
 

@@ -52,8 +52,14 @@ class Filters:
     def previous(self) -> Filters:
         """The range of the same length just before this one (for "how it moved")."""
         length = self.last - self.first + timedelta(days=1)
-        return Filters(self.first - length, self.first - timedelta(days=1), self.period,
-                       self.department, self.questionnaire_id, self.minimum)  # fmt: skip
+        return Filters(
+            self.first - length,
+            self.first - timedelta(days=1),
+            self.period,
+            self.department,
+            self.questionnaire_id,
+            self.minimum,
+        )
 
 
 @dataclass(frozen=True)

@@ -55,8 +55,14 @@ class DashboardFilterForm(Form):
         slug = self.questionnaire.data if self.questionnaire.data in questionnaire_ids else None
         slug = slug or (slugs[0] if slugs else None)
         self.questionnaire.data = slug
-        return Filters(first, last, period, department or None,
-                       questionnaire_ids.get(slug) if slug else None, minimum)  # fmt: skip
+        return Filters(
+            first,
+            last,
+            period,
+            department or None,
+            questionnaire_ids.get(slug) if slug else None,
+            minimum,
+        )
 
 
 def periods_back(day: date, period: str, count: int) -> date:

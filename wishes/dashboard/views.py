@@ -122,8 +122,9 @@ def export(name: str, fmt: str):
     if request.method == "GET":  # a HEAD request downloads nothing
         period = {"first": f.first.isoformat(), "last": f.last.isoformat(), "period": f.period}
         detail = {"format": fmt, "department": f.department or "", **period}
-        audit.record(scope.db, "exported", who(), subject_kind="dashboard", subject_id=name,
-                     detail=detail)  # fmt: skip
+        audit.record(
+            scope.db, "exported", who(), subject_kind="dashboard", subject_id=name, detail=detail
+        )
     filename = f"{name}_{f.first.isoformat()}_{f.last.isoformat()}.{fmt}"
     if fmt == "csv":
         body, mimetype = exports.to_csv(table), "text/csv; charset=utf-8"

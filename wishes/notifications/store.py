@@ -16,8 +16,16 @@ MAX_RETRY_SECONDS = 3600
 MAX_ATTEMPTS = 12
 
 
-def enqueue(db: Database, *, kind: str, dedupe_key: str, wish_id: int | None,
-            branch_code: str | None, at: str, message: str = "") -> bool:  # fmt: skip
+def enqueue(
+    db: Database,
+    *,
+    kind: str,
+    dedupe_key: str,
+    wish_id: int | None,
+    branch_code: str | None,
+    at: str,
+    message: str = "",
+) -> bool:
     """Queue a notification unless one with the same key exists; True if it was queued."""
     cursor = db.execute(
         "INSERT OR IGNORE INTO notifications (kind, dedupe_key, wish_id, branch_code, message,"

@@ -165,8 +165,13 @@ def question(qid: int, key: str | None = None):
         if _save(qid, changed):
             return redirect(url_for(".edit", qid=qid) + f"#q-{form.key.data}")
     status = 400 if form.errors else 200
-    page = render_template("questionnaires/admin_question.html", questionnaire=questionnaire,
-                           form=form, key=key, draft=latest)  # fmt: skip
+    page = render_template(
+        "questionnaires/admin_question.html",
+        questionnaire=questionnaire,
+        form=form,
+        key=key,
+        draft=latest,
+    )
     return page, status
 
 
@@ -235,8 +240,9 @@ def cards(qid: int):
     departments = []
     for department in organisation.departments(get_db()):
         # Printed in Traditional Chinese or English, the card opens the survey in that language.
-        url = public_url(url_for("survey.phone_answer", slug=slug, dept=department["code"],
-                                 lang=qr_language()))  # fmt: skip
+        url = public_url(
+            url_for("survey.phone_answer", slug=slug, dept=department["code"], lang=qr_language())
+        )
         label = unit_name(department)
         departments.append({**department, "url": url, "qr": qr_svg(url, label=label)})
     version = store.live_version(get_db(), slug)

@@ -25,8 +25,14 @@ _KEY_RULE = Regexp(r"^[a-z][a-z0-9_]{0,39}$", message="小写英文字母开头�
 _LANGUAGE_NAMES = {"zh_Hans": "简体", "zh_Hant": "繁體", "en": "English"}
 
 
-def _in_three_languages(form: type[PageForm], prefix: str, title: str, *, text: bool = False,
-                        required: str | None = None) -> None:  # fmt: skip
+def _in_three_languages(
+    form: type[PageForm],
+    prefix: str,
+    title: str,
+    *,
+    text: bool = False,
+    required: str | None = None,
+) -> None:
     """Fields `<prefix>_zh_Hans/_zh_Hant/_en`; only the Simplified one may be required."""
     for lang, name in _LANGUAGE_NAMES.items():
         first = [DataRequired(required)] if required and lang == "zh_Hans" else [Optional()]
@@ -48,8 +54,11 @@ _in_three_languages(TitleForm, "intro", "说明", text=True)
 
 class QuestionForm(PageForm):
     type = SelectField("题型", choices=lambda: list(definitions.QUESTION_TYPES.items()))
-    key = StringField("题目代码（key）", filters=[clean_line],
-                      validators=[DataRequired("请填写题目代码"), _KEY_RULE])  # fmt: skip
+    key = StringField(
+        "题目代码（key）",
+        filters=[clean_line],
+        validators=[DataRequired("请填写题目代码"), _KEY_RULE],
+    )
     required = BooleanField("必答")
     options = TextAreaField(
         "选项（单选、多选题用；一行一个：代码 | 简体 | 繁體 | English）",
@@ -108,8 +117,11 @@ class NewQuestionnaireForm(PageForm):
         """A first draft: the title and the overall rating, to build on."""
         default = definitions.load_default()
         overall = next(q for q in default["questions"] if q["key"] == "overall")
-        return {"slug": self.slug.data, "title": {"zh_Hans": self.title.data},
-                "questions": [overall]}  # fmt: skip
+        return {
+            "slug": self.slug.data,
+            "title": {"zh_Hans": self.title.data},
+            "questions": [overall],
+        }
 
 
 class ImportForm(PageForm):

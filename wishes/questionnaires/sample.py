@@ -18,26 +18,54 @@ from . import comments, store
 
 RESPONSES_PER_WEEK = 180
 # Departments that tend to score lower (queues, pressure) or higher than the hospital.
-LEANINGS = {"emergency": -0.6, "clinic-hall": -0.4, "radiology": -0.3, "lab": -0.2,
-            "ward-pediatrics": 0.35, "ward-obstetrics": 0.3,
-            "ward-rehabilitation": 0.25}  # fmt: skip
+LEANINGS = {
+    "emergency": -0.6,
+    "clinic-hall": -0.4,
+    "radiology": -0.3,
+    "lab": -0.2,
+    "ward-pediatrics": 0.35,
+    "ward-obstetrics": 0.3,
+    "ward-rehabilitation": 0.25,
+}
 # How much each item follows the overall impression, and its own offset.
-ITEMS = {"waiting": -0.5, "attitude": 0.25, "explanation": 0.05, "environment": 0.1,
-         "cost": -0.25, "privacy": 0.15}  # fmt: skip
-IMPROVE = {"waiting": 8, "wayfinding": 3, "communication": 3, "food": 2, "facilities": 3,
-           "parking": 4, "billing": 2}  # fmt: skip
+ITEMS = {
+    "waiting": -0.5,
+    "attitude": 0.25,
+    "explanation": 0.05,
+    "environment": 0.1,
+    "cost": -0.25,
+    "privacy": 0.15,
+}
+IMPROVE = {
+    "waiting": 8,
+    "wayfinding": 3,
+    "communication": 3,
+    "food": 2,
+    "facilities": 3,
+    "parking": 4,
+    "billing": 2,
+}
 COMMENTS_GOOD = [
-    "护士很耐心，谢谢你们！", "医生讲得很清楚，放心了。", "病房很干净，服务周到。",
-    "志愿者帮我挂号取药，非常感谢。", "整体很满意，就是人有点多。",
-]  # fmt: skip
+    "护士很耐心，谢谢你们！",
+    "医生讲得很清楚，放心了。",
+    "病房很干净，服务周到。",
+    "志愿者帮我挂号取药，非常感谢。",
+    "整体很满意，就是人有点多。",
+]
 COMMENTS_BAD = [
-    "排队时间太长了，等了两个小时。", "检查预约要等一周，太久了。", "停车太难找车位。",
-    "缴费窗口人太多，自助机经常坏。", "晚上病房有点吵，睡不好。",
-]  # fmt: skip
+    "排队时间太长了，等了两个小时。",
+    "检查预约要等一周，太久了。",
+    "停车太难找车位。",
+    "缴费窗口人太多，自助机经常坏。",
+    "晚上病房有点吵，睡不好。",
+]
 COMMENTS_WISH = [
-    "希望病房能有微波炉热饭。", "希望护士站能借到充电器。", "能不能在候诊区多放几把椅子？",
-    "希望有人能教老人用自助机。", "要是病房晚上有热水就好了。",
-]  # fmt: skip
+    "希望病房能有微波炉热饭。",
+    "希望护士站能借到充电器。",
+    "能不能在候诊区多放几把椅子？",
+    "希望有人能教老人用自助机。",
+    "要是病房晚上有热水就好了。",
+]
 
 
 def _scale(value: float) -> int:
@@ -69,13 +97,21 @@ def load(db: Database, rng: random.Random, now: datetime, weeks: int) -> int:
                 data: dict = {"overall": overall, "recommend": _recommend(overall, rng)}
                 for key, offset in ITEMS.items():
                     if rng.random() < 0.85:
-                        data[key] = _scale(mood + offset - (0.3 * (1 - progress) if key ==
-                                           "waiting" else 0) + rng.gauss(0, 0.6))  # fmt: skip
-                data["visit"] = rng.choice(["outpatient", "inpatient", "inpatient", "emergency",
-                                            "family"])  # fmt: skip
+                        data[key] = _scale(
+                            mood
+                            + offset
+                            - (0.3 * (1 - progress) if key == "waiting" else 0)
+                            + rng.gauss(0, 0.6)
+                        )
+                data["visit"] = rng.choice(
+                    ["outpatient", "inpatient", "inpatient", "emergency", "family"]
+                )
                 if rng.random() < 0.5:
-                    picks = set(rng.choices(list(IMPROVE), weights=list(IMPROVE.values()),
-                                            k=rng.randint(1, 2)))  # fmt: skip
+                    picks = set(
+                        rng.choices(
+                            list(IMPROVE), weights=list(IMPROVE.values()), k=rng.randint(1, 2)
+                        )
+                    )
                     data["improve"] = sorted(picks)
                 comment = ""
                 if rng.random() < 0.25:

@@ -73,7 +73,7 @@ def _read(paths: tuple[str, ...]) -> list[training.Example]:
 @click.option("--force", is_flag=True, help="Activate even when it scores worse.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @with_appcontext
-def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> None:  # fmt: skip
+def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> None:
     """Train a new router version, score it on held-out wishes, and activate it if not worse."""
     progress = (lambda message: click.echo(message, err=True)) if as_json else click.echo
     sources: dict[str, list[training.Example]] = {}
@@ -98,17 +98,23 @@ def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> 
     try:
         if hold_out_from_data:
             sources["files"], heldout = training.split_heldout(sources["files"])
-        run = training.train(_models_dir(), sources, heldout, activate=activate, force=force,
-                             progress=progress)  # fmt: skip
+        run = training.train(
+            _models_dir(), sources, heldout, activate=activate, force=force, progress=progress
+        )
     except training.DataError as error:
         raise click.ClickException(str(error)) from error
     if as_json:
-        _echo_json({
-            "version": run.version, "activated": run.activated, "reason": run.reason,
-            "previous_version": run.active_before, **run.info["training"],
-            "metrics": run.scores.as_dict(),
-            "previous_metrics": run.active_scores.as_dict() if run.active_scores else None,
-        })  # fmt: skip
+        _echo_json(
+            {
+                "version": run.version,
+                "activated": run.activated,
+                "reason": run.reason,
+                "previous_version": run.active_before,
+                **run.info["training"],
+                "metrics": run.scores.as_dict(),
+                "previous_metrics": run.active_scores.as_dict() if run.active_scores else None,
+            }
+        )
         return
     _print_scores(run.scores)
 

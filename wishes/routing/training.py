@@ -112,9 +112,12 @@ def predict_top(model: Pipeline, texts: list[str], k: int = 3) -> list[list[tupl
 
 
 def score(
-    model: Pipeline, examples: list[Example], *, timing_sample: int = 300,
+    model: Pipeline,
+    examples: list[Example],
+    *,
+    timing_sample: int = 300,
     groups: dict[str, Callable[[str], bool]] | None = None,
-) -> Scores:  # fmt: skip
+) -> Scores:
     """Accuracy, macro-F1, top-3, per-label precision/recall, confusion matrix and latency."""
     known = set(model.classes_)
     unknown = Counter(label for _, label in examples if label not in known)

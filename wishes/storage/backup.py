@@ -119,16 +119,18 @@ def check_integrity(conn: sqlite3.Connection, what: str) -> None:
 
 
 def _snapshot(conn: sqlite3.Connection, path: Path, seconds: float = 0.0) -> Snapshot:
-    return Snapshot(path, path.stat().st_size, row_counts(conn),
-                    applied_migrations(conn) or [], seconds)  # fmt: skip
+    return Snapshot(
+        path, path.stat().st_size, row_counts(conn), applied_migrations(conn) or [], seconds
+    )
 
 
 @contextlib.contextmanager
 def _open(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
     """A plain connection (no pragma that writes) with the app's busy timeout."""
     if read_only:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True,
-                               timeout=BUSY_TIMEOUT_MS / 1000)  # fmt: skip
+        conn = sqlite3.connect(
+            f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000
+        )
     else:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
     try:
@@ -258,8 +260,13 @@ def backup_database(source: Path, target: Path, *, force: bool = False) -> Snaps
         raise BackupError(f"backup of {source} failed: {error}") from error
     finally:
         _discard(temporary)
-    return Snapshot(target, target.stat().st_size, snapshot.row_counts, snapshot.migrations,
-                    time.perf_counter() - started)  # fmt: skip
+    return Snapshot(
+        target,
+        target.stat().st_size,
+        snapshot.row_counts,
+        snapshot.migrations,
+        time.perf_counter() - started,
+    )
 
 
 # ---- restore ----------------------------------------------------------------------------------
@@ -342,12 +349,15 @@ def _keep_current(database: Path, stamp: str) -> tuple[Path, list[str]]:
         wal = Path(f"{database}-wal")
         if wal.exists() and wal.stat().st_size:
             shutil.copy2(wal, f"{kept}-wal")
-        return kept, [f"the current database could not be copied cleanly ({error}): "
-                      f"kept its files as they were"]  # fmt: skip
+        return kept, [
+            f"the current database could not be copied cleanly ({error}): "
+            f"kept its files as they were"
+        ]
 
 
-def restore_database(backup: Path, database: Path, *, inspected: bool = False,
-                     now: datetime | None = None) -> RestoreReport:  # fmt: skip
+def restore_database(
+    backup: Path, database: Path, *, inspected: bool = False, now: datetime | None = None
+) -> RestoreReport:
     """Replace DATABASE with the backup at BACKUP (upgraded), keeping the current one aside.
 
     INSPECTED: the caller has just checked BACKUP with `inspect_backup` (which reads every page).
@@ -382,8 +392,13 @@ def restore_database(backup: Path, database: Path, *, inspected: bool = False,
         raise BackupError(f"restore from {backup} failed: {error}") from error
     finally:
         _discard(temporary)
-    snapshot = Snapshot(database, database.stat().st_size, restored.row_counts,
-                        restored.migrations, time.perf_counter() - started)  # fmt: skip
+    snapshot = Snapshot(
+        database,
+        database.stat().st_size,
+        restored.row_counts,
+        restored.migrations,
+        time.perf_counter() - started,
+    )
     return RestoreReport(snapshot, upgraded_with, kept, warnings)
 
 
@@ -418,8 +433,10 @@ def backup_command(path: Path, force: bool) -> None:
         snapshot = backup_database(database_path(), path, force=force)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"backed up {database_path()} to {path}: {_size(snapshot.size)} "
-               f"in {snapshot.seconds:.2f} s; integrity_check ok")  # fmt: skip
+    click.echo(
+        f"backed up {database_path()} to {path}: {_size(snapshot.size)} "
+        f"in {snapshot.seconds:.2f} s; integrity_check ok"
+    )
     click.echo(f"  rows: {_counts(snapshot)}")
     click.echo(f"  schema: {len(snapshot.migrations)} migrations, last {snapshot.migrations[-1]}")
 
@@ -440,12 +457,15 @@ def restore_command(path: Path, yes: bool, force: bool) -> None:
         incoming = inspect_backup(path)
     except BackupError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"{path}: {_size(incoming.size)}, integrity_check ok, "
-               f"{len(incoming.migrations)} of {len(our_migrations())} migrations")  # fmt: skip
+    click.echo(
+        f"{path}: {_size(incoming.size)}, integrity_check ok, "
+        f"{len(incoming.migrations)} of {len(our_migrations())} migrations"
+    )
     click.echo(f"  rows: {_counts(incoming)}")
     if not yes:
-        click.confirm(f"Replace {database} with it? (the current one is kept beside it)",
-                      abort=True)  # fmt: skip
+        click.confirm(
+            f"Replace {database} with it? (the current one is kept beside it)", abort=True
+        )
         _refuse_if_served(database, force)  # again: the question may have waited a while
     try:
         report = restore_database(path, database, inspected=True)
@@ -459,9 +479,14 @@ def restore_command(path: Path, yes: bool, force: bool) -> None:
         click.echo(f"upgraded with {', '.join(report.upgraded_with)}")
     with connect(database) as restored:
         # Recorded in the restored database, whose own history now continues from the backup.
-        audit.record(restored, "database_restored", audit.Who(label="wishes restore"),
-                     subject_kind="backup", subject_id=str(path),
-                     detail={"kept": str(report.kept or "")})  # fmt: skip
+        audit.record(
+            restored,
+            "database_restored",
+            audit.Who(label="wishes restore"),
+            subject_kind="backup",
+            subject_id=str(path),
+            detail={"kept": str(report.kept or "")},
+        )
     click.echo(f"restored {path} to {database} in {report.restored.seconds:.2f} s")
 
 

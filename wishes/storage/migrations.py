@@ -391,9 +391,15 @@ def questionnaires_and_figures(db: Database) -> None:
         wishes.create_index([wait, "local_day", "department_code"])
         wishes.create_index(["branch_code", wait, "local_day", "department_code"])
     wishes.create_index(
-        ["local_day", "branch_code", "department_code", "state", "router_branch_code",
-         "claim_minutes"]
-    )  # fmt: skip
+        [
+            "local_day",
+            "branch_code",
+            "department_code",
+            "state",
+            "router_branch_code",
+            "claim_minutes",
+        ]
+    )
 
     db["wish_tag_days"].create(
         {"day": str, "tag": str, "n": int},
@@ -466,9 +472,19 @@ def dashboard_covering_indexes(db: Database) -> None:
     """Measured by benchmarks/dashboard.py at 1M responses: a year of tallies and of tags is
     read from covering indexes in day order instead of looking up each row."""
     db["answer_days"].create_index(
-        ["questionnaire_id", "option", "day", "question_key", "department_code",
-         "n", "total", "total_sq", "top", "bottom"]
-    )  # fmt: skip
+        [
+            "questionnaire_id",
+            "option",
+            "day",
+            "question_key",
+            "department_code",
+            "n",
+            "total",
+            "total_sq",
+            "top",
+            "bottom",
+        ]
+    )
     db["wish_tag_days"].create_index(["day", "tag", "n"])
 
 
@@ -485,9 +501,11 @@ def branch_assessment(db: Database) -> None:
     db["branch_departments"].create(
         {"branch_code": str, "department_code": str},
         pk=("branch_code", "department_code"),
-        foreign_keys=[("branch_code", "branches", "code"),
-                      ("department_code", "departments", "code")],
-    )  # fmt: skip
+        foreign_keys=[
+            ("branch_code", "branches", "code"),
+            ("department_code", "departments", "code"),
+        ],
+    )
     db["assessment_schemes"].create(
         {"id": int, "slug": str, "name": str, "created_at": str},
         pk="id",
@@ -622,14 +640,23 @@ def state_counts_and_day_figures(db: Database) -> None:
     # in day order. Through the wait-ordered indexes each percentile walked every wish of all
     # time whatever the range; three of them are read by nothing any more.
     db["wishes"].create_index(
-        ["branch_code", "local_day", "department_code", "state", "router_branch_code",
-         "claim_minutes", "fulfil_minutes"],
+        [
+            "branch_code",
+            "local_day",
+            "department_code",
+            "state",
+            "router_branch_code",
+            "claim_minutes",
+            "fulfil_minutes",
+        ],
         index_name="idx_wishes_branch_code_local_day_figures",
-    )  # fmt: skip
+    )
     # (The branch, fulfil_minutes index stays: the assessment reads its medians off it.)
-    for index in ("claim_minutes_local_day_department_code",
-                  "fulfil_minutes_local_day_department_code",
-                  "branch_code_claim_minutes_local_day_department_code"):  # fmt: skip
+    for index in (
+        "claim_minutes_local_day_department_code",
+        "fulfil_minutes_local_day_department_code",
+        "branch_code_claim_minutes_local_day_department_code",
+    ):
         db.execute(f"DROP INDEX idx_wishes_{index}")
 
     # "My claims" (in the member's branch) counts its states and pages in date order off one
