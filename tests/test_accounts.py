@@ -18,6 +18,8 @@ def audit_actions(db):
     [
         ("short1!", "至少需要 8 个字符"),
         ("password1", "太常见"),  # zxcvbn's list of common passwords
+        ("Qwerty123456", "太常见"),  # a keyboard walk and a sequence: zxcvbn's estimate
+        ("Woaini1314!", "太常见"),  # a common Chinese password, dressed up
         ("woaini1314", "太常见"),  # our list of passwords common in Chinese leaks
         ("88888888", "太常见"),
         ("abababababab", "太常见"),  # two characters repeated

@@ -77,7 +77,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     web.init_app(app)
 
-    from .cli import register_commands
+    from .commands import register_commands
 
     register_commands(app)
     return app

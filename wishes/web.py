@@ -51,16 +51,6 @@ def age(stored: str | None, now: datetime | None = None) -> str:
     return format_timedelta(moment - (now or datetime.now(UTC)), add_direction=True)
 
 
-# Far beyond any real list, and inside SQLite's 64-bit integers (an OFFSET must fit).
-LAST_PAGE = 10**9
-
-
-def page_number(args) -> int:
-    """The `page` query argument as a page number from 1 (anything else is page 1)."""
-    page = args.get("page", 1, type=int) or 1
-    return min(max(page, 1), LAST_PAGE)
-
-
 def qr_for(path: str, label: str):
     """A QR code that opens `path` of this app on a phone."""
     return qr_svg(public_url(path), label=label)

@@ -19,8 +19,8 @@ from flask_login import current_user, login_user, logout_user
 
 from .. import audit
 from ..organisation import store as organisation
+from ..paging import page_number
 from ..storage import get_db
-from ..web import page_number
 from . import staff_required, store, who
 from .forms import ChangePasswordForm, LoginForm, UserForm
 from .permissions import ROLE_LABELS

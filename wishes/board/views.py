@@ -32,8 +32,8 @@ from ..accounts import staff_required, who
 from ..accounts.permissions import WISH_RULES, Role, may
 from ..lifecycle import Actor, ClaimantKind, IllegalMove, State, UnknownBranch
 from ..organisation import store as organisation
+from ..paging import page_number
 from ..storage import get_db
-from ..web import page_number
 from . import store
 from .forms import (
     STATE_LABELS,

@@ -1,14 +1,40 @@
 """Schema migrations, applied in order and recorded in `_sqlite_migrations`.
 
-Rule: a migration that has shipped is never edited; a schema change is a new step.
+Rules: a migration that has shipped is never edited; a schema change is a new step. A
+migration is frozen history: it imports nothing of the live application (whose functions
+change), only libraries, and carries its own copy of any logic it needs.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask import current_app, has_app_context
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 migrations = Migrations("wishes")
+
+
+def _search_words(row: dict) -> str:
+    """0003's copy of a wish's search text: its text, reason, location and tags cut by jieba's
+    search mode. (The app's own tokenizer also normalises and knows the hospital's words; it
+    indexes every wish written or changed after the upgrade.)"""
+    import json
+
+    import jieba
+
+    parts = [row["text"] or "", row["reason"] or "", row["location"] or ""]
+    parts += json.loads(row["tags"] or "[]")
+    return " ".join(w for w in jieba.cut_for_search(" ".join(parts)) if w.strip())
+
+
+def _hospital_day(stamp: str) -> str:
+    """0005's copy of the hospital's date of a stored UTC timestamp (`YYYY-MM-DD HH:MM:SS`)."""
+    zone = current_app.config["WISHES_TIMEZONE"] if has_app_context() else "Asia/Shanghai"
+    moment = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+    return moment.astimezone(ZoneInfo(zone)).date().isoformat()
 
 
 @migrations(name="0001_organisation_and_wishes")
@@ -145,10 +171,8 @@ def claim_board_accounts_audit(db: Database) -> None:
     wishes.create_index(["claimed_by_user_id"])
     wishes.enable_fts(["search_text"], create_triggers=True)
     if wishes.count:
-        from ..search import index_text
-
         for row in list(db.query("SELECT id, text, reason, location, tags FROM wishes")):
-            wishes.update(row["id"], {"search_text": index_text(row)})
+            wishes.update(row["id"], {"search_text": _search_words(row)})
 
     users = db["users"]
     users.add_column("must_change_password", int, not_null_default=0)
@@ -382,10 +406,8 @@ def questionnaires_and_figures(db: Database) -> None:
         f"WHEN new.claimed_at IS NOT NULL OR new.fulfilled_at IS NOT NULL BEGIN {waits} END"
     )
     if wishes.count:
-        from ..clock import local_day
-
         for row in list(db.query("SELECT id, created_at FROM wishes")):
-            wishes.update(row["id"], {"local_day": local_day(row["created_at"])})
+            wishes.update(row["id"], {"local_day": _hospital_day(row["created_at"])})
         db.execute("UPDATE wishes SET claimed_at = claimed_at")  # fires the trigger above
     for wait in ("claim_minutes", "fulfil_minutes"):
         wishes.create_index([wait, "local_day", "department_code"])

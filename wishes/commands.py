@@ -1,0 +1,122 @@
+"""The `wishes` commands of the whole app (serve, demo) and the registry of every area's own."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import with_appcontext
+
+from . import demo
+from .accounts.commands import FIRST_ADMIN, ensure_first_admin
+from .accounts.store import password_problem
+from .assessment import store as assessment
+from .routing.commands import train_command
+from .storage import connect, database_path
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command() -> None:
+    """Load the demo hospital: organisation, sample wishes, demo staff (into an empty database)."""
+    with connect(database_path()) as db:
+        report = demo.load(db)
+    click.echo(
+        f"organisation: {report.branches} branches, {report.departments} departments; "
+        + (
+            f"wishes: {report.wishes_added} added"
+            if report.wishes_added
+            else "wishes: already loaded"
+        )
+        + (
+            f"; questionnaire responses: {report.responses_added} added"
+            if report.responses_added
+            else ""
+        )
+        + (f"; assessment rounds: {report.rounds_added} added" if report.rounds_added else "")
+    )
+
+
+@click.command("serve")
+@click.option("--demo", "with_demo", is_flag=True, help="Load the demo hospital first.")
+@click.pass_context
+@with_appcontext
+def serve_command(ctx: click.Context, with_demo: bool) -> None:
+    """Serve the app with gunicorn (a production WSGI server) at WISHES_BIND.
+
+    Trains the bundled router first when no usable model is active.
+    """
+    app: Flask = current_app
+    chosen = app.config["WISHES_ADMIN_PASSWORD"]
+    if chosen and (problem := password_problem(chosen, FIRST_ADMIN)):
+        raise click.ClickException(f"WISHES_ADMIN_PASSWORD cannot be used: {problem}")
+    if app.extensions["wishes.router"].refresh() is None:
+        click.echo("no usable router model: training the bundled one")
+        ctx.invoke(train_command)
+        app.extensions["wishes.router"].refresh()
+    with connect(database_path()) as db:
+        if with_demo:
+            report = demo.load(db)
+            click.echo(f"demo hospital ready: {report.wishes_total} wishes")
+        first_admin = ensure_first_admin(db)
+        assessment.ensure_default(db)  # the 五化 rubric, on first start
+    if first_admin:
+        click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
+    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
+    env = dict(os.environ)
+    if with_demo:
+        env["WISHES_DEMO"] = "1"
+    # glibc gives each thread its own malloc arena and keeps what it freed: with 4 threads a
+    # worker grew past 300 MB in the load benchmark at 1M wishes; two arenas keep it about
+    # 10 MB lower (docs/performance.md). An operator's own value wins.
+    env.setdefault("MALLOC_ARENA_MAX", "2")
+    bind = app.config["WISHES_BIND"]
+    args = [
+        gunicorn,
+        "--bind",
+        bind,
+        "--workers",
+        str(app.config["WISHES_WORKERS"]),
+        "--threads",
+        str(app.config["WISHES_THREADS"]),
+        "--preload",
+        "--access-logfile",
+        "-",
+        "--config",
+        "python:wishes.serving",  # runs the notification worker beside it
+        # One control socket per data dir: gunicorn's default is shared by every server
+        # of the user, and a second server would take it over.
+        "--control-socket",
+        str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
+        "wishes:create_serving_app()",
+    ]
+    click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
+    sys.stdout.flush()
+    os.execve(gunicorn, args, env)
+
+
+def register_commands(app: Flask) -> None:
+    """Every command on `app.cli`: `wishes init-db`, `wishes train`, `wishes backup` …"""
+    from .accounts.commands import COMMANDS as ACCOUNT_COMMANDS
+    from .notifications.commands import COMMANDS as NOTIFY_COMMANDS
+    from .questionnaires.commands import COMMANDS as QUESTIONNAIRE_COMMANDS
+    from .routing.commands import COMMANDS as ROUTER_COMMANDS
+    from .storage import init_db_command
+    from .storage.backup import COMMANDS as BACKUP_COMMANDS
+
+    commands = (
+        init_db_command,
+        demo_command,
+        serve_command,
+        *ROUTER_COMMANDS,
+        *ACCOUNT_COMMANDS,
+        *NOTIFY_COMMANDS,
+        *QUESTIONNAIRE_COMMANDS,
+        *BACKUP_COMMANDS,
+    )
+    for command in commands:
+        app.cli.add_command(command)
