@@ -61,7 +61,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             SESSION_COOKIE_SECURE=True, REMEMBER_COOKIE_SECURE=True, PREFERRED_URL_SCHEME="https"
         )
     if hops := app.config["WISHES_PROXY_HOPS"]:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )
     from . import i18n
 
     Babel(app, locale_selector=i18n.select_locale)

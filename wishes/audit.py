@@ -89,7 +89,7 @@ def record(
 ) -> None:
     """Append one audit event (joins the caller's transaction if there is one)."""
     with transaction(db):
-        db["audit_events"].insert(
+        db.table("audit_events").insert(
             {
                 "at": utcnow(),
                 "action": action,

@@ -110,7 +110,7 @@ class DemoReport:
 
 def _corpus() -> list[tuple[str, str]]:
     data = resources.files("wishes.routing").joinpath("data/wishes.csv")
-    with data.open(encoding="utf-8", newline="") as handle:
+    with data.open("r", encoding="utf-8") as handle:
         return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
 
 
@@ -209,7 +209,7 @@ def load(
     org = organisation.read_organisation_file()
     organisation.load_organisation(db, org)
     added = 0
-    if not db["wishes"].count:
+    if not db.table("wishes").count:
         now = now or datetime.now(UTC)
         rng = random.Random(seed)
         corpus = _corpus()
@@ -229,7 +229,7 @@ def load(
                 added += 1
             notifications.settle_backlog(db, _stamp(now))
     responses = 0
-    if not db["responses"].count:
+    if not db.table("responses").count:
         responses = sample_responses.load(
             db, random.Random(seed), now or datetime.now(UTC), DEMO_WEEKS
         )
@@ -239,6 +239,6 @@ def load(
         branches=len(org["branches"]),
         departments=len(org["departments"]),
         wishes_added=added,
-        wishes_total=db["wishes"].count,
+        wishes_total=db.table("wishes").count,
         responses_added=responses,
     )

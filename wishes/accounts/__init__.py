@@ -33,7 +33,7 @@ def staff_required(action: str = "view_board") -> Callable:
         @wraps(view)
         def wrapped(*args: Any, **kwargs: Any):
             if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]
             if current_user.must_change_password:
                 return redirect(url_for("accounts.change_password", next=request.full_path))
             if not may(current_user, action):

@@ -171,7 +171,7 @@ def create_user(
         if find_user(db, username) is not None:
             raise AccountError(f"用户名 {username} 已被使用。")
         user_id = (
-            db["users"]
+            db.table("users")
             .insert(
                 {
                     "username": username,
@@ -187,7 +187,7 @@ def create_user(
             )
             .last_pk
         )
-    return get_user(db, user_id)
+    return _saved_user(db, user_id)
 
 
 def find_user(db: Database, username: str) -> dict[str, Any] | None:
@@ -198,6 +198,14 @@ def find_user(db: Database, username: str) -> dict[str, Any] | None:
 def get_user(db: Database, user_id: int) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM users WHERE id = ?", [user_id]))
     return rows[0] if rows else None
+
+
+def _saved_user(db: Database, user_id: Any) -> dict[str, Any]:
+    """The row just written in this transaction."""
+    user = get_user(db, int(user_id))
+    if user is None:
+        raise LookupError(user_id)
+    return user
 
 
 def list_users(db: Database) -> list[dict[str, Any]]:
@@ -239,7 +247,7 @@ def update_user(
             ).fetchone()[0]
             if not others:
                 raise AccountError("至少要保留一位在用的系统管理员。")
-        db["users"].update(
+        db.table("users").update(
             user_id,
             {
                 "role": str(role),
@@ -250,7 +258,7 @@ def update_user(
         )
         if not active:
             end_sessions(db, user_id)
-    return get_user(db, user_id)
+    return _saved_user(db, user_id)
 
 
 def set_password(
@@ -268,7 +276,7 @@ def set_password(
     if problem := password_problem(password, user["username"]):
         raise AccountError(problem)
     with transaction(db):
-        db["users"].update(
+        db.table("users").update(
             user_id,
             {
                 "password_hash": hash_password(password),
@@ -302,7 +310,7 @@ def start_session(db: Database, user_id: int) -> str:
     token = secrets.token_urlsafe(32)
     now = utcnow()
     with transaction(db):
-        db["staff_sessions"].insert(
+        db.table("staff_sessions").insert(
             {
                 "token_hash": _token_hash(token),
                 "user_id": user_id,
@@ -310,7 +318,7 @@ def start_session(db: Database, user_id: int) -> str:
                 "last_seen_at": now,
             }
         )
-        db["users"].update(user_id, {"last_login_at": now})
+        db.table("users").update(user_id, {"last_login_at": now})
     return token
 
 
@@ -333,11 +341,11 @@ def session_user(
     last_seen = _parse(row["last_seen_at"])
     if now - last_seen > idle or now - _parse(row["started"]) > absolute:
         with transaction(db):
-            db["staff_sessions"].update(row["session_id"], {"ended_at": _stamp(now)})
+            db.table("staff_sessions").update(row["session_id"], {"ended_at": _stamp(now)})
         return None
     if now - last_seen > SEEN_WRITE_INTERVAL:  # one write a minute, not one per request
         with transaction(db):
-            db["staff_sessions"].update(row["session_id"], {"last_seen_at": _stamp(now)})
+            db.table("staff_sessions").update(row["session_id"], {"last_seen_at": _stamp(now)})
     return staff_user(row, token)
 
 
@@ -393,7 +401,7 @@ _RULES = (
 
 def record_login_attempt(db: Database, username: str, address: str, succeeded: bool) -> None:
     with transaction(db):
-        db["login_attempts"].insert(
+        db.table("login_attempts").insert(
             {
                 "at": utcnow(),
                 "username": normalise_username(username)[:80],

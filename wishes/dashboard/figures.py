@@ -451,7 +451,8 @@ def _percentiles(found: np.ndarray) -> dict[str, float | None]:
         position = (n - 1) * p
         below, above = _ranks(n, p)
         pair = [int(ordered[below]), int(ordered[above])]
-        result[name] = stats.percentile(pair, position - below) / 60
+        value = stats.percentile(pair, position - below)
+        result[name] = None if value is None else value / 60
     return result
 
 

@@ -16,7 +16,7 @@ from .worker import exclusive, run_forever, run_once, show_info_logs
 @with_appcontext
 def notify_command(once: bool) -> None:
     """Deliver queued branch notifications and queue overdue reminders, until stopped."""
-    app = current_app._get_current_object()
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     show_info_logs()
     if not once:
         run_forever(app)

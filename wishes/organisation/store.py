@@ -30,11 +30,11 @@ def load_organisation(db: Database, organisation: dict[str, list[dict[str, Any]]
             for row in rows:
                 row.pop("serves", None)
             if rows:
-                db[table].upsert_all(rows, pk="code")
+                db.table(table).upsert_all(rows, pk="code")
         for branch in organisation.get("branches", []):
             if "serves" in branch:
                 db.execute("DELETE FROM branch_departments WHERE branch_code = ?", [branch["code"]])
-                db["branch_departments"].insert_all(
+                db.table("branch_departments").insert_all(
                     {"branch_code": branch["code"], "department_code": code}
                     for code in branch["serves"]
                 )

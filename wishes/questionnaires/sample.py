@@ -92,7 +92,8 @@ def load(db: Database, rng: random.Random, now: datetime, weeks: int) -> int:
                 if moment >= now:
                     continue
                 department = rng.choice(departments) if rng.random() < 0.9 else None
-                mood = 3.85 + 0.35 * progress + LEANINGS.get(department, 0) + rng.gauss(0, 0.8)
+                leaning = LEANINGS.get(department, 0) if department else 0
+                mood = 3.85 + 0.35 * progress + leaning + rng.gauss(0, 0.8)
                 overall = _scale(mood)
                 data: dict = {"overall": overall, "recommend": _recommend(overall, rng)}
                 for key, offset in ITEMS.items():

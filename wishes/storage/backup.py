@@ -381,7 +381,7 @@ def restore_database(
             restored = _snapshot(db.conn, temporary)
         _fsync(temporary)
         with _migrate_lock(database):
-            kept, warnings = None, []
+            kept, warnings = None, list[str]()
             if database.exists():
                 _same_owner_and_mode(temporary, database)
                 kept, warnings = _keep_current(database, stamp)

@@ -39,13 +39,13 @@ def _hospital_day(stamp: str) -> str:
 
 @migrations(name="0001_organisation_and_wishes")
 def organisation_and_wishes(db: Database) -> None:
-    db["general_branches"].create(
+    db.table("general_branches").create(
         {"code": str, "name": str, "active": int, "sort_order": int},
         pk="code",
         not_null={"name"},
         defaults={"active": 1, "sort_order": 0},
     )
-    db["branches"].create(
+    db.table("branches").create(
         {
             "code": str,
             "name": str,
@@ -59,13 +59,13 @@ def organisation_and_wishes(db: Database) -> None:
         defaults={"active": 1, "sort_order": 0, "scope": ""},
         foreign_keys=[("general_branch_code", "general_branches", "code")],
     )
-    db["departments"].create(
+    db.table("departments").create(
         {"code": str, "name": str, "kind": str, "active": int, "sort_order": int},
         pk="code",
         not_null={"name", "kind"},
         defaults={"active": 1, "sort_order": 0},
     )
-    db["wishes"].create(
+    db.table("wishes").create(
         {
             "id": int,
             "tracking_code": str,
@@ -105,12 +105,12 @@ def organisation_and_wishes(db: Database) -> None:
             ("router_branch_code", "branches", "code"),
         ],
     )
-    wishes = db["wishes"]
+    wishes = db.table("wishes")
     wishes.create_index(["tracking_code"], unique=True)
     wishes.create_index(["state", "created_at"])
     wishes.create_index(["branch_code", "state", "created_at"])
     wishes.create_index(["created_at"])
-    db["wish_events"].create(
+    db.table("wish_events").create(
         {
             "id": int,
             "wish_id": int,
@@ -128,13 +128,13 @@ def organisation_and_wishes(db: Database) -> None:
         not_null={"wish_id", "at", "action", "actor_kind"},
         foreign_keys=[("wish_id", "wishes", "id"), ("branch_code", "branches", "code")],
     )
-    db["wish_events"].create_index(["wish_id", "id"])
-    db["wish_events"].create_index(["at"])
+    db.table("wish_events").create_index(["wish_id", "id"])
+    db.table("wish_events").create_index(["at"])
 
 
 @migrations(name="0002_staff_users")
 def staff_users(db: Database) -> None:
-    db["users"].create(
+    db.table("users").create(
         {
             "id": int,
             "username": str,
@@ -151,16 +151,16 @@ def staff_users(db: Database) -> None:
         defaults={"active": 1, "display_name": ""},
         foreign_keys=[("branch_code", "branches", "code")],
     )
-    db["users"].create_index(["username"], unique=True)
+    db.table("users").create_index(["username"], unique=True)
     # Who acted on a wish, and who holds a personal claim, now point at real accounts.
-    db["wish_events"].add_column("actor_user_id", int, fk="users", fk_col="id")
-    db["wishes"].add_column("claimant_user_id", int, fk="users", fk_col="id")
-    db["wish_events"].create_index(["actor_user_id"])
+    db.table("wish_events").add_column("actor_user_id", int, fk="users", fk_col="id")
+    db.table("wishes").add_column("claimant_user_id", int, fk="users", fk_col="id")
+    db.table("wish_events").create_index(["actor_user_id"])
 
 
 @migrations(name="0003_claim_board_accounts_audit")
 def claim_board_accounts_audit(db: Database) -> None:
-    wishes = db["wishes"]
+    wishes = db.table("wishes")
     # Who pressed "claim" (whatever name the claim carries): the board's "my claims".
     wishes.add_column("claimed_by_user_id", int, fk="users", fk_col="id")
     wishes.add_column("fulfilment_photo", str)
@@ -174,13 +174,13 @@ def claim_board_accounts_audit(db: Database) -> None:
         for row in list(db.query("SELECT id, text, reason, location, tags FROM wishes")):
             wishes.update(row["id"], {"search_text": _search_words(row)})
 
-    users = db["users"]
+    users = db.table("users")
     users.add_column("must_change_password", int, not_null_default=0)
     users.add_column("password_changed_at", str)
 
     # One row per staff login; the cookie holds only a random token whose hash is stored here,
     # so logging out, a password change or deactivation really ends a session.
-    db["staff_sessions"].create(
+    db.table("staff_sessions").create(
         {
             "id": int,
             "token_hash": str,
@@ -193,18 +193,18 @@ def claim_board_accounts_audit(db: Database) -> None:
         not_null={"token_hash", "user_id", "created_at", "last_seen_at"},
         foreign_keys=[("user_id", "users", "id")],
     )
-    db["staff_sessions"].create_index(["token_hash"], unique=True)
-    db["staff_sessions"].create_index(["user_id"])
+    db.table("staff_sessions").create_index(["token_hash"], unique=True)
+    db.table("staff_sessions").create_index(["user_id"])
 
-    db["login_attempts"].create(
+    db.table("login_attempts").create(
         {"id": int, "at": str, "username": str, "address": str, "succeeded": int},
         pk="id",
         not_null={"at", "username", "address", "succeeded"},
     )
-    db["login_attempts"].create_index(["username", "at"])
-    db["login_attempts"].create_index(["address", "at"])
+    db.table("login_attempts").create_index(["username", "at"])
+    db.table("login_attempts").create_index(["address", "at"])
 
-    db["audit_events"].create(
+    db.table("audit_events").create(
         {
             "id": int,
             "at": str,
@@ -219,9 +219,9 @@ def claim_board_accounts_audit(db: Database) -> None:
         pk="id",
         not_null={"at", "action"},
     )
-    db["audit_events"].create_index(["at"])
-    db["audit_events"].create_index(["action", "at"])
-    db["audit_events"].create_index(["subject_kind", "subject_id"])
+    db.table("audit_events").create_index(["at"])
+    db.table("audit_events").create_index(["action", "at"])
+    db.table("audit_events").create_index(["subject_kind", "subject_id"])
     # Append-only: the database itself refuses to change or remove an audit record.
     for verb in ("UPDATE", "DELETE"):
         db.execute(
@@ -229,7 +229,7 @@ def claim_board_accounts_audit(db: Database) -> None:
             "BEGIN SELECT RAISE(ABORT, 'audit_events is append-only'); END"
         )
 
-    db["notifications"].create(
+    db.table("notifications").create(
         {
             "id": int,
             "kind": str,
@@ -249,15 +249,15 @@ def claim_board_accounts_audit(db: Database) -> None:
         defaults={"attempts": 0},
         foreign_keys=[("wish_id", "wishes", "id"), ("branch_code", "branches", "code")],
     )
-    db["notifications"].create_index(["dedupe_key"], unique=True)
-    db["notifications"].create_index(["delivered_at", "failed_at", "next_attempt_at"])
+    db.table("notifications").create_index(["dedupe_key"], unique=True)
+    db.table("notifications").create_index(["delivered_at", "failed_at", "next_attempt_at"])
 
 
 @migrations(name="0004_board_indexes")
 def board_indexes(db: Database) -> None:
     """Measured by benchmarks/board.py at 100k wishes: a branch's newest wishes without a sort
     (15.6 → 0.1 ms), and the overdue counts of every staff page read from indexes (12 → 3 ms)."""
-    wishes = db["wishes"]
+    wishes = db.table("wishes")
     wishes.create_index(["branch_code", "created_at"])
     for clock in ("routed_at", "created_at", "claimed_at"):
         wishes.create_index(["state", clock, "branch_code"])
@@ -270,13 +270,13 @@ def board_indexes(db: Database) -> None:
 def questionnaires_and_figures(db: Database) -> None:
     """Questionnaires with versions, anonymous responses, and the daily tallies the dashboard
     reads: a year of a million responses is summed from tallies, never from the answers."""
-    db["questionnaires"].create(
+    db.table("questionnaires").create(
         {"id": int, "slug": str, "created_at": str, "published_version_id": int},
         pk="id",
         not_null={"slug", "created_at"},
     )
-    db["questionnaires"].create_index(["slug"], unique=True)
-    db["questionnaire_versions"].create(
+    db.table("questionnaires").create_index(["slug"], unique=True)
+    db.table("questionnaire_versions").create(
         {
             "id": int,
             "questionnaire_id": int,
@@ -290,8 +290,8 @@ def questionnaires_and_figures(db: Database) -> None:
         not_null={"questionnaire_id", "number", "definition", "created_at"},
         foreign_keys=[("questionnaire_id", "questionnaires", "id")],
     )
-    db["questionnaire_versions"].create_index(["questionnaire_id", "number"], unique=True)
-    db["responses"].create(
+    db.table("questionnaire_versions").create_index(["questionnaire_id", "number"], unique=True)
+    db.table("responses").create(
         {
             "id": int,
             # Drawn when the form is shown: a double click, a refresh or the back button
@@ -313,9 +313,9 @@ def questionnaires_and_figures(db: Database) -> None:
             ("department_code", "departments", "code"),
         ],
     )
-    db["responses"].create_index(["submission_id"], unique=True)
-    db["responses"].create_index(["questionnaire_id", "local_day"])
-    db["answers"].create(
+    db.table("responses").create_index(["submission_id"], unique=True)
+    db.table("responses").create_index(["questionnaire_id", "local_day"])
+    db.table("answers").create(
         {
             "id": int,
             "response_id": int,
@@ -329,15 +329,15 @@ def questionnaires_and_figures(db: Database) -> None:
         not_null={"response_id", "question_key"},
         foreign_keys=[("response_id", "responses", "id")],
     )
-    db["answers"].create_index(["response_id"])
-    db["answers"].create_index(["question_key", "response_id"])
+    db.table("answers").create_index(["response_id"])
+    db.table("answers").create_index(["question_key", "response_id"])
 
     # Daily tallies, kept by triggers so that every way of storing a response keeps them true.
-    db["response_days"].create(
+    db.table("response_days").create(
         {"questionnaire_id": int, "day": str, "department_code": str, "n": int},
         pk=("questionnaire_id", "day", "department_code"),
     )
-    db["answer_days"].create(
+    db.table("answer_days").create(
         {
             "questionnaire_id": int,
             "question_key": str,
@@ -385,7 +385,7 @@ def questionnaires_and_figures(db: Database) -> None:
 
     # Wishes: the hospital's day, and the two waits the dashboard reports, kept by triggers so
     # that percentiles are read off an index in order instead of sorting a year of wishes.
-    wishes = db["wishes"]
+    wishes = db.table("wishes")
     wishes.add_column("local_day", str)
     wishes.add_column("claim_minutes", int)  # routed (open on the board) → claimed
     wishes.add_column("fulfil_minutes", int)  # submitted → fulfilled
@@ -423,11 +423,11 @@ def questionnaires_and_figures(db: Database) -> None:
         ]
     )
 
-    db["wish_tag_days"].create(
+    db.table("wish_tag_days").create(
         {"day": str, "tag": str, "n": int},
         pk=("day", "tag"),
     )
-    db["wish_tag_days"].create_index(["tag", "day"])
+    db.table("wish_tag_days").create_index(["tag", "day"])
     db.execute(
         """
         CREATE TRIGGER wishes_tag_tally AFTER INSERT ON wishes
@@ -451,11 +451,11 @@ def questionnaires_and_figures(db: Database) -> None:
 @migrations(name="0006_rate_limits")
 def rate_limits(db: Database) -> None:
     """Request counters per address and time window, shared by every worker process."""
-    db["rate_limits"].create(
+    db.table("rate_limits").create(
         {"name": str, "key": str, "window": int, "n": int},
         pk=("name", "key", "window"),
     )
-    db["rate_limits"].create_index(["window"])
+    db.table("rate_limits").create_index(["window"])
 
 
 @migrations(name="0007_search_index_follows_search_text")
@@ -493,7 +493,7 @@ def wish_events_append_only(db: Database) -> None:
 def dashboard_covering_indexes(db: Database) -> None:
     """Measured by benchmarks/dashboard.py at 1M responses: a year of tallies and of tags is
     read from covering indexes in day order instead of looking up each row."""
-    db["answer_days"].create_index(
+    db.table("answer_days").create_index(
         [
             "questionnaire_id",
             "option",
@@ -507,20 +507,20 @@ def dashboard_covering_indexes(db: Database) -> None:
             "bottom",
         ]
     )
-    db["wish_tag_days"].create_index(["day", "tag", "n"])
+    db.table("wish_tag_days").create_index(["day", "tag", "n"])
 
 
 @migrations(name="0010_responses_by_version")
 def responses_by_version(db: Database) -> None:
     """The admin's list of versions counts each version's responses from an index."""
-    db["responses"].create_index(["version_id"])
+    db.table("responses").create_index(["version_id"])
 
 
 @migrations(name="0011_branch_assessment")
 def branch_assessment(db: Database) -> None:
     """The branches' 五化 assessment: scheme versions, rounds, scores and their evidence, and
     which departments each branch serves (their patients' satisfaction scores the branch)."""
-    db["branch_departments"].create(
+    db.table("branch_departments").create(
         {"branch_code": str, "department_code": str},
         pk=("branch_code", "department_code"),
         foreign_keys=[
@@ -528,13 +528,13 @@ def branch_assessment(db: Database) -> None:
             ("department_code", "departments", "code"),
         ],
     )
-    db["assessment_schemes"].create(
+    db.table("assessment_schemes").create(
         {"id": int, "slug": str, "name": str, "created_at": str},
         pk="id",
         not_null={"slug", "name", "created_at"},
     )
-    db["assessment_schemes"].create_index(["slug"], unique=True)
-    db["assessment_scheme_versions"].create(
+    db.table("assessment_schemes").create_index(["slug"], unique=True)
+    db.table("assessment_scheme_versions").create(
         {
             "id": int,
             "scheme_id": int,
@@ -547,8 +547,8 @@ def branch_assessment(db: Database) -> None:
         not_null={"scheme_id", "number", "definition", "created_at"},
         foreign_keys=[("scheme_id", "assessment_schemes", "id")],
     )
-    db["assessment_scheme_versions"].create_index(["scheme_id", "number"], unique=True)
-    db["assessment_rounds"].create(
+    db.table("assessment_scheme_versions").create_index(["scheme_id", "number"], unique=True)
+    db.table("assessment_rounds").create(
         {
             "id": int,
             "name": str,
@@ -564,13 +564,13 @@ def branch_assessment(db: Database) -> None:
         not_null={"name", "first_day", "last_day", "scheme_version_id", "stage", "created_at"},
         foreign_keys=[("scheme_version_id", "assessment_scheme_versions", "id")],
     )
-    db["assessment_rounds"].create_index(["last_day"])
-    db["assessment_round_branches"].create(
+    db.table("assessment_rounds").create_index(["last_day"])
+    db.table("assessment_round_branches").create(
         {"round_id": int, "branch_code": str},
         pk=("round_id", "branch_code"),
         foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
     )
-    db["assessment_scores"].create(
+    db.table("assessment_scores").create(
         {
             "round_id": int,
             "branch_code": str,
@@ -592,7 +592,7 @@ def branch_assessment(db: Database) -> None:
         pk=("round_id", "branch_code", "item_key"),
         foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
     )
-    db["assessment_attachments"].create(
+    db.table("assessment_attachments").create(
         {
             "id": int,
             "round_id": int,
@@ -609,9 +609,9 @@ def branch_assessment(db: Database) -> None:
         not_null={"round_id", "branch_code", "item_key", "stored_name", "uploaded_at"},
         foreign_keys=[("round_id", "assessment_rounds", "id"), ("branch_code", "branches", "code")],
     )
-    db["assessment_attachments"].create_index(["round_id", "branch_code", "item_key"])
+    db.table("assessment_attachments").create_index(["round_id", "branch_code", "item_key"])
     # A branch's wishes in a period, with everything the computed items count, from one index.
-    db["wishes"].create_index(
+    db.table("wishes").create_index(
         ["branch_code", "local_day", "state", "claim_minutes", "patient_confirmed", "routed_at"],
         index_name="idx_wishes_assessment",
     )
@@ -622,7 +622,7 @@ def english_names(db: Database) -> None:
     """English names of branches and departments, for the patient pages in English (the
     Traditional names are converted from the Chinese ones)."""
     for table in ("branches", "departments"):
-        db[table].add_column("name_en", str)
+        db.table(table).add_column("name_en", str)
 
 
 @migrations(name="0014_state_counts_and_day_figures")
@@ -661,7 +661,7 @@ def state_counts_and_day_figures(db: Database) -> None:
     # The dashboard's wish figures read each branch's range of days from one covering index,
     # in day order. Through the wait-ordered indexes each percentile walked every wish of all
     # time whatever the range; three of them are read by nothing any more.
-    db["wishes"].create_index(
+    db.table("wishes").create_index(
         [
             "branch_code",
             "local_day",
@@ -684,5 +684,5 @@ def state_counts_and_day_figures(db: Database) -> None:
     # "My claims" (in the member's branch) counts its states and pages in date order off one
     # covering index: the fill of benchmarks/load.py gives a member 90,000 claims, counted in
     # 230 ms with a table look-up each, 7 ms from this index.
-    db["wishes"].create_index(["claimed_by_user_id", "state", "created_at", "branch_code"])
+    db.table("wishes").create_index(["claimed_by_user_id", "state", "created_at", "branch_code"])
     db.execute("DROP INDEX idx_wishes_claimed_by_user_id")
