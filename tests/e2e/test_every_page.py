@@ -244,7 +244,14 @@ def _visit(
     if target.expect != 200:
         watch.allow(target.expect, server.url(target.url))
     watch.take()
-    response = page.goto(target.url)
+    try:
+        response = page.goto(target.url)
+    except PlaywrightError as error:
+        # The kiosk page left open before this one reset itself (its idle timer, 6 s here)
+        # while the browser was leaving it: go again, now that nothing else is navigating.
+        if "interrupted by another navigation" not in error.message:
+            raise
+        response = page.goto(target.url)
     if target.recipe:
         target.recipe(page)
         page.wait_for_load_state("load")
