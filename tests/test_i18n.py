@@ -24,6 +24,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from wishes import i18n, lifecycle, ratelimit
+from wishes.audiences import AreaBlueprint, Audience
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 from wishes.organisation import store as organisation
 from wishes.questionnaires import store as questionnaires
@@ -337,8 +338,14 @@ def test_a_server_error_is_explained_in_the_visitors_language(app):
     def broken():
         raise RuntimeError("boom")
 
-    app.add_url_rule("/w/broken", "broken", broken)
-    app.add_url_rule("/kiosk/broken", "kiosk_broken", broken)
+    # The error page is the one of the audience the page's blueprint declares.
+    for name, audience, rule in (
+        ("broken_phone", Audience.PHONE, "/w/broken"),
+        ("broken_kiosk", Audience.KIOSK, "/kiosk/broken"),
+    ):
+        blueprint = AreaBlueprint(name, __name__, audience=audience)
+        blueprint.add_url_rule(rule, "broken", broken)
+        app.register_blueprint(blueprint)
     client = app.test_client()
     for path, words in (
         ("/w/broken", "Something went wrong on our side"),

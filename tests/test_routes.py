@@ -280,7 +280,7 @@ READS_THAT_WRITE = {
         {"rate_limits"},
         "tracking pages are counted per address so a script cannot walk the code space",
     ),
-    "tracking.kiosk_wish_status": ({"rate_limits"}, "the same count on the kiosk"),
+    "tracking_kiosk.wish_status": ({"rate_limits"}, "the same count on the kiosk"),
     "assessment.export": ({"audit_events"}, "a download of results is recorded, as above"),
 }
 # Columns any request may change: (table, column) -> why.
@@ -292,7 +292,7 @@ ROWS = list(MATRIX)
 GET_ROWS = [row for row in ROWS if row.startswith("GET ")]
 POST_ROWS = [row for row in ROWS if row.startswith("POST ")]
 # The patient forms check their token inside the form: a stale page comes back filled in.
-FORM_CHECKS_TOKEN = {"intake", "survey"}
+FORM_CHECKS_TOKEN = {"intake", "intake_kiosk", "survey", "survey_kiosk"}
 
 
 def cells(row: str) -> dict[str, str]:

@@ -3,25 +3,28 @@ monitors."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import render_template
 
+from .audiences import AreaBlueprint, Audience
 from .storage import get_db
 
-bp = Blueprint("home", __name__)
+bp = AreaBlueprint("home", __name__, audience=Audience.PHONE)
+# Monitors, not people: no page, no language, nothing to keep from a cache.
+monitoring = AreaBlueprint("monitoring", __name__, audience=Audience.SERVICE)
 
 
 @bp.get("/")
 def index():
-    return render_template("home.html", layout="layouts/phone.html")
+    return render_template("home.html")
 
 
-@bp.get("/healthz")
+@monitoring.get("/healthz")
 def health():
     get_db().execute("SELECT 1")
     return {"status": "ok"}
 
 
-@bp.get("/ping")
+@monitoring.get("/ping")
 def ping():
     """Liveness without the database: the process answers. The load benchmark's bare route."""
     return "ok", 200, {"Content-Type": "text/plain; charset=utf-8"}

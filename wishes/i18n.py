@@ -24,6 +24,8 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import gettext as _
 from wtforms.i18n import messages_path
 
+from . import audiences
+
 # The same codes as a questionnaire's labels (questionnaires.definition.LANGUAGES).
 LANGUAGES = ("zh_Hans", "zh_Hant", "en")
 DEFAULT = "zh_Hans"
@@ -45,32 +47,15 @@ SWITCH = (
 # WTForms' own messages ("Not a valid choice.") come from its catalogues: zh is Simplified.
 WTFORMS_LOCALES = {"zh_Hans": "zh", "zh_Hant": "zh_TW", "en": "en"}
 
-# Pages for staff stay in Chinese (the branch assessment's corridor screen too: it is about the
-# Party branches); the printed questionnaire cards among them are for patients.
-CHINESE_ONLY_PATHS = (
-    "/board",
-    "/admin",
-    "/login",
-    "/logout",
-    "/account",
-    "/dashboard",
-    "/assessment",
-    "/corridor",
-)
-PATIENT_ENDPOINTS_UNDER_STAFF_PATHS = frozenset({"questionnaire_admin.cards"})
-
-# Files, not pages: no language, no cookie, no Vary.
-UNTRANSLATED_ENDPOINTS = frozenset({"static", "vendor.asset", "home.health"})
-
 _TRADITIONAL = "s2tw"  # characters only: names are proper nouns, not rephrased to 台灣 words
 _converter_lock = threading.Lock()
 
 
 def chinese_only() -> bool:
-    """True on staff pages, which are in Simplified Chinese whatever the visitor chose."""
-    if request.endpoint in PATIENT_ENDPOINTS_UNDER_STAFF_PATHS:
-        return False
-    return request.path.startswith(CHINESE_ONLY_PATHS)
+    """True on staff pages, which are in Simplified Chinese whatever the visitor chose (the
+    assessment's corridor screen too: it is about the Party branches), but for the printed
+    questionnaire cards among them, which are for patients (`audiences.patient_languages`)."""
+    return audiences.chinese_only()
 
 
 def from_header(accept_language: Any) -> str:
@@ -222,7 +207,8 @@ WTFORMS_TRANSLATIONS = WTFormsTranslations()
 
 
 def _remember(response):
-    if request.endpoint in UNTRANSLATED_ENDPOINTS or chinese_only():
+    # Files are not pages (no language, no cookie, no Vary); staff pages have one language.
+    if not audiences.current().is_page or chinese_only():
         return response
     asked = request.args.get("lang")
     config = current_app.config

@@ -11,10 +11,11 @@ import math
 import time
 from dataclasses import dataclass
 
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, request
 from flask_babel import ngettext
 from sqlite_utils import Database
 
+from . import audiences
 from .storage import get_db, transaction
 
 
@@ -32,7 +33,7 @@ LIMITS = {
     "tracking": Limit(120, 600),  # tracking pages opened
 }
 # Pages counted before they are shown (the forms count their own submissions: `wait_for`).
-PAGES = {"tracking.wish_status": "tracking", "tracking.kiosk_wish_status": "tracking"}
+PAGES = {"tracking.wish_status": "tracking", "tracking_kiosk.wish_status": "tracking"}
 
 
 def hit(db: Database, name: str, key: str, limit: Limit, now: float | None = None) -> int:
@@ -88,11 +89,7 @@ def _check():
     wait = wait_for(name) if name and request.method in ("GET", "HEAD") else 0
     if not wait:
         return None
-    kiosk = request.path.startswith("/kiosk")
-    template = "errors/kiosk.html" if kiosk else "errors/page.html"
-    page = render_template(
-        template, code=429, retry_minutes=math.ceil(wait / 60), layout="layouts/phone.html"
-    )
+    page = audiences.error_page(429, retry_minutes=math.ceil(wait / 60))
     return page, 429, {"Retry-After": str(wait)}
 
 

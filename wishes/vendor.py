@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from flask import Blueprint, Flask, abort, send_file, url_for
+from flask import Flask, abort, send_file, url_for
 
+from .audiences import AreaBlueprint, Audience
 from .settings import PROJECT_ROOT
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ FILES: Mapping[str, VendorFile] = MappingProxyType(
     }
 )
 
-bp = Blueprint("vendor", __name__, url_prefix="/vendor")
+bp = AreaBlueprint("vendor", __name__, audience=Audience.SERVICE, url_prefix="/vendor")
 
 _warned_missing: set[Path] = set()
 _versions: dict[Path, str] = {}

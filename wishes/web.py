@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
-from flask import Flask, current_app, render_template, request
+from flask import Flask, current_app, request
 from flask_babel import format_datetime, format_timedelta, get_locale, get_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import i18n
+from . import audiences, i18n
 from .cards.qr import public_url, qr_svg
 from .intake.forms import mask_phone
 from .notifications.notifier import escape_for_log
@@ -58,31 +58,20 @@ def qr_for(path: str, label: str):
 
 def _error_page(error: HTTPException):
     code = error.code or 500
-    if request.path.startswith("/kiosk"):
-        return render_template("errors/kiosk.html", code=code), code
-    return render_template("errors/page.html", code=code, layout=_layout()), code
-
-
-STAFF_PATHS = ("/board", "/admin", "/login", "/logout", "/account", "/dashboard")
-
-
-def _layout() -> str:
-    staff = request.path.startswith(STAFF_PATHS)
-    return "layouts/staff.html" if staff else "layouts/phone.html"
+    return audiences.error_page(code), code
 
 
 def _csrf_error(_error: CSRFError):
-    return render_template("errors/page.html", code="csrf", layout=_layout()), 400
+    return audiences.error_page("csrf"), 400
 
 
 def _server_error(error: Exception):
-    # The traceback goes to the log; the visitor gets a calm page, never a stack trace.
+    # The traceback goes to the log; the visitor gets a calm page, never a stack trace (the
+    # kiosk's own page is large, and it resets itself).
     current_app.logger.exception(
         "unhandled error on %s %s", request.method, escape_for_log(request.path)
     )
-    if request.path.startswith("/kiosk"):  # the kiosk's own page: large, and it resets itself
-        return render_template("errors/kiosk.html", code=500), 500
-    return render_template("errors/page.html", code=500, layout=_layout()), 500
+    return audiences.error_page(500), 500
 
 
 def _headers(response):
@@ -92,8 +81,9 @@ def _headers(response):
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
     if current_app.config["WISHES_HTTPS"]:
         response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
-    if request.path.startswith(("/kiosk", "/w/", "/t", "/s/", *STAFF_PATHS)):
-        # Patient pages on a shared kiosk: the back button must not bring back what was typed.
+    if audiences.current().is_page:
+        # A shared kiosk, a ward's computer: the back button must not bring back what was
+        # typed or read there.
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -110,22 +100,21 @@ def _forms_only():
     # Every page takes HTML form posts; Flask-WTF would read a JSON body as form data with
     # numbers, objects and lone surrogates where text belongs.
     if request.method == "POST" and request.is_json:
-        return render_template("errors/page.html", code=415, layout=_layout()), 415
+        return audiences.error_page(415), 415
     return None
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts, ratelimit, vendor
+    from . import accounts, home, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
     from .assessment.views import bp as assessment_bp
     from .board import views as board
     from .cards.views import bp as cards_bp
     from .dashboard.views import bp as dashboard_bp
-    from .home import bp as home_bp
-    from .intake.views import bp as intake_bp
+    from .intake import views as intake
+    from .questionnaires import views as survey
     from .questionnaires.admin import bp as questionnaire_admin_bp
-    from .questionnaires.views import bp as survey_bp
-    from .tracking.views import bp as tracking_bp
+    from .tracking import views as tracking
 
     app.url_map.converters["int"] = RowId
     i18n.init_app(app)
@@ -133,17 +122,21 @@ def init_app(app: Flask) -> None:
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
     csrf = CSRFProtect(app)
-    csrf.exempt(intake_bp)
-    csrf.exempt(survey_bp)
+    for patient_forms in (intake.bp, intake.kiosk, survey.bp, survey.kiosk):
+        csrf.exempt(patient_forms)
     accounts.init_app(app)
     board.init_app(app)
     vendor.init_app(app)
     ratelimit.init_app(app)
     for blueprint in (
-        home_bp,
-        intake_bp,
-        survey_bp,
-        tracking_bp,
+        home.bp,
+        home.monitoring,
+        intake.bp,
+        intake.kiosk,
+        survey.bp,
+        survey.kiosk,
+        tracking.bp,
+        tracking.kiosk,
         cards_bp,
         accounts_bp,
         board.bp,
@@ -152,6 +145,7 @@ def init_app(app: Flask) -> None:
         assessment_bp,
     ):
         app.register_blueprint(blueprint)
+    audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here
 
     app.register_error_handler(HTTPException, _error_page)
     app.register_error_handler(CSRFError, _csrf_error)

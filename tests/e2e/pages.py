@@ -238,7 +238,7 @@ def _submit(button: str, **fields: str) -> Callable[[Page], None]:
 
 # endpoint -> the page reached only through a form: (where to start, visitor, what to do).
 RECIPES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
-    "intake.kiosk_thanks": ("/kiosk/wish", "anon", _kiosk_wish),
+    "intake_kiosk.thanks": ("/kiosk/wish", "anon", _kiosk_wish),
 }
 
 # A form sent with a mistake comes back with the message beside the field, and 400.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import (
-    Blueprint,
     abort,
     flash,
     make_response,
@@ -18,6 +17,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from .. import audit
+from ..audiences import AreaBlueprint, Audience
 from ..organisation import store as organisation
 from ..paging import page_number
 from ..storage import get_db
@@ -25,7 +25,7 @@ from . import staff_required, store, who
 from .forms import ChangePasswordForm, LoginForm, UserForm
 from .permissions import ROLE_LABELS
 
-bp = Blueprint("accounts", __name__)
+bp = AreaBlueprint("accounts", __name__, audience=Audience.STAFF)
 
 
 def safe_next(target: str | None, default: str) -> str:

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     current_app,
@@ -32,6 +31,7 @@ from flask_login import current_user
 from .. import audit
 from ..accounts import staff_required, who
 from ..accounts.permissions import BRANCH_ROLES, Role, may
+from ..audiences import AreaBlueprint, Audience
 from ..dashboard import exports
 from ..organisation import store as organisation
 from ..storage import get_db
@@ -48,7 +48,7 @@ from .forms import (
 )
 from .store import AssessmentError, Round
 
-bp = Blueprint("assessment", __name__)
+bp = AreaBlueprint("assessment", __name__, audience=Audience.STAFF)
 
 
 # ---- who may do what ------------------------------------------------------------------------

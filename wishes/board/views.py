@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from flask import (
-    Blueprint,
     abort,
     current_app,
     flash,
@@ -30,6 +29,7 @@ from werkzeug.datastructures import MultiDict
 from .. import audit, lifecycle
 from ..accounts import staff_required, who
 from ..accounts.permissions import WISH_RULES, Role, may
+from ..audiences import AreaBlueprint, Audience
 from ..lifecycle import Actor, ClaimantKind, IllegalMove, State, UnknownBranch
 from ..organisation import store as organisation
 from ..paging import page_number
@@ -48,7 +48,7 @@ from .forms import (
     photo_type,
 )
 
-bp = Blueprint("board", __name__)
+bp = AreaBlueprint("board", __name__, audience=Audience.STAFF)
 
 ACTION_LABELS = {
     "triage": "分诊",

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import abort, render_template, url_for
 
+from ..audiences import AreaBlueprint, Audience
 from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
 from ..storage import get_db
 from .qr import public_url, qr_svg
 
-bp = Blueprint("cards", __name__, url_prefix="/cards")
+bp = AreaBlueprint("cards", __name__, audience=Audience.PHONE, url_prefix="/cards")
 
 
 @bp.get("")
@@ -23,7 +24,7 @@ def bedside_card(ward: str):
     if department is None:
         abort(404)
     # A card printed in Traditional Chinese or English opens the form in that language.
-    url = public_url(url_for("intake.phone_wish", dept=department["code"], lang=qr_language()))
+    url = public_url(url_for("intake.wish_form", dept=department["code"], lang=qr_language()))
     return render_template(
         "cards/bedside.html",
         department=department,

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
 from .. import audit
 from ..accounts import staff_required, who
+from ..audiences import AreaBlueprint, Audience
 from ..board.store import Limits
 from ..clock import today
 from ..organisation import store as organisation
@@ -22,7 +23,7 @@ from ..storage import get_db
 from . import exports, figures
 from .forms import EARLIEST, LATEST, DashboardFilterForm
 
-bp = Blueprint("dashboard", __name__, url_prefix="/dashboard")
+bp = AreaBlueprint("dashboard", __name__, audience=Audience.STAFF, url_prefix="/dashboard")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import (
-    Blueprint,
     Response,
     abort,
     flash,
@@ -18,6 +17,7 @@ from flask import (
 
 from .. import audit
 from ..accounts import staff_required, who
+from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards.qr import public_url, qr_svg
 from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
@@ -25,9 +25,11 @@ from ..storage import get_db
 from . import definition as definitions
 from . import editing, store
 from .forms import answer_form
-from .views import PHONE_LAYOUT, render_answer_page
+from .views import render_answer_page
 
-bp = Blueprint("questionnaire_admin", __name__, url_prefix="/admin/questionnaires")
+bp = AreaBlueprint(
+    "questionnaire_admin", __name__, audience=Audience.STAFF, url_prefix="/admin/questionnaires"
+)
 RIGHT = "manage_questionnaires"
 
 
@@ -197,7 +199,7 @@ def preview(qid: int, vid: int):
     form = answer_form(version, organisation.departments(get_db()))
     if form.validate_on_submit():
         flash("预览：所有回答都通过了检查（没有保存）。", "success")
-    return render_answer_page(form, version, "layouts/staff.html", request.path, preview=True)
+    return render_answer_page(form, version, request.path, preview=True)
 
 
 @bp.post("/<int:qid>/versions/<int:vid>/publish")
@@ -233,6 +235,7 @@ def export_json(qid: int):
 
 @bp.get("/<int:qid>/cards")
 @staff_required(RIGHT)
+@patient_languages  # the cards are printed for patients, in the language chosen for them
 def cards(qid: int):
     """One QR code per department: scanning it opens the questionnaire with it chosen."""
     questionnaire = _questionnaire(qid)
@@ -241,7 +244,7 @@ def cards(qid: int):
     for department in organisation.departments(get_db()):
         # Printed in Traditional Chinese or English, the card opens the survey in that language.
         url = public_url(
-            url_for("survey.phone_answer", slug=slug, dept=department["code"], lang=qr_language())
+            url_for("survey.answer", slug=slug, dept=department["code"], lang=qr_language())
         )
         label = unit_name(department)
         departments.append({**department, "url": url, "qr": qr_svg(url, label=label)})
@@ -251,5 +254,4 @@ def cards(qid: int):
         questionnaire=questionnaire,
         version=version,
         departments=departments,
-        layout=PHONE_LAYOUT,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from flask import current_app
+from flask import current_app, request, session
 
 from ..routing import EXTENSION as ROUTER
 from ..routing import text as words
@@ -41,3 +41,26 @@ def reads_like_wish(comment: str) -> bool:
     if len(text) < _WISH_MIN_CHARS:
         return False
     return _WISH_CUES.search(text) is not None or _WISH_CUES_EN.search(text) is not None
+
+
+# ---- a comment sent on as a wish ------------------------------------------------------------
+
+# The session key that carries it from the questionnaire's thank-you page to the wish form.
+COMMENT_AS_WISH = "comment_as_wish"
+
+
+def offer_as_wish(comment: str) -> None:
+    """Keep a comment that reads like a wish for the thank-you page to offer (else forget one)."""
+    session[COMMENT_AS_WISH] = comment if reads_like_wish(comment) else ""
+
+
+def comment_offered() -> str:
+    """The comment the thank-you page offers to send on as a wish ("" when there is none)."""
+    return session.get(COMMENT_AS_WISH, "")
+
+
+def comment_for_wish_form() -> str:
+    """The comment a patient chose to turn into a wish (once; the next patient gets a blank)."""
+    if request.args.get("from") != "survey":
+        return ""
+    return session.pop(COMMENT_AS_WISH, "") or ""

@@ -1,22 +1,22 @@
-"""Patient pages for answering a questionnaire: the phone (`/s/…`) and the kiosk."""
+"""Patient pages for answering a questionnaire: one page for the phone (`/s/…`) and the kiosk
+(`/kiosk/s/…`), and its thank-you page."""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, request, session, url_for
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import ratelimit
+from .. import audiences, ratelimit
+from ..audiences import AreaBlueprint, Audience
 from ..organisation import store as organisation
 from ..storage import get_db
 from . import comments, store
 from .forms import AnswerForm, answer_form
 
-bp = Blueprint("survey", __name__)
-
-KIOSK_LAYOUT = "layouts/kiosk.html"
-PHONE_LAYOUT = "layouts/phone.html"
-# What the thank-you page may offer: a comment that reads like a wish, to be written as one.
-COMMENT_AS_WISH = "comment_as_wish"
+bp = AreaBlueprint("survey", __name__, audience=Audience.PHONE)
+kiosk = AreaBlueprint(
+    "survey_kiosk", __name__, audience=Audience.KIOSK, area="survey", url_prefix="/kiosk"
+)
 
 
 def _live(slug: str) -> store.Version:
@@ -29,12 +29,12 @@ def _live(slug: str) -> store.Version:
 def render_answer_page(
     form: AnswerForm,
     version: store.Version,
-    layout: str,
     action: str,
     preview: bool = False,
     status: int | None = None,
 ):
-    """The answering page; 400 with every answer still in place when something is missing."""
+    """The answering page, in the layout of the page's audience; 400 with every answer still
+    in place when something is missing."""
     if form.csrf_token.errors:
         form.form_errors.append(_("页面停留太久已过期，您的选择都还在，请再点一次提交。"))
     status = status or (400 if form.errors else 200)
@@ -42,14 +42,15 @@ def render_answer_page(
         "questionnaires/answer.html",
         form=form,
         version=version,
-        layout=layout,
         action=action,
         preview=preview,
     )
     return page, status
 
 
-def _answer(slug: str, layout: str, channel: str, thanks: str):
+@kiosk.route("/s/<slug>", methods=["GET", "POST"])
+@bp.route("/s/<slug>", methods=["GET", "POST"])
+def answer(slug: str):
     db = get_db()
     version = _live(slug)
     form = answer_form(version, organisation.departments(db))
@@ -60,7 +61,7 @@ def _answer(slug: str, layout: str, channel: str, thanks: str):
     if form.validate_on_submit():
         if wait := ratelimit.wait_for("answer"):
             form.form_errors.append(ratelimit.form_refusal(wait))
-            return render_answer_page(form, version, layout, request.path, status=429)
+            return render_answer_page(form, version, request.path, status=429)
         comment = form.comment()
         store.store_response(
             db,
@@ -68,47 +69,21 @@ def _answer(slug: str, layout: str, channel: str, thanks: str):
             store.answers_from(version, form.answers()),
             submission_id=form.submission_id.data,
             department_code=form.department_code(),
-            channel=channel,
+            channel=audiences.current().value,
             comment_tags=comments.tags(comment),
         )
-        session[COMMENT_AS_WISH] = comment if comments.reads_like_wish(comment) else ""
-        return redirect(url_for(thanks, slug=slug))
-    return render_answer_page(form, version, layout, request.path)
+        comments.offer_as_wish(comment)
+        return redirect(url_for(".thanks", slug=slug))
+    return render_answer_page(form, version, request.path)
 
 
-def _thanks(slug: str, layout: str, wish_endpoint: str):
+@kiosk.get("/s/<slug>/thanks")
+@bp.get("/s/<slug>/thanks")
+def thanks(slug: str):
     version = _live(slug)
     return render_template(
         "questionnaires/thanks.html",
         version=version,
-        layout=layout,
-        wish_text=session.get(COMMENT_AS_WISH, ""),
-        wish_url=url_for(wish_endpoint, **{"from": "survey"}),
+        wish_text=comments.comment_offered(),
+        wish_url=url_for(audiences.twin("intake.wish_form"), **{"from": "survey"}),
     )
-
-
-@bp.route("/s/<slug>", methods=["GET", "POST"])
-def phone_answer(slug: str):
-    return _answer(slug, PHONE_LAYOUT, "phone", "survey.phone_thanks")
-
-
-@bp.get("/s/<slug>/thanks")
-def phone_thanks(slug: str):
-    return _thanks(slug, PHONE_LAYOUT, "intake.phone_wish")
-
-
-@bp.route("/kiosk/s/<slug>", methods=["GET", "POST"])
-def kiosk_answer(slug: str):
-    return _answer(slug, KIOSK_LAYOUT, "kiosk", "survey.kiosk_thanks")
-
-
-@bp.get("/kiosk/s/<slug>/thanks")
-def kiosk_thanks(slug: str):
-    return _thanks(slug, KIOSK_LAYOUT, "intake.kiosk_wish")
-
-
-def comment_for_wish_form() -> str:
-    """The comment a patient chose to turn into a wish (once; the next patient gets a blank)."""
-    if request.args.get("from") != "survey":
-        return ""
-    return session.pop(COMMENT_AS_WISH, "") or ""

@@ -6,35 +6,41 @@ name or phone, and never a staff member's personal data.
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import redirect, render_template, request, url_for
 
 from .. import i18n, lifecycle
-from ..intake.views import KIOSK_LAYOUT, PHONE_LAYOUT
+from ..audiences import AreaBlueprint, Audience
 from ..organisation import store as organisation
 from ..storage import get_db
 
-bp = Blueprint("tracking", __name__)
+bp = AreaBlueprint("tracking", __name__, audience=Audience.PHONE)
+kiosk = AreaBlueprint(
+    "tracking_kiosk", __name__, audience=Audience.KIOSK, area="tracking", url_prefix="/kiosk"
+)
 
 
-def _lookup(layout: str, endpoint: str):
+@kiosk.get("/t")
+@bp.get("/t")
+def lookup():
     typed = request.args.get("code", "")
     if typed:
         code = lifecycle.normalise_tracking_code(typed)
         if code:
-            return redirect(url_for(endpoint, code=code))
-    return render_template("tracking/lookup.html", layout=layout, typed=typed)
+            return redirect(url_for(".wish_status", code=code))
+    return render_template("tracking/lookup.html", typed=typed)
 
 
-def _status(code: str, layout: str):
+@kiosk.get("/t/<code>")
+@bp.get("/t/<code>")
+def wish_status(code: str):
     db = get_db()
     normalised = lifecycle.normalise_tracking_code(code)
     wish = lifecycle.find_by_tracking_code(db, normalised)
     if wish is None:
-        return render_template("tracking/unknown.html", layout=layout, code=code), 404
+        return render_template("tracking/unknown.html", code=code), 404
     events = lifecycle.history(db, wish["id"])
     return render_template(
         "tracking/status.html",
-        layout=layout,
         wish=wish,
         events=events,
         branch_names=i18n.unit_names(organisation.branches(db, active_only=False)),
@@ -55,23 +61,3 @@ def _claimant(db, wish: dict) -> str:
         return name
     unit = next((u for u in units if u["name"] == name), None)
     return i18n.unit_name(unit) if unit else i18n.unit_name({"name": name})
-
-
-@bp.get("/t")
-def lookup():
-    return _lookup(PHONE_LAYOUT, "tracking.wish_status")
-
-
-@bp.get("/t/<code>")
-def wish_status(code: str):
-    return _status(code, PHONE_LAYOUT)
-
-
-@bp.get("/kiosk/t")
-def kiosk_lookup():
-    return _lookup(KIOSK_LAYOUT, "tracking.kiosk_wish_status")
-
-
-@bp.get("/kiosk/t/<code>")
-def kiosk_wish_status(code: str):
-    return _status(code, KIOSK_LAYOUT)
