@@ -6,7 +6,9 @@ import gc
 import io
 import json
 import re
+import threading
 import warnings
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -15,9 +17,11 @@ from conftest import PASSWORD, STAFF, login, page_token
 from openpyxl import load_workbook
 
 from wishes import audit
-from wishes.assessment import metrics, results, scheme, store, words
+from wishes.assessment import metrics, results, scheme, stages, store, words
 from wishes.questionnaires import store as questionnaires
 from wishes.questionnaires.store import Answer
+from wishes.states import IllegalMove
+from wishes.storage import connect, database_path
 
 
 @pytest.fixture(scope="module")
@@ -768,3 +772,141 @@ def test_median_time_to_fulfil_per_branch(db):
     assert figures["pediatrics"]["median_fulfil_hours"] == metrics.Figure(3.0, 3)
     assert figures["logistics"]["median_fulfil_hours"] == metrics.Figure(5.0, 4)
     assert figures["nursing"]["median_fulfil_hours"] == metrics.Figure(None, 0)
+
+
+# ---- races: the stage is read where it is written --------------------------------------------
+
+RACES = 40
+
+
+def _at_once(path, *jobs) -> list:
+    """Run each job(db) in a thread of its own, on a connection of its own, released together
+    by a barrier; what each returned, or the exception it raised."""
+    start = threading.Barrier(len(jobs))
+    out: list = [None] * len(jobs)
+
+    def run(index, job):
+        with connect(path) as own:
+            start.wait()
+            try:
+                out[index] = job(own)
+            except (store.AssessmentError, IllegalMove) as error:
+                out[index] = error
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def _event_id(db, action: str, subject: str, **detail) -> int | None:
+    for row in db.query(
+        "SELECT id, detail FROM audit_events WHERE action = ? AND subject_id = ? ORDER BY id",
+        [action, subject],
+    ):
+        if all(json.loads(row["detail"]).get(k) == v for k, v in detail.items()):
+            return row["id"]
+    return None
+
+
+def _round_in(db, stage: str) -> store.Round:
+    current = _october_round(db, codes=("pediatrics",))
+    if stage != "self":
+        store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
+    return store.get_round(db, current.id)
+
+
+# Each: the stage the round is in, the work (on a page read in that stage), the office's move
+# racing it, the action the work leaves in the audit log, and its refusal.
+WORK_RACES = {
+    "an inspector's score racing the publication": (
+        "inspection",
+        lambda db, seen: store.inspect(
+            db, seen, "pediatrics", "three_meetings", 20, "缺记录", audit.Who(label="inspector")
+        ),
+        store.RoundMove.PUBLISH,
+        "assessment_inspected",
+        "inspection_closed",
+    ),
+    "a secretary's score racing the end of self-assessment": (
+        "self",
+        lambda db, seen: store.self_assess(
+            db, seen, "pediatrics", "three_meetings", 20, "", audit.Who(label="secretary")
+        ),
+        store.RoundMove.CLOSE_SELF_ASSESSMENT,
+        "assessment_self_scored",
+        "self_assessment_closed",
+    ),
+    "evidence racing the publication": (
+        "inspection",
+        lambda db, seen: store.add_attachment(
+            db,
+            seen,
+            "pediatrics",
+            "three_meetings",
+            {"filename": "a.pdf", "stored_name": "x.pdf", "content_type": "x", "size": 1},
+            audit.Who(label="inspector"),
+            store.Work.INSPECT,
+        ),
+        store.RoundMove.PUBLISH,
+        "assessment_attachment_added",
+        "uploads_closed",
+    ),
+}
+
+
+@pytest.mark.parametrize("race", list(WORK_RACES))
+def test_work_racing_a_move_is_saved_before_it_or_refused_never_after(app, db, race):
+    stage, work, move, action, refusal = WORK_RACES[race]
+    path = database_path(app)
+    outcomes = Counter()
+    for _ in range(RACES):
+        seen = _round_in(db, stage)  # the page the scorer has open
+        done, _moved = _at_once(
+            path,
+            lambda own, seen=seen: work(own, seen),
+            lambda own, seen=seen: store.move(own, seen, move, OFFICE),
+        )
+        moved = _event_id(db, "assessment_stage_changed", str(seen.id), to=stages.leads_to(move))
+        worked = _event_id(db, action, f"{seen.id}:pediatrics:three_meetings")
+        if isinstance(done, store.AssessmentError):
+            assert done.code == refusal and worked is None
+            outcomes["refused"] += 1
+        else:
+            outcomes["before" if worked < moved else "after"] += 1
+    print(f"{race}: {dict(outcomes)}")
+    assert outcomes["after"] == 0, outcomes
+
+
+def test_two_office_moves_at_once_the_second_is_checked_against_the_first(app, db):
+    """One of the office publishes while another sends the round back: one of them wins; the
+    round never goes from published straight to self-assessment, published_at still set."""
+    path = database_path(app)
+    outcomes = Counter()
+    for _ in range(RACES):
+        seen = _round_in(db, "inspection")  # both have the round open in inspection
+        published, sent_back = _at_once(
+            path,
+            lambda own, seen=seen: store.move(own, seen, store.RoundMove.PUBLISH, OFFICE),
+            lambda own, seen=seen: store.move(
+                own, seen, store.RoundMove.SEND_BACK, OFFICE, reason="补材料"
+            ),
+        )
+        refused = [r for r in (published, sent_back) if isinstance(r, IllegalMove)]
+        outcomes["one refused" if len(refused) == 1 else "both moved"] += 1
+        after = store.get_round(db, seen.id)
+        assert (after.stage is store.Stage.PUBLISHED) == (after.published_at is not None)
+        chain = [
+            (json.loads(r["detail"])["from"], json.loads(r["detail"])["to"])
+            for r in db.query(
+                "SELECT detail FROM audit_events WHERE action = 'assessment_stage_changed'"
+                " AND subject_id = ? ORDER BY id",
+                [str(seen.id)],
+            )
+        ]
+        assert chain[0] == ("self", "inspection")
+        assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False)), chain
+    print(f"two moves: {dict(outcomes)}")
+    assert outcomes["both moved"] == 0, outcomes
