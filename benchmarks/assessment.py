@@ -86,7 +86,7 @@ from flask_login import login_user
 
 from wishes import audit, create_app, search
 from wishes.accounts.store import create_user, find_user, staff_user
-from wishes.assessment import metrics, results, store
+from wishes.assessment import metrics, results, store, words
 from wishes.assessment.forms import StageForm
 from wishes.clock import local_day
 from wishes.organisation import store as organisation
@@ -403,11 +403,11 @@ def make_rounds(
     previous_id = store.create_round(db, "上一年度", before_first, before_last, codes, OFFICE)
     previous = store.get_round(db, previous_id)
     scored = self_assess(db, rng, previous, plans, dict.fromkeys(codes, 1.0))
-    store.move(db, previous, "inspection", OFFICE)
+    store.move(db, previous, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
     previous = store.get_round(db, previous_id)
     scored += inspect(db, rng, previous)
     frozen = results.snapshot(db, previous, claim_hours, now)
-    store.move(db, previous, "published", OFFICE, snapshot=frozen)
+    store.move(db, previous, store.RoundMove.PUBLISH, OFFICE, snapshot=frozen)
     current_id = store.create_round(db, "本年度", year_first, today, codes, OFFICE)
     current = store.get_round(db, current_id)
     # This year: most branches done, some half way, a few barely started.
@@ -847,7 +847,9 @@ def ranking_steps(
                     previous=s["previous"],
                     stage_form=StageForm(),
                     manages=False,
-                    stages=store.STAGE_LABELS,
+                    stages=words.STAGES,
+                    moves=words.MOVES,
+                    needs_reason=store.NEEDS_REASON,
                 )
 
             calls: list[tuple[str, Callable[[], None]]] = [

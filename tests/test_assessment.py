@@ -6,7 +6,9 @@ import gc
 import io
 import json
 import re
+import threading
 import warnings
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -15,9 +17,11 @@ from conftest import PASSWORD, STAFF, login, page_token
 from openpyxl import load_workbook
 
 from wishes import audit
-from wishes.assessment import metrics, results, scheme, store
+from wishes.assessment import metrics, results, scheme, stages, store, words
 from wishes.questionnaires import store as questionnaires
 from wishes.questionnaires.store import Answer
+from wishes.states import IllegalMove
+from wishes.storage import connect, database_path
 
 
 @pytest.fixture(scope="module")
@@ -335,15 +339,16 @@ def test_editing_a_scheme_a_round_used_makes_a_new_version_and_the_round_keeps_i
 def _in_inspection(db) -> store.Round:
     current = _october_round(db)
     _score_all_manual(db, current, "pediatrics", share=0.9)
-    store.move(db, current, "inspection", OFFICE)
+    store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
     return store.get_round(db, current.id)
 
 
 def test_an_inspector_change_needs_a_reason_and_is_audited(db):
     current = _in_inspection(db)
     inspector = audit.Who(label="inspector")
-    with pytest.raises(store.AssessmentError, match="改分理由"):
+    with pytest.raises(store.AssessmentError) as refused:
         store.inspect(db, current, "pediatrics", "three_meetings", 20, "  ", inspector)
+    assert refused.value.code == "change_needs_reason"
     store.inspect(db, current, "pediatrics", "party_day", 13.5, "", inspector)  # confirms
     store.inspect(db, current, "pediatrics", "three_meetings", 20, "缺两次支委会记录", inspector)
     rows = list(
@@ -367,27 +372,39 @@ def test_an_inspector_change_needs_a_reason_and_is_audited(db):
 def test_scores_are_locked_outside_their_stage(db):
     current = _in_inspection(db)
     secretary = audit.Who(label="secretary")
-    with pytest.raises(store.AssessmentError, match="自评"):
-        store.self_assess(db, current, "pediatrics", "dues", 15, "", secretary)
-    with pytest.raises(store.AssessmentError, match="自动计分"):
-        store.inspect(db, current, "pediatrics", "claim_in_time", 20, "手填", OFFICE)
-    with pytest.raises(store.AssessmentError, match="0 到 25"):
-        store.inspect(db, current, "pediatrics", "three_meetings", 26, "多给", OFFICE)
+    refusals = [
+        (
+            store.self_assess,
+            "dues",
+            15,
+            "self_assessment_closed",
+            "本轮已结束自评，不能再修改自评分",
+        ),
+        (store.inspect, "claim_in_time", 20, "item_is_computed", "自动计分，不能手工填写"),
+        (store.inspect, "three_meetings", 26, "points_out_of_range", "得分应在 0 到 25 分之间"),
+    ]
+    for save, key, points, code, said in refusals:
+        with pytest.raises(store.AssessmentError) as refused:
+            save(db, current, "pediatrics", key, points, "多给", secretary)
+        assert refused.value.code == code and said in words.refusal(refused.value)
 
 
 def test_publishing_freezes_the_computed_figures_and_reopening_needs_a_reason(october):
     current = _in_inspection(october)
     frozen = results.snapshot(october, current, 24, NOW)
-    store.move(october, current, "published", OFFICE, snapshot=frozen)
+    store.move(october, current, store.RoundMove.PUBLISH, OFFICE, snapshot=frozen)
     published = store.get_round(october, current.id)
     before = _branch(october, published)
     assert before.items["fulfilment_rate"].figure == metrics.Figure(60.0, 5)
     for day in ("2026-10-20", "2026-10-21", "2026-10-22"):  # later records of October
         _wish(october, "pediatrics", day, "fulfilled", claim_after=1, fulfil_after=3)
     assert _branch(october, published).items["fulfilment_rate"].figure == metrics.Figure(60.0, 5)
-    with pytest.raises(store.AssessmentError, match="理由"):
-        store.move(october, published, "inspection", OFFICE, reason="")
-    store.move(october, published, "inspection", OFFICE, reason="三会一课记录补交，更正评分")
+    with pytest.raises(store.AssessmentError) as refused:
+        store.move(october, published, store.RoundMove.REOPEN, OFFICE, reason="")
+    assert refused.value.code == "move_needs_reason"
+    store.move(
+        october, published, store.RoundMove.REOPEN, OFFICE, reason="三会一课记录补交，更正评分"
+    )
     reopened = store.get_round(october, current.id)
     assert reopened.stage == "inspection" and reopened.published_at is None
     # Open again, the figures are counted from the data as it is now: 6 of 8.
@@ -403,8 +420,8 @@ def test_the_ranking_compares_with_the_previous_published_round(db):
     )
     _score_all_manual(db, september, "pediatrics", share=0.8)
     _score_all_manual(db, september, "logistics", share=0.9)
-    store.move(db, september, "inspection", OFFICE)
-    store.move(db, store.get_round(db, september.id), "published", OFFICE)
+    store.move(db, september, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
+    store.move(db, store.get_round(db, september.id), store.RoundMove.PUBLISH, OFFICE)
     october = _october_round(db)
     _score_all_manual(db, october, "pediatrics", share=0.9)
     _score_all_manual(db, october, "logistics", share=0.7)
@@ -454,9 +471,11 @@ WHO_SEES_WHAT = {
     "/corridor?public":                    "200    200   200   200   200   200   200   200   200",
 }
 # Who may enter a score: self-assessment in {s}, inspection in {i} (branch A's item).
+# 400: a scorer whose work the round's stage does not take (the store refuses, with its words).
 WHO_SCORES = {
-    "{s}": "login  403   403   302   403   403   403   403   403",
-    "{i}": "login  403   403   403   403   302   302   403   403",
+    "{s}": "login  403   403   302   403   400   400   403   403",
+    "{i}": "login  403   403   400   403   302   302   403   403",
+    "{p}": "login  403   403   400   403   400   400   403   403",
 }
 # fmt: on
 
@@ -495,9 +514,9 @@ def rounds_template(tmp_path_factory):
             for code in both:
                 _score_all_manual(db, current, code, share=0.9)
             if key != "s":
-                store.move(db, current, "inspection", OFFICE)
+                store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
             if key == "p":
-                store.move(db, store.get_round(db, current.id), "published", OFFICE)
+                store.move(db, store.get_round(db, current.id), store.RoundMove.PUBLISH, OFFICE)
             ids[key] = current.id
     return data_dir, ids
 
@@ -566,6 +585,8 @@ def test_who_may_enter_a_score(rounds_app, stage, visitor):
         data={"csrf_token": token, "points": "11", "note": "党费台账", "reason": "少交两个月"},
     )
     _expect(response, cell)
+    if cell == "400":
+        assert "没有保存：" in response.get_data(as_text=True)
     after = list(db.query("SELECT * FROM assessment_scores ORDER BY 1, 2, 3"))
     assert (before != after) == (cell == "302")
     if cell == "200" and shown.status_code == 200:  # may read but not score: no form offered
@@ -666,12 +687,12 @@ def test_evidence_is_checked_by_content_and_size(rounds_app):
 def test_publishing_needs_every_manual_item_scored(app, db, staff):
     current = _october_round(db)
     _score_all_manual(db, current, "pediatrics")  # logistics has none
-    store.move(db, current, "inspection", OFFICE)
+    store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
     client = app.test_client()
     login(client, "triager")
     page = client.get(f"/assessment/rounds/{current.id}")
     response = client.post(
-        f"/assessment/rounds/{current.id}/stage/published",
+        f"/assessment/rounds/{current.id}/moves/publish",
         data={"csrf_token": page_token(page)},
         follow_redirects=True,
     )
@@ -751,3 +772,141 @@ def test_median_time_to_fulfil_per_branch(db):
     assert figures["pediatrics"]["median_fulfil_hours"] == metrics.Figure(3.0, 3)
     assert figures["logistics"]["median_fulfil_hours"] == metrics.Figure(5.0, 4)
     assert figures["nursing"]["median_fulfil_hours"] == metrics.Figure(None, 0)
+
+
+# ---- races: the stage is read where it is written --------------------------------------------
+
+RACES = 40
+
+
+def _at_once(path, *jobs) -> list:
+    """Run each job(db) in a thread of its own, on a connection of its own, released together
+    by a barrier; what each returned, or the exception it raised."""
+    start = threading.Barrier(len(jobs))
+    out: list = [None] * len(jobs)
+
+    def run(index, job):
+        with connect(path) as own:
+            start.wait()
+            try:
+                out[index] = job(own)
+            except (store.AssessmentError, IllegalMove) as error:
+                out[index] = error
+
+    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+def _event_id(db, action: str, subject: str, **detail) -> int | None:
+    for row in db.query(
+        "SELECT id, detail FROM audit_events WHERE action = ? AND subject_id = ? ORDER BY id",
+        [action, subject],
+    ):
+        if all(json.loads(row["detail"]).get(k) == v for k, v in detail.items()):
+            return row["id"]
+    return None
+
+
+def _round_in(db, stage: str) -> store.Round:
+    current = _october_round(db, codes=("pediatrics",))
+    if stage != "self":
+        store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
+    return store.get_round(db, current.id)
+
+
+# Each: the stage the round is in, the work (on a page read in that stage), the office's move
+# racing it, the action the work leaves in the audit log, and its refusal.
+WORK_RACES = {
+    "an inspector's score racing the publication": (
+        "inspection",
+        lambda db, seen: store.inspect(
+            db, seen, "pediatrics", "three_meetings", 20, "缺记录", audit.Who(label="inspector")
+        ),
+        store.RoundMove.PUBLISH,
+        "assessment_inspected",
+        "inspection_closed",
+    ),
+    "a secretary's score racing the end of self-assessment": (
+        "self",
+        lambda db, seen: store.self_assess(
+            db, seen, "pediatrics", "three_meetings", 20, "", audit.Who(label="secretary")
+        ),
+        store.RoundMove.CLOSE_SELF_ASSESSMENT,
+        "assessment_self_scored",
+        "self_assessment_closed",
+    ),
+    "evidence racing the publication": (
+        "inspection",
+        lambda db, seen: store.add_attachment(
+            db,
+            seen,
+            "pediatrics",
+            "three_meetings",
+            {"filename": "a.pdf", "stored_name": "x.pdf", "content_type": "x", "size": 1},
+            audit.Who(label="inspector"),
+            store.Work.INSPECT,
+        ),
+        store.RoundMove.PUBLISH,
+        "assessment_attachment_added",
+        "uploads_closed",
+    ),
+}
+
+
+@pytest.mark.parametrize("race", list(WORK_RACES))
+def test_work_racing_a_move_is_saved_before_it_or_refused_never_after(app, db, race):
+    stage, work, move, action, refusal = WORK_RACES[race]
+    path = database_path(app)
+    outcomes = Counter()
+    for _ in range(RACES):
+        seen = _round_in(db, stage)  # the page the scorer has open
+        done, _moved = _at_once(
+            path,
+            lambda own, seen=seen: work(own, seen),
+            lambda own, seen=seen: store.move(own, seen, move, OFFICE),
+        )
+        moved = _event_id(db, "assessment_stage_changed", str(seen.id), to=stages.leads_to(move))
+        worked = _event_id(db, action, f"{seen.id}:pediatrics:three_meetings")
+        if isinstance(done, store.AssessmentError):
+            assert done.code == refusal and worked is None
+            outcomes["refused"] += 1
+        else:
+            outcomes["before" if worked < moved else "after"] += 1
+    print(f"{race}: {dict(outcomes)}")
+    assert outcomes["after"] == 0, outcomes
+
+
+def test_two_office_moves_at_once_the_second_is_checked_against_the_first(app, db):
+    """One of the office publishes while another sends the round back: one of them wins; the
+    round never goes from published straight to self-assessment, published_at still set."""
+    path = database_path(app)
+    outcomes = Counter()
+    for _ in range(RACES):
+        seen = _round_in(db, "inspection")  # both have the round open in inspection
+        published, sent_back = _at_once(
+            path,
+            lambda own, seen=seen: store.move(own, seen, store.RoundMove.PUBLISH, OFFICE),
+            lambda own, seen=seen: store.move(
+                own, seen, store.RoundMove.SEND_BACK, OFFICE, reason="补材料"
+            ),
+        )
+        refused = [r for r in (published, sent_back) if isinstance(r, IllegalMove)]
+        outcomes["one refused" if len(refused) == 1 else "both moved"] += 1
+        after = store.get_round(db, seen.id)
+        assert (after.stage is store.Stage.PUBLISHED) == (after.published_at is not None)
+        chain = [
+            (json.loads(r["detail"])["from"], json.loads(r["detail"])["to"])
+            for r in db.query(
+                "SELECT detail FROM audit_events WHERE action = 'assessment_stage_changed'"
+                " AND subject_id = ? ORDER BY id",
+                [str(seen.id)],
+            )
+        ]
+        assert chain[0] == ("self", "inspection")
+        assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False)), chain
+    print(f"two moves: {dict(outcomes)}")
+    assert outcomes["both moved"] == 0, outcomes

@@ -1792,6 +1792,13 @@ def check_command(result) -> None:
         assert "Error" in result.output
 
 
+def check_refusal(result, says: str) -> None:
+    """A command that promises a refusal: exit 1 with its message, never 0."""
+    check_command(result)
+    assert result.exit_code == 1, result.output[-500:]
+    assert says in result.output, result.output[-500:]
+
+
 @fuzz(100)
 @given(document=documents(), publish=st.booleans(), stdin=st.booleans())
 @example(document=b"[" * 100_000, publish=False, stdin=False)  # fixed in 7b55d1b
@@ -2031,8 +2038,11 @@ def test_train_and_evaluate_refuse_an_unreadable_csv_with_a_message(
     (tmp_path / "data.csv").write_bytes(data)
     (tmp_path / "heldout.csv").write_text(HELDOUT, encoding="utf-8")
     runner = site.app.test_cli_runner()
-    check_command(runner.invoke(args=["evaluate", "--data", str(tmp_path / "data.csv")]))
-    check_command(
+    unreadable = "not a readable UTF-8 CSV"
+    check_refusal(
+        runner.invoke(args=["evaluate", "--data", str(tmp_path / "data.csv")]), unreadable
+    )
+    check_refusal(
         runner.invoke(
             args=[
                 "train",
@@ -2043,7 +2053,8 @@ def test_train_and_evaluate_refuse_an_unreadable_csv_with_a_message(
                 "--no-db",
                 "--no-activate",
             ]
-        )
+        ),
+        unreadable,
     )
 
 
@@ -2055,7 +2066,8 @@ def test_train_without_heldout_on_few_new_labels_says_why(site, tmp_path, labels
     lines = "".join(f"希望有{i}号,{label}\n" for i, label in enumerate(labels))
     (tmp_path / "data.csv").write_text("text,label\n" + lines, encoding="utf-8")
     args = ["train", "--data", str(tmp_path / "data.csv"), "--no-db", "--no-activate"]
-    check_command(site.app.test_cli_runner().invoke(args=args))
+    # At most six wishes: never enough to hold some back and train on the rest.
+    check_refusal(site.app.test_cli_runner().invoke(args=args), "Error: ")
 
 
 @fuzz(5)
@@ -2063,11 +2075,14 @@ def test_train_without_heldout_on_few_new_labels_says_why(site, tmp_path, labels
 @example(name="\udcff")
 def test_create_user_refuses_a_name_that_is_not_utf8(site, name):
     EXAMPLES["bug: create-user bytes"] += 1
-    check_command(
+    before = snapshot(site.app)
+    check_refusal(
         site.app.test_cli_runner().invoke(
             args=["create-user", "newbie", "--role", "manager", "--name", name]
-        )
+        ),
+        "姓名里有无法保存的字符",
     )
+    assert before.written(snapshot(site.app)) == set()
 
 
 @fuzz(5)
@@ -2078,7 +2093,7 @@ def test_evaluate_refuses_a_very_long_model_name(site, tmp_path, name):
     Path(site.app.config["WISHES_MODELS_DIR"]).mkdir(exist_ok=True)  # models exist, not this one
     (tmp_path / "data.csv").write_text(HELDOUT, encoding="utf-8")
     args = ["evaluate", "--data", str(tmp_path / "data.csv"), "--model", name]
-    check_command(site.app.test_cli_runner().invoke(args=args))
+    check_refusal(site.app.test_cli_runner().invoke(args=args), "no model version")
 
 
 @fuzz(10)

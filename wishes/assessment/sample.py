@@ -138,13 +138,17 @@ def load(db: Database, rng: random.Random, now: datetime | None = None) -> int:
             _self_assess(db, rng, current, code, standing[code], share)
         if not past:
             break
-        store.move(db, current, "inspection", OFFICE)
+        store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
         current = store.get_round(db, round_id)
         vetoed = codes[-1] if number == 0 else None  # one overdue election, the first round
         for code in codes:
             _inspect(db, rng, current, code, "setup_and_election" if code == vetoed else None)
         store.move(
-            db, current, "published", OFFICE, snapshot=_computed_snapshot(rng, current, standing)
+            db,
+            current,
+            store.RoundMove.PUBLISH,
+            OFFICE,
+            snapshot=_computed_snapshot(rng, current, standing),
         )
         standing = {code: _clamp(q + rng.gauss(0.01, 0.012)) for code, q in standing.items()}
     return len(quarters)

@@ -3,6 +3,11 @@
 A round is scored against one scheme version. Editing a version that a round has used makes a
 new version, so a round's rubric never changes under it. Every score and every stage change is
 recorded in the audit log (`assessment_*` actions) in the same transaction as the change.
+
+A round's stage is read inside the write transaction of whatever depends on it (a move, a
+score, an upload) and checked there against the tables of `stages`: a score never lands after
+the round it belongs to was published. Refusals are `AssessmentError`s and `IllegalMove`s with
+codes; `words` says them.
 """
 
 from __future__ import annotations
@@ -17,14 +22,19 @@ from sqlite_utils import Database
 from .. import audit
 from ..storage import transaction, utcnow
 from . import scheme as schemes
+from . import words
+from .stages import CLOSED, NEEDS_REASON, OPEN_FOR, ROUND_MOVES, RoundMove, Stage, Work
 
 DEFAULT_SLUG = "wuhua"
-STAGES = ("self", "inspection", "published")
-STAGE_LABELS = {"self": "支部自评", "inspection": "考评组评分", "published": "已公布"}
 
 
 class AssessmentError(ValueError):
-    """A refused change; the message says why, in Chinese, for the person who tried."""
+    """A refused change: `code` says why (words.REFUSALS), `detail` fills in the words."""
+
+    def __init__(self, code: str, **detail: Any) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(code)
 
 
 @dataclass(frozen=True)
@@ -52,14 +62,27 @@ class Round:
     name: str
     first_day: date
     last_day: date
-    stage: str
+    stage: Stage
     scheme: SchemeVersion
     branch_codes: tuple[str, ...] = field(default_factory=tuple)
     published_at: str | None = None
 
     @property
     def stage_label(self) -> str:
-        return STAGE_LABELS[self.stage]
+        return words.STAGES[self.stage]
+
+    @property
+    def published(self) -> bool:
+        return self.stage is Stage.PUBLISHED
+
+    def open_for(self, work: Work) -> bool:
+        """Whether the stage this round was read in takes `work` (the store checks again)."""
+        return work in OPEN_FOR[self.stage]
+
+    @property
+    def moves(self) -> list[RoundMove]:
+        """The moves the office may make from the stage this round was read in."""
+        return ROUND_MOVES.moves_from(self.stage)
 
     @property
     def days(self) -> tuple[str, str]:
@@ -198,7 +221,7 @@ def _round(db: Database, row: dict[str, Any]) -> Round:
         row["name"],
         date.fromisoformat(row["first_day"]),
         date.fromisoformat(row["last_day"]),
-        row["stage"],
+        Stage(row["stage"]),
         scheme_version(db, row["scheme_version_id"]),
         codes,
         row["published_at"],
@@ -212,7 +235,7 @@ def get_round(db: Database, round_id: int) -> Round | None:
 
 def rounds(db: Database, *, published_only: bool = False) -> list[Round]:
     """Newest period first."""
-    where = "WHERE stage = 'published'" if published_only else ""
+    where = f"WHERE stage = '{Stage.PUBLISHED}'" if published_only else ""
     sql = f"SELECT * FROM assessment_rounds {where} ORDER BY last_day DESC, id DESC"
     return [_round(db, row) for row in db.query(sql)]
 
@@ -233,9 +256,9 @@ def create_round(
 ) -> int:
     """A new round in self-assessment, on the latest version of the scheme."""
     if last < first:
-        raise AssessmentError("结束日期不能早于开始日期")
+        raise AssessmentError("last_day_before_first")
     if not branch_codes:
-        raise AssessmentError("请至少选择一个党支部")
+        raise AssessmentError("no_branches")
     with transaction(db):
         version = latest_version(db) or ensure_default(db)
         round_id = (
@@ -246,7 +269,7 @@ def create_round(
                     "first_day": first.isoformat(),
                     "last_day": last.isoformat(),
                     "scheme_version_id": version.id,
-                    "stage": "self",
+                    "stage": Stage.SELF,
                     "created_at": utcnow(),
                     "created_by": who.label,
                 }
@@ -270,33 +293,49 @@ def create_round(
     return round_id
 
 
-# Allowed moves: forward one stage, or back one stage with a reason (a correction).
-MOVES = {
-    ("self", "inspection"): False,
-    ("inspection", "published"): False,
-    ("inspection", "self"): True,
-    ("published", "inspection"): True,
-}
+def _stage_now(db: Database, round_id: int) -> Stage:
+    """The round's stage as stored now: call it inside the transaction that depends on it."""
+    row = db.execute("SELECT stage FROM assessment_rounds WHERE id = ?", [round_id]).fetchone()
+    if row is None:
+        raise AssessmentError("no_such_round")
+    return Stage(row[0])
+
+
+def _check_open(db: Database, current: Round, work: Work | None, *, evidence: bool = False) -> None:
+    """Refuse `work` (a score, or with `evidence` a file) unless the round's stage takes it;
+    evidence for no work in particular, unless the stage takes any."""
+    stage = _stage_now(db, current.id)
+    if work in OPEN_FOR[stage] if work else OPEN_FOR[stage]:
+        return
+    if not evidence:
+        raise AssessmentError(CLOSED[work])
+    if stage is Stage.PUBLISHED:
+        raise AssessmentError("uploads_closed")
+    raise AssessmentError("evidence_closed", stage=stage)
 
 
 def move(
     db: Database,
     current: Round,
-    to: str,
+    move: RoundMove,
     who: audit.Who,
     reason: str = "",
     snapshot: dict[str, dict[str, tuple[float | None, int]]] | None = None,
-) -> None:
-    """Change a round's stage. Publishing freezes the computed items' figures (`snapshot`:
-    branch → item key → (figure, count)), so later wishes never change a published result."""
-    needs_reason = MOVES.get((current.stage, to))
-    if needs_reason is None:
-        raise AssessmentError(f"不能从「{current.stage_label}」转到「{STAGE_LABELS.get(to, to)}」")
-    if needs_reason and not reason.strip():
-        raise AssessmentError("退回或重新打开需要写明理由")
+) -> Stage:
+    """Make one of the office's moves (stages.ROUND_MOVES) from the stage the round is in
+    now; returns the stage it leads to. Publishing freezes the computed items' figures
+    (`snapshot`: branch → item key → (figure, count)), so later wishes never change a
+    published result. Raises IllegalMove, or AssessmentError for a backward move without a
+    reason."""
+    move = RoundMove(move)
+    reason = reason.strip()
     with transaction(db):
+        now = _stage_now(db, current.id)
+        to = ROUND_MOVES.target(move, now, current.id)
+        if move in NEEDS_REASON and not reason:
+            raise AssessmentError("move_needs_reason")
         changes: dict[str, Any] = {"stage": to}
-        if to == "published":
+        if to is Stage.PUBLISHED:
             changes["published_at"] = utcnow()
             for branch, items in (snapshot or {}).items():
                 for key, (figure, count) in items.items():
@@ -310,7 +349,7 @@ def move(
                         },
                         pk=("round_id", "branch_code", "item_key"),
                     )
-        elif current.stage == "published":
+        elif now is Stage.PUBLISHED:
             changes["published_at"] = None
         db["assessment_rounds"].update(current.id, changes)
         _audit(
@@ -319,9 +358,10 @@ def move(
             who,
             str(current.id),
             to=to,
-            **{"from": current.stage},
-            reason=reason.strip(),
+            **{"from": now},
+            reason=reason,
         )
+    return to
 
 
 # ---- scores -------------------------------------------------------------------------------
@@ -337,14 +377,14 @@ def scores(db: Database, round_id: int, branch_code: str | None = None) -> dict:
 
 def _scored_item(current: Round, branch_code: str, item_key: str, points: float) -> dict:
     if branch_code not in current.branch_codes:
-        raise AssessmentError("这个党支部不在本轮考评之中")
+        raise AssessmentError("branch_not_in_round")
     item = current.scheme.item(item_key)
     if item is None:
-        raise AssessmentError("本轮考评方案中没有这个项目")
+        raise AssessmentError("item_not_in_scheme")
     if item["scoring"] == "computed":
-        raise AssessmentError("这一项由系统根据心愿和满意度数据自动计分，不能手工填写")
+        raise AssessmentError("item_is_computed")
     if not 0 <= points <= item["points"]:
-        raise AssessmentError(f"得分应在 0 到 {item['points']:g} 分之间")
+        raise AssessmentError("points_out_of_range", most=item["points"])
     return item
 
 
@@ -357,12 +397,12 @@ def self_assess(
     note: str,
     who: audit.Who,
 ) -> None:
-    """The branch secretary's own score for a manual item, with a note on the evidence."""
-    if current.stage != "self":
-        raise AssessmentError("本轮已结束自评，不能再修改自评分")
-    _scored_item(current, branch_code, item_key, points)
+    """The branch secretary's own score for a manual item, with a note on the evidence;
+    only while the round is in self-assessment."""
     key = {"round_id": current.id, "branch_code": branch_code, "item_key": item_key}
     with transaction(db):
+        _check_open(db, current, Work.SELF_ASSESS)
+        _scored_item(current, branch_code, item_key, points)
         before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
         db["assessment_scores"].upsert(
             {
@@ -394,15 +434,15 @@ def inspect(
     who: audit.Who,
 ) -> None:
     """The inspection team's score: confirming the self-assessment needs nothing more, any
-    other score (or one where the branch gave none) needs a reason."""
-    if current.stage != "inspection":
-        raise AssessmentError("只有在考评组评分阶段才能评分")
-    _scored_item(current, branch_code, item_key, points)
+    other score (or one where the branch gave none) needs a reason. Only while the round is
+    in inspection: a score racing the publication is saved before it or refused."""
     reason = reason.strip()
     with transaction(db):
+        _check_open(db, current, Work.INSPECT)
+        _scored_item(current, branch_code, item_key, points)
         before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
         if points != before.get("self_points") and not reason:
-            raise AssessmentError("与支部自评分不同，请写明改分理由")
+            raise AssessmentError("change_needs_reason")
         db["assessment_scores"].upsert(
             {
                 "round_id": current.id,
@@ -454,13 +494,15 @@ def add_attachment(
     item_key: str,
     file: dict[str, Any],
     who: audit.Who,
+    work: Work | None = None,
 ) -> int:
-    """Record an uploaded file already saved under its random `stored_name`."""
-    if current.stage == "published":
-        raise AssessmentError("本轮已公布，不能再上传材料")
-    if branch_code not in current.branch_codes or current.scheme.item(item_key) is None:
-        raise AssessmentError("本轮考评中没有这个项目")
+    """Record an uploaded file already saved under its random `stored_name`, as evidence for
+    `work` (a secretary's during self-assessment, the team's during inspection; None: any
+    stage before publication)."""
     with transaction(db):
+        _check_open(db, current, work, evidence=True)
+        if branch_code not in current.branch_codes or current.scheme.item(item_key) is None:
+            raise AssessmentError("no_such_item")
         attachment_id = (
             db["assessment_attachments"]
             .insert(

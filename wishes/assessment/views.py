@@ -34,8 +34,9 @@ from ..accounts.permissions import BRANCH_ROLES, Role, may
 from ..audiences import AreaBlueprint, Audience
 from ..dashboard import exports
 from ..organisation import store as organisation
+from ..states import IllegalMove
 from ..storage import get_db
-from . import results, store
+from . import results, store, words
 from . import scheme as schemes
 from .forms import (
     AttachmentForm,
@@ -46,7 +47,7 @@ from .forms import (
     StageForm,
     attachment_type,
 )
-from .store import AssessmentError, Round
+from .store import AssessmentError, Round, RoundMove, Work
 
 bp = AreaBlueprint("assessment", __name__, audience=Audience.STAFF)
 
@@ -65,17 +66,24 @@ def _own_branch(code: str) -> bool:
 def _may_view(current: Round, code: str) -> bool:
     if _sees_all():
         return True
-    return _own_branch(code) and (
-        current_user.role == Role.SECRETARY or current.stage == "published"
-    )
+    return _own_branch(code) and (current_user.role == Role.SECRETARY or current.published)
 
 
-def _may_self_assess(current: Round, code: str) -> bool:
-    return current.stage == "self" and current_user.role == Role.SECRETARY and _own_branch(code)
+def _work(code: str) -> Work | None:
+    """What this visitor scores on a branch's sheet, in the stage that takes it: the branch's
+    secretary assesses it, the inspection team inspects it. The store checks the stage."""
+    if current_user.role == Role.SECRETARY and _own_branch(code):
+        return Work.SELF_ASSESS
+    if may(current_user, "inspect_assessment"):
+        return Work.INSPECT
+    return None
 
 
-def _may_inspect(current: Round) -> bool:
-    return current.stage == "inspection" and may(current_user, "inspect_assessment")
+def _offered(current: Round, code: str) -> Work | None:
+    """The work whose forms the sheet shows now (none when the round's stage takes no work of
+    this visitor's)."""
+    work = _work(code)
+    return work if work and current.open_for(work) else None
 
 
 def _round_or_404(round_id: int) -> Round:
@@ -146,7 +154,7 @@ def new_round():
                 who(),
             )
         except AssessmentError as error:
-            form.form_errors.append(str(error))
+            form.form_errors.append(words.refusal(error))
         else:
             flash("已新建考评轮次，各支部书记现在可以自评。", "success")
             return redirect(url_for("assessment.ranking", round_id=round_id))
@@ -167,35 +175,37 @@ def ranking(round_id: int):
         previous=store.previous_round(get_db(), current),
         stage_form=StageForm(),
         manages=may(current_user, "manage_assessment"),
-        stages=store.STAGE_LABELS,
+        stages=words.STAGES,
+        moves=words.MOVES,
+        needs_reason=store.NEEDS_REASON,
     )
 
 
-@bp.post("/assessment/rounds/<int:round_id>/stage/<to>")
+@bp.post("/assessment/rounds/<int:round_id>/moves/<move>")
 @staff_required("manage_assessment")
-def move(round_id: int, to: str):
-    """Forward one stage, or back one stage with a reason. Publishing needs every manual item
-    scored, and freezes the computed items' figures."""
+def move(round_id: int, move: str):
+    """One of the office's moves: forward one stage, or back one stage with a reason.
+    Publishing needs every manual item scored, and freezes the computed items' figures."""
     db, current = get_db(), _round_or_404(round_id)
     form = StageForm()
-    if to not in store.STAGES:
+    if move not in words.MOVES:
         abort(404)
     if not form.validate_on_submit():
         flash(f"没有变更：{_problems(form)}", "error")
         return redirect(url_for("assessment.ranking", round_id=round_id))
     figures = None
-    if to == "published":
+    if move == RoundMove.PUBLISH:
         ranked = _ranked(current)
         if missing := sum(b.missing for b in ranked):
             flash(f"还有 {missing} 个项目没有评分，不能公布。", "error")
             return redirect(url_for("assessment.ranking", round_id=round_id))
         figures = results.frozen(ranked)
     try:
-        store.move(db, current, to, who(), form.reason.data or "", figures)
-    except AssessmentError as error:
-        flash(f"没有变更：{error}", "error")
+        to = store.move(db, current, RoundMove(move), who(), form.reason.data or "", figures)
+    except (AssessmentError, IllegalMove) as error:
+        flash(f"没有变更：{words.refusal(error)}", "error")
     else:
-        flash(f"本轮已进入「{store.STAGE_LABELS[to]}」阶段。", "success")
+        flash(f"本轮已进入「{words.STAGES[to]}」阶段。", "success")
     return redirect(url_for("assessment.ranking", round_id=round_id))
 
 
@@ -276,11 +286,12 @@ def branch(round_id: int, code: str):
 
 def _branch_page(current: Round, code: str, typed: dict[str, Any] | None = None) -> str:
     """The score sheet; `typed` is a refused entry shown again, with its message, as typed."""
+    offered = _offered(current, code)
     return render_template(
         "assessment/branch.html",
-        self_form=SelfScoreForm(formdata=None) if _may_self_assess(current, code) else None,
-        inspect_form=InspectForm(formdata=None) if _may_inspect(current) else None,
-        upload_form=AttachmentForm(formdata=None) if _may_upload(current, code) else None,
+        self_form=SelfScoreForm(formdata=None) if offered is Work.SELF_ASSESS else None,
+        inspect_form=InspectForm(formdata=None) if offered is Work.INSPECT else None,
+        upload_form=AttachmentForm(formdata=None) if offered else None,
         typed=typed or {},
         **_sheet(current, code),
     )
@@ -298,13 +309,15 @@ def report(round_id: int, code: str):
 @bp.post("/assessment/rounds/<int:round_id>/branches/<code>/items/<key>")
 @staff_required()
 def score(round_id: int, code: str, key: str):
-    """A self-assessment (the branch's secretary) or an inspection score (the team)."""
+    """A self-assessment (the branch's secretary) or an inspection score (the team); the
+    store refuses one that the round's stage no longer (or not yet) takes."""
     db, current = get_db(), _round_or_404(round_id)
     _branch_of(current, code)
     back = url_for("assessment.branch", round_id=round_id, code=code) + f"#item-{key}"
-    if _may_self_assess(current, code):
+    work = _work(code)
+    if work is Work.SELF_ASSESS:
         form, save, text = SelfScoreForm(), store.self_assess, "note"
-    elif _may_inspect(current):
+    elif work is Work.INSPECT:
         form, save, text = InspectForm(), store.inspect, "reason"
     else:
         abort(403)
@@ -313,7 +326,7 @@ def score(round_id: int, code: str, key: str):
         try:
             save(db, current, code, key, float(form.points.data), form[text].data or "", who())
         except AssessmentError as error:
-            problem = str(error)
+            problem = words.refusal(error)
     if problem is not None:
         typed = {
             "key": key,
@@ -329,10 +342,6 @@ def score(round_id: int, code: str, key: str):
 # ---- evidence -----------------------------------------------------------------------------
 
 
-def _may_upload(current: Round, code: str) -> bool:
-    return _may_self_assess(current, code) or _may_inspect(current)
-
-
 def _attachment_dir() -> Path:
     return Path(current_app.config["WISHES_DATA_DIR"]) / "attachments"
 
@@ -342,7 +351,8 @@ def _attachment_dir() -> Path:
 def upload(round_id: int, code: str, key: str):
     db, current = get_db(), _round_or_404(round_id)
     _branch_of(current, code)
-    if not _may_upload(current, code):
+    work = _work(code)
+    if work is None:
         abort(403)
     back = url_for("assessment.branch", round_id=round_id, code=code) + f"#item-{key}"
     form = AttachmentForm()
@@ -372,10 +382,11 @@ def upload(round_id: int, code: str, key: str):
                 "size": (folder / stored_name).stat().st_size,
             },
             who(),
+            work,
         )
     except AssessmentError as error:
         (folder / stored_name).unlink(missing_ok=True)
-        flash(f"没有上传：{error}", "error")
+        flash(f"没有上传：{words.refusal(error)}", "error")
     else:
         flash(f"已上传「{filename}」。", "success")
     return redirect(back)

@@ -21,9 +21,10 @@ from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards.qr import public_url, qr_svg
 from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
+from ..states import IllegalMove
 from ..storage import get_db
 from . import definition as definitions
-from . import editing, store
+from . import editing, store, words
 from .forms import answer_form
 from .views import render_answer_page
 
@@ -54,7 +55,7 @@ def _save(qid: int, changed: dict[str, Any]):
     try:
         saved = store.save_draft(db, qid, changed, who().label)
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
-        flash(f"没有保存：{error}", "error")
+        flash(f"没有保存：{words.refusal(error)}", "error")
         return None
     _audit(db, "questionnaire_saved", qid, version=saved.number)
     flash(f"已保存为草稿（版本 {saved.number}），发布后患者才会看到。", "success")
@@ -89,7 +90,7 @@ def create():
     try:
         qid = store.create(db, form.definition(), who().label)
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
-        flash(f"没有新建：{error}", "error")
+        flash(f"没有新建：{words.refusal(error)}", "error")
         return redirect(url_for(".index"))
     _audit(db, "questionnaire_saved", qid, version=1, created=True)
     flash("已新建问卷草稿（版本 1），请添加题目，预览后发布。", "success")
@@ -111,7 +112,7 @@ def import_json():
     try:
         qid, version = store.import_definition(db, raw, who().label)
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
-        flash(f"没有导入：{error}", "error")
+        flash(f"没有导入：{words.refusal(error)}", "error")
         return redirect(url_for(".index"))
     _audit(db, "questionnaire_saved", qid, version=version.number, imported=True)
     flash(f"已导入为草稿（版本 {version.number}）。预览无误后请发布。", "success")
@@ -209,8 +210,8 @@ def publish(qid: int, vid: int):
     db = get_db()
     try:
         version = store.publish(db, qid, vid)
-    except store.QuestionnaireError as error:
-        flash(str(error), "error")
+    except (store.QuestionnaireError, IllegalMove) as error:
+        flash(words.refusal(error), "error")
         return redirect(url_for(".edit", qid=qid))
     _audit(db, "questionnaire_published", qid, version=version.number)
     flash(f"版本 {version.number} 已发布：患者现在看到的就是它。", "success")

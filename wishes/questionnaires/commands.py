@@ -7,7 +7,7 @@ from flask.cli import with_appcontext
 
 from ..storage import connect, database_path
 from . import definition as definitions
-from . import store
+from . import store, words
 
 MAX_BYTES = 1024 * 1024
 
@@ -47,7 +47,7 @@ def import_command(source, publish: bool) -> None:
         try:
             qid, version = store.import_definition(db, raw, "command line")
         except (definitions.DefinitionError, store.QuestionnaireError) as error:
-            raise click.ClickException(f"没有导入：{error}") from None
+            raise click.ClickException(f"没有导入：{words.refusal(error)}") from None
         if publish:
             store.publish(db, qid, version.id)
     state = "published" if publish else "saved as a draft"

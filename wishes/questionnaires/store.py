@@ -2,6 +2,10 @@
 
 A published version is frozen: patients answered exactly what it says. Editing after
 publication works on a new draft version, so old responses keep the questions they answered.
+
+A version is a draft, the published one, or superseded (published once, then replaced): its
+state is read inside the transaction that edits or publishes it and checked there against
+VERSION_MOVES (the wishes.states idiom). Refusals carry codes; `words` says them.
 """
 
 from __future__ import annotations
@@ -9,17 +13,48 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from sqlite_utils import Database
 
 from ..clock import local_day
+from ..states import Transitions
 from ..storage import transaction, utcnow
 from . import definition as definitions
 
 
 class QuestionnaireError(ValueError):
-    """A change that cannot be made; the message is for the admin, in Chinese."""
+    """A change that cannot be made: `code` says why (words.REFUSALS), `detail` fills it in."""
+
+    def __init__(self, code: str, **detail: Any) -> None:
+        self.code = code
+        self.detail = detail
+        super().__init__(code)
+
+
+class VersionState(StrEnum):
+    DRAFT = "draft"  # not published yet: edited in place
+    PUBLISHED = "published"  # the version patients answer now (one per questionnaire)
+    SUPERSEDED = "superseded"  # published once, replaced since; its responses keep it
+
+
+class VersionMove(StrEnum):
+    EDIT = "edit"  # rewrite the wording
+    PUBLISH = "publish"  # make it the one patients answer (a superseded one again, too)
+
+
+# Publishing one version supersedes the one published before it, in the same transaction.
+
+VERSION_MOVES: Transitions[VersionState, VersionMove] = Transitions(
+    {
+        VersionMove.EDIT: ([VersionState.DRAFT], VersionState.DRAFT),
+        VersionMove.PUBLISH: (
+            [VersionState.DRAFT, VersionState.SUPERSEDED],
+            VersionState.PUBLISHED,
+        ),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -111,6 +146,19 @@ def latest_version(db: Database, questionnaire_id: int) -> Version:
     return versions(db, questionnaire_id)[0]
 
 
+def state_of(db: Database, version: Version) -> VersionState:
+    """The version's state as stored now: inside a transaction, as it will stay till commit."""
+    live = db.execute(
+        "SELECT published_version_id FROM questionnaires WHERE id = ?", [version.questionnaire_id]
+    ).fetchone()
+    if live and live[0] == version.id:
+        return VersionState.PUBLISHED
+    published_at = db.execute(
+        "SELECT published_at FROM questionnaire_versions WHERE id = ?", [version.id]
+    ).fetchone()[0]
+    return VersionState.DRAFT if published_at is None else VersionState.SUPERSEDED
+
+
 def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[str, Any]]:
     """Every question ever asked, newest wording first: figures follow keys across versions."""
     seen: dict[str, dict[str, Any]] = {}
@@ -134,10 +182,7 @@ def _check_keys_keep_their_type(db: Database, questionnaire_id: int, new: dict) 
     for question in new["questions"]:
         was = earlier.get(question["key"])
         if was and was != question["type"]:
-            raise QuestionnaireError(
-                f"题目「{question['key']}」在以前的版本里是"
-                f"「{definitions.QUESTION_TYPES[was]}」，换题型请用新的 key"
-            )
+            raise QuestionnaireError("key_changes_type", key=question["key"], was=was)
 
 
 def create(db: Database, definition: dict[str, Any], by: str) -> int:
@@ -146,7 +191,7 @@ def create(db: Database, definition: dict[str, Any], by: str) -> int:
     now = utcnow()
     with transaction(db):
         if questionnaire(db, definition["slug"]):
-            raise QuestionnaireError(f"已有网址名为「{definition['slug']}」的问卷")
+            raise QuestionnaireError("slug_taken", slug=definition["slug"])
         qid = db["questionnaires"].insert({"slug": definition["slug"], "created_at": now}).last_pk
         db["questionnaire_versions"].insert(
             {
@@ -161,16 +206,18 @@ def create(db: Database, definition: dict[str, Any], by: str) -> int:
 
 
 def save_draft(db: Database, questionnaire_id: int, definition: dict[str, Any], by: str) -> Version:
-    """Write `definition` to the draft version, opening a new draft if the latest is published."""
+    """Write `definition` to the draft version, opening a new draft if the latest is not one
+    (published, or superseded) as it stands inside this transaction: a version published
+    meanwhile keeps its wording."""
     definition = definitions.parse(definition)
     now = utcnow()
     with transaction(db):
         latest = latest_version(db, questionnaire_id)
         if definition["slug"] != latest.slug:
-            raise QuestionnaireError("问卷的网址名不能修改（已印出的二维码会失效）")
+            raise QuestionnaireError("slug_fixed")
         _check_keys_keep_their_type(db, questionnaire_id, definition)
         body = definitions.dumps(definition)
-        if latest.published_at is None:
+        if VERSION_MOVES.allows(VersionMove.EDIT, state_of(db, latest)):
             db["questionnaire_versions"].update(
                 latest.id, {"definition": body, "created_at": now, "created_by": by}
             )
@@ -193,11 +240,13 @@ def save_draft(db: Database, questionnaire_id: int, definition: dict[str, Any], 
 
 
 def publish(db: Database, questionnaire_id: int, version_id: int) -> Version:
-    """Make a version the one patients answer; it is frozen from now on."""
+    """Make a version the one patients answer; it is frozen from now on, and the one they
+    answered before is superseded. Raises IllegalMove for the version already published."""
     with transaction(db):
         chosen = version(db, version_id)
         if chosen is None or chosen.questionnaire_id != questionnaire_id:
-            raise QuestionnaireError("没有这个版本")
+            raise QuestionnaireError("no_such_version")
+        VERSION_MOVES.target(VersionMove.PUBLISH, state_of(db, chosen), chosen)
         if chosen.published_at is None:
             db["questionnaire_versions"].update(version_id, {"published_at": utcnow()})
         db["questionnaires"].update(questionnaire_id, {"published_version_id": version_id})
