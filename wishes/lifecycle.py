@@ -306,6 +306,14 @@ def submit(
     return {**row, "id": wish_id}
 
 
+def target(move: Action, wish: dict[str, Any]) -> State:
+    """The state `move` leads the wish to from its state; raises the refusal it meets there."""
+    state = State(wish["state"])
+    if move is Action.CLAIM and state in (State.CLAIMED, State.IN_PROGRESS):
+        raise AlreadyClaimed(move, state, wish)  # someone was quicker
+    return TRANSITIONS.target(move, state, wish)
+
+
 def _move(
     db: Database,
     wish_id: int,
@@ -326,9 +334,7 @@ def _move(
             raise WishNotFound(wish_id)
         wish = rows[0]
         state = State(wish["state"])
-        if action is Action.CLAIM and state in (State.CLAIMED, State.IN_PROGRESS):
-            raise AlreadyClaimed(action, state, wish)
-        to_state = TRANSITIONS.target(action, state, wish)
+        to_state = target(action, wish)
         if seen is not None and wish["branch_code"] != seen.branch_code:
             raise BranchChanged(action, state, wish)
         claimer = wish["claimed_by_user_id"]

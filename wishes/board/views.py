@@ -152,13 +152,14 @@ def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, 
     page's order. Only the posted move's form reads the request; the others start empty."""
     db = get_db()
     state = State(wish["state"])
+    branches, departments = organisation.branches(db), organisation.departments(db)
     forms: dict[Action, WishActionForm] = {}
     for form_class in WISH_FORMS:
         move = form_class.move
         if not lifecycle.TRANSITIONS.allows(move, state) or not may(current_user, move, wish):
             continue
         form = form_class() if form_class is posted else form_class(formdata=None)
-        form.fit(wish, organisation.branches(db), organisation.departments(db))
+        form.fit(wish, branches, departments)
         for field in form:  # the forms share field names (reason, note): ids of their own
             field.id = field.label.field_id = f"{move}-{field.id}"
         forms[move] = form
@@ -166,7 +167,11 @@ def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, 
 
 
 def _render_wish(
-    wish: dict[str, Any], forms: dict[str, Any], *, phone: str | None = None, status: int = 200
+    wish: dict[str, Any],
+    forms: dict[Action, WishActionForm],
+    *,
+    phone: str | None = None,
+    status: int = 200,
 ):
     db = get_db()
     response = make_response(
@@ -262,7 +267,10 @@ def _posted(wish_id: int, form_class: type[F]) -> tuple[dict[str, Any], F]:
     if form is None:  # allowed for the role, but not in the wish's state as read now
         if not ActionForm().validate_on_submit():  # the CSRF token still has to be right
             abort(400)
-        flash(glossary.refusal(IllegalMove(move, State(wish["state"]), wish)), "error")
+        try:
+            lifecycle.target(move, wish)
+        except IllegalMove as error:
+            flash(glossary.refusal(error), "error")
         abort(_back_to(wish_id))
     if not form.validate_on_submit():
         if form.csrf_token.errors:
