@@ -2,12 +2,14 @@ import http.cookiejar
 import io
 import re
 import threading
+import urllib.error
 import urllib.parse
 import urllib.request
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import STAFF, csrf_token, flashes, login, page_token
+from conftest import PASSWORD, STAFF, csrf_token, flashes, login, page_token
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
@@ -404,3 +406,73 @@ def test_unknown_wishes_and_actions_are_friendly_404s(client, staff):
     assert client.get("/board/wishes/999999").status_code == 404
     token = csrf_token(client, "/board")
     assert client.post("/board/wishes/1/teleport", data={"csrf_token": token}).status_code == 404
+
+
+RACE_ROUNDS = 60
+
+
+def test_a_claim_racing_a_reroute_never_leaves_the_wish_claimed_at_the_other_branch(app, db, staff):
+    """A member of 儿科 claims a wish at the moment the office re-routes it to 总务后勤: the
+    claim lands first (and the re-route clears it), or it is refused; never a wish at 总务后勤
+    claimed by 儿科's member. Real concurrent requests on the real SQLite file, many rounds: the
+    claim used to check the wish's state inside its transaction but not its branch, and landed
+    after the re-route in most rounds (36 and 43 of 60 in two runs)."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_port}"
+    try:
+        people = {"member_a": _browser(base), "triager": _browser(base)}
+        for name, browse in people.items():
+            token = _token(browse("/login"))
+            browse("/login", {"username": name, "password": PASSWORD, "csrf_token": token})
+        tokens = {name: _token(browse("/board")) for name, browse in people.items()}
+        wrong, outcomes = [], Counter()
+        for _round in range(RACE_ROUNDS):
+            wish = new_wish(db)
+            posts = {
+                "member_a": (f"/board/wishes/{wish['id']}/claim", {"kind": "person"}),
+                "triager": (
+                    f"/board/wishes/{wish['id']}/reroute",
+                    {"branch": "logistics", "reason": "属于后勤"},
+                ),
+            }
+            start = threading.Barrier(len(people))
+            pages = {}
+
+            def post(name, start=start, pages=pages, posts=posts):
+                path, fields = posts[name]
+                start.wait()
+                try:
+                    pages[name] = people[name](path, {**fields, "csrf_token": tokens[name]})
+                except urllib.error.HTTPError as error:  # 403: it was at 总务后勤 already
+                    pages[name] = error.code
+
+            threads = [threading.Thread(target=post, args=(name,)) for name in people]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            stored = db["wishes"].get(wish["id"])
+            ended = (stored["branch_code"], stored["state"], stored["claimed_by_user_id"])
+            if ended != ("logistics", State.OPEN, None):  # re-routed last, or refused
+                wrong.append(ended)
+            member = pages["member_a"]
+            outcomes[member if isinstance(member, int) else " ".join(flashes(member))] += 1
+        assert not wrong, f"{len(wrong)} of {RACE_ROUNDS} rounds: {wrong[:3]}"
+        assert set(outcomes) <= {
+            403,
+            "认领成功：患者会看到由「member_a」认领。",
+            "这个心愿刚被改派到其他党支部，不能认领。页面已刷新为最新状态。",
+        }, outcomes
+    finally:
+        server.shutdown()
+
+
+def test_the_next_step_comes_before_handing_back_or_declining(client, db, staff):
+    wish = claimed_by(db, staff)
+    login(client, "secretary_a")
+    html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
+    shown = re.findall(r'<section class="action-block" id="action-([a-z_]+)"', html)
+    assert shown == ["start", "fulfil", "hand_back", "reroute", "decline"]
+    buttons = re.findall(r'<button type="submit" class="button [^"]+">([^<]+)</button>', html)
+    assert buttons == ["开始办理", "登记办结", "退回", "改派", "标记为未能实现"]

@@ -242,3 +242,6 @@ def init_app(app: Flask) -> None:
 
     app.add_template_filter(unit_name, "unit_name")
     app.add_template_global(switch_links, "language_links")  # global: macros see it
+    from . import glossary  # the words for a wish's states and moves, on every kind of page
+
+    app.add_template_global(glossary, "glossary")

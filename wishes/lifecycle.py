@@ -1,9 +1,12 @@
 """The wish state machine: the only code that changes a wish.
 
 Every move is one function. It runs in one transaction that holds the write lock
-(BEGIN IMMEDIATE), re-reads the wish's state inside it, refuses an illegal move, updates
-the wish and appends its event (who, when, what, why). Because the state is checked under
-the write lock, two simultaneous claims cannot both succeed.
+(BEGIN IMMEDIATE), re-reads the wish inside it, refuses an illegal move, updates the wish and
+appends its event (who, when, what, why). What is checked is what is read inside the
+transaction: the wish's state (against TRANSITIONS), and, when the caller says how it saw
+the wish (`Seen`: its branch and claimer, what a permission is decided on), that the wish is
+still so. Two simultaneous claims cannot both succeed, and a claim that races a re-route
+cannot land on the wish at its new branch.
 
     submitted ─► triage ─(triage)─► open ─(claim)─► claimed ─(start)─► in_progress
                   │                  ▲  │             │  │                 │
@@ -11,6 +14,8 @@ the write lock, two simultaneous claims cannot both succeed.
                                      └─(hand back / re-route)                   │
                                       claimed / in_progress ─(fulfil)─► fulfilled
                                                fulfilled ─(follow up)─► followed_up
+
+Refusals are exceptions with a `code`; the words for people are in wishes/glossary.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import notifications
+from . import notifications, states
 from .clock import local_day
 from .search import index_text
 from .storage import transaction, utcnow, write_together
@@ -41,6 +46,8 @@ class State(StrEnum):
 
 
 class Action(StrEnum):
+    """What happens to a wish: the two events of its arrival, then the moves of TRANSITIONS."""
+
     SUBMIT = "submit"
     ROUTE = "route"
     TRIAGE = "triage"
@@ -59,20 +66,25 @@ class ClaimantKind(StrEnum):
     PERSON = "person"
 
 
-# action -> (states it may start from, state it leads to)
-TRANSITIONS: dict[Action, tuple[frozenset[State], State]] = {
-    Action.TRIAGE: (frozenset({State.TRIAGE}), State.OPEN),
-    Action.CLAIM: (frozenset({State.OPEN}), State.CLAIMED),
-    Action.HAND_BACK: (frozenset({State.CLAIMED, State.IN_PROGRESS}), State.OPEN),
-    Action.REROUTE: (frozenset({State.OPEN, State.CLAIMED, State.IN_PROGRESS}), State.OPEN),
-    Action.START: (frozenset({State.CLAIMED}), State.IN_PROGRESS),
-    Action.FULFIL: (frozenset({State.CLAIMED, State.IN_PROGRESS}), State.FULFILLED),
-    Action.FOLLOW_UP: (frozenset({State.FULFILLED}), State.FOLLOWED_UP),
-    Action.DECLINE: (
-        frozenset({State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS}),
-        State.DECLINED,
-    ),
-}
+# move -> (states it may start from, state it leads to)
+TRANSITIONS: states.Transitions[State, Action] = states.Transitions(
+    {
+        Action.TRIAGE: ({State.TRIAGE}, State.OPEN),
+        Action.CLAIM: ({State.OPEN}, State.CLAIMED),
+        Action.HAND_BACK: ({State.CLAIMED, State.IN_PROGRESS}, State.OPEN),
+        Action.REROUTE: ({State.OPEN, State.CLAIMED, State.IN_PROGRESS}, State.OPEN),
+        Action.START: ({State.CLAIMED}, State.IN_PROGRESS),
+        Action.FULFIL: ({State.CLAIMED, State.IN_PROGRESS}, State.FULFILLED),
+        Action.FOLLOW_UP: ({State.FULFILLED}, State.FOLLOWED_UP),
+        Action.DECLINE: (
+            {State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS},
+            State.DECLINED,
+        ),
+    }
+)
+
+# The moves that carry a claim on: made on the claim seen, never on one made since.
+ON_A_CLAIM = frozenset({Action.HAND_BACK, Action.START, Action.FULFIL})
 
 # The alphabet of tracking codes: no 0/O, 1/I/L, so a code can be read aloud and typed back.
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -116,22 +128,57 @@ class WishEntry:
     contact_consent: bool = False
 
 
-class IllegalMove(Exception):
-    """A move that the wish's current state does not allow (e.g. fulfil an unclaimed wish)."""
+@dataclass(frozen=True)
+class Seen:
+    """The wish as the caller decided on it: its branch and its claimer, which are what a
+    permission reads (accounts/permissions.py). A move given one is refused when the wish,
+    read inside the move's transaction, is at another branch now, or (for the moves that carry
+    a claim on, ON_A_CLAIM) has another claimer: the decision was about another wish."""
 
-    def __init__(self, action: Action, state: State | None, wish: dict[str, Any] | None = None):
-        self.action = action
-        self.state = state
-        self.wish = wish
-        super().__init__(f"cannot {action} a wish that is {state}")
+    branch_code: str | None
+    claimed_by_user_id: int | None = None
+
+    @classmethod
+    def of(cls, wish: dict[str, Any]) -> Seen:
+        return cls(wish.get("branch_code"), wish.get("claimed_by_user_id"))
+
+
+# The refusals. Each has a `code`, which the glossary turns into words.
+IllegalMove = states.IllegalMove  # the move does not start from the wish's state
+
+
+class AlreadyClaimed(IllegalMove):
+    """A claim of a wish someone else claimed first."""
+
+    code = "already_claimed"
+
+
+class BranchChanged(IllegalMove):
+    """The wish was sent to another branch after the caller saw it (a re-route, say)."""
+
+    code = "branch_changed"
+
+
+class ClaimerChanged(IllegalMove):
+    """The wish was handed back, or claimed by someone else, after the caller saw it."""
+
+    code = "claimer_changed"
+
+
+class SameBranch(IllegalMove):
+    """A re-route to the branch the wish is at already."""
+
+    code = "same_branch"
 
 
 class WishNotFound(LookupError):
-    pass
+    code = "wish_not_found"
 
 
 class UnknownBranch(ValueError):
     """A triage or re-route to a branch that does not exist or is no longer active."""
+
+    code = "unknown_branch"
 
 
 def new_tracking_code() -> str:
@@ -259,18 +306,27 @@ def submit(
     return {**row, "id": wish_id}
 
 
+def target(move: Action, wish: dict[str, Any]) -> State:
+    """The state `move` leads the wish to from its state; raises the refusal it meets there."""
+    state = State(wish["state"])
+    if move is Action.CLAIM and state in (State.CLAIMED, State.IN_PROGRESS):
+        raise AlreadyClaimed(move, state, wish)  # someone was quicker
+    return TRANSITIONS.target(move, state, wish)
+
+
 def _move(
     db: Database,
     wish_id: int,
     action: Action,
     actor: Actor,
     *,
+    seen: Seen | None = None,
     at: str | None = None,
     reason: str = "",
     changes: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    allowed_from, to_state = TRANSITIONS[action]
+    """Make one move in one transaction, checked against the wish as read inside it."""
     at = at or utcnow()
     with transaction(db):
         rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
@@ -278,8 +334,12 @@ def _move(
             raise WishNotFound(wish_id)
         wish = rows[0]
         state = State(wish["state"])
-        if state not in allowed_from:
-            raise IllegalMove(action, state, wish)
+        to_state = target(action, wish)
+        if seen is not None and wish["branch_code"] != seen.branch_code:
+            raise BranchChanged(action, state, wish)
+        claimer = wish["claimed_by_user_id"]
+        if seen is not None and action in ON_A_CLAIM and claimer != seen.claimed_by_user_id:
+            raise ClaimerChanged(action, state, wish)
         update = {"state": str(to_state), "updated_at": at, **(changes or {})}
         db["wishes"].update(wish_id, update)
         _event(
@@ -305,13 +365,22 @@ _NO_CLAIM = {
     "claimed_at": None,
 }
 
+# Every move below takes `seen`: the wish as the caller decided on it (None: no such check,
+# for the demo data and the command line). The board passes what its permission check read.
+
 
 def triage(
-    db: Database, wish_id: int, branch_code: str, actor: Actor, *, at: str | None = None
+    db: Database,
+    wish_id: int,
+    branch_code: str,
+    actor: Actor,
+    *,
+    seen: Seen | None = None,
+    at: str | None = None,
 ) -> dict[str, Any]:
     """The Party-building office sends a wish waiting for triage to a branch."""
     at = at or utcnow()
-    return _send_to_branch(db, wish_id, Action.TRIAGE, branch_code, actor, at, reason="")
+    return _send_to_branch(db, wish_id, Action.TRIAGE, branch_code, actor, at, "", seen)
 
 
 def claim(
@@ -321,6 +390,7 @@ def claim(
     kind: ClaimantKind,
     name: str,
     *,
+    seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
     """Claim an open wish as a branch, a department or a person; `name` is what patients see."""
@@ -332,13 +402,21 @@ def claim(
         "claimed_by_user_id": actor.user_id,
         "claimed_at": at,
     }
-    return _move(db, wish_id, Action.CLAIM, actor, at=at, changes=changes)
+    return _move(db, wish_id, Action.CLAIM, actor, seen=seen, at=at, changes=changes)
 
 
 def hand_back(
-    db: Database, wish_id: int, actor: Actor, reason: str, *, at: str | None = None
+    db: Database,
+    wish_id: int,
+    actor: Actor,
+    reason: str,
+    *,
+    seen: Seen | None = None,
+    at: str | None = None,
 ) -> dict[str, Any]:
-    return _move(db, wish_id, Action.HAND_BACK, actor, at=at, reason=reason, changes=_NO_CLAIM)
+    return _move(
+        db, wish_id, Action.HAND_BACK, actor, seen=seen, at=at, reason=reason, changes=_NO_CLAIM
+    )
 
 
 def reroute(
@@ -348,27 +426,39 @@ def reroute(
     actor: Actor,
     reason: str,
     *,
+    seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
     """Send a wish to another branch; the router's first choice stays beside the new branch."""
-    return _send_to_branch(db, wish_id, Action.REROUTE, branch_code, actor, at or utcnow(), reason)
+    at = at or utcnow()
+    return _send_to_branch(db, wish_id, Action.REROUTE, branch_code, actor, at, reason, seen)
 
 
 def _send_to_branch(
-    db: Database, wish_id: int, action: Action, branch_code: str, actor: Actor, at: str, reason: str
+    db: Database,
+    wish_id: int,
+    action: Action,
+    branch_code: str,
+    actor: Actor,
+    at: str,
+    reason: str,
+    seen: Seen | None,
 ) -> dict[str, Any]:
     """Triage and re-route: the new branch must exist, and its time to claim starts now."""
     with transaction(db):
         if not _is_active_branch(db, branch_code):
             raise UnknownBranch(branch_code)
-        current = db.execute("SELECT branch_code FROM wishes WHERE id = ?", [wish_id]).fetchone()
-        if action is Action.REROUTE and current and current[0] == branch_code:
-            raise IllegalMove(action, None, {"branch_code": branch_code})
+        current = db.execute(
+            "SELECT state, branch_code FROM wishes WHERE id = ?", [wish_id]
+        ).fetchone()
+        if action is Action.REROUTE and current and current[1] == branch_code:
+            raise SameBranch(action, State(current[0]), {"branch_code": branch_code})
         wish = _move(
             db,
             wish_id,
             action,
             actor,
+            seen=seen,
             at=at,
             reason=reason,
             changes={**_NO_CLAIM, "branch_code": branch_code, "routed_at": at},
@@ -377,8 +467,10 @@ def _send_to_branch(
         return wish
 
 
-def start(db: Database, wish_id: int, actor: Actor, *, at: str | None = None) -> dict[str, Any]:
-    return _move(db, wish_id, Action.START, actor, at=at)
+def start(
+    db: Database, wish_id: int, actor: Actor, *, seen: Seen | None = None, at: str | None = None
+) -> dict[str, Any]:
+    return _move(db, wish_id, Action.START, actor, seen=seen, at=at)
 
 
 def fulfil(
@@ -388,6 +480,7 @@ def fulfil(
     note: str,
     *,
     photo: str | None = None,
+    seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
     """Record what was done; `note` is shown to the patient, `photo` (a file name) to staff."""
@@ -397,6 +490,7 @@ def fulfil(
         wish_id,
         Action.FULFIL,
         actor,
+        seen=seen,
         at=at,
         changes={"fulfilment_note": note, "fulfilment_photo": photo, "fulfilled_at": at},
     )
@@ -409,6 +503,7 @@ def follow_up(
     confirmed: bool,
     note: str = "",
     *,
+    seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
     at = at or utcnow()
@@ -417,6 +512,7 @@ def follow_up(
         wish_id,
         Action.FOLLOW_UP,
         actor,
+        seen=seen,
         at=at,
         reason=note,
         changes={"patient_confirmed": int(confirmed), "closed_at": at},
@@ -424,7 +520,13 @@ def follow_up(
 
 
 def decline(
-    db: Database, wish_id: int, actor: Actor, reason: str, *, at: str | None = None
+    db: Database,
+    wish_id: int,
+    actor: Actor,
+    reason: str,
+    *,
+    seen: Seen | None = None,
+    at: str | None = None,
 ) -> dict[str, Any]:
     """Decline with a reason the patient reads on the tracking page."""
     at = at or utcnow()
@@ -433,6 +535,7 @@ def decline(
         wish_id,
         Action.DECLINE,
         actor,
+        seen=seen,
         at=at,
         reason=reason,
         changes={"decline_reason": reason, "closed_at": at},

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from .. import audit
+from .. import audit, glossary
 from ..audiences import AreaBlueprint, Audience
 from ..organisation import store as organisation
 from ..paging import page_number
@@ -265,7 +265,7 @@ def audit_log():
     page = page_number(request.args)
     rows, total = audit.events(
         get_db(),
-        action=action if action in audit.LOG_ACTIONS else "",
+        action=action if action in glossary.LOG_EVENTS else "",
         actor=actor,
         subject=subject,
         page=page,
@@ -276,7 +276,7 @@ def audit_log():
         total=total,
         page=page,
         per_page=audit.PER_PAGE,
-        actions=audit.LOG_ACTIONS,
+        actions=glossary.LOG_EVENTS,
         action=action,
         actor=actor,
         subject=subject,

@@ -1,6 +1,12 @@
-"""The board's filter form (GET, no state change) and one form per action on a wish."""
+"""The board's filter form (GET, no state change) and one form per move on a wish.
+
+Each move's form names its move (`move`): the wish page shows the forms of WISH_FORMS, in
+that order, that the visitor may use in the wish's state; the move's view (views.py) reads it.
+"""
 
 from __future__ import annotations
+
+from typing import Any, ClassVar
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileAllowed, FileField
@@ -15,8 +21,9 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from ..glossary import STATES
 from ..intake.forms import clean_line, clean_text
-from ..lifecycle import ClaimantKind
+from ..lifecycle import Action, ClaimantKind
 from ..pageform import PageForm
 from .store import SORTS
 
@@ -25,15 +32,6 @@ NOTE_MAX = 500
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": "jpg", b"\x89PNG\r\n\x1a\n": "png"}
 
-STATE_LABELS = {
-    "triage": "待分诊",
-    "open": "待认领",
-    "claimed": "已认领",
-    "in_progress": "办理中",
-    "fulfilled": "已实现",
-    "followed_up": "已回访",
-    "declined": "未能实现",
-}
 SORT_LABELS = {
     "newest": "最新提交",
     "oldest": "最早提交",
@@ -49,7 +47,9 @@ class BoardFilterForm(Form):
     q = SearchField(_l("搜索"), filters=[clean_line], validators=[Optional(), Length(max=100)])
     branch = SelectField(_l("党支部"), choices=[], validate_choice=False)
     state = SelectField(
-        _l("状态"), choices=lambda: [("", "全部状态"), *STATE_LABELS.items()], validate_choice=False
+        _l("状态"),
+        choices=lambda: [("", "全部状态"), *((str(s), name) for s, name in STATES.items())],
+        validate_choice=False,
     )
     overdue = BooleanField(_l("只看超时"))
     mine = BooleanField(_l("我认领的"))
@@ -72,17 +72,28 @@ def _branch_choices(branches: list[dict], first: list[tuple[str, float]] | None 
 
 
 class ActionForm(PageForm):
-    """An action with nothing to fill in (start, reveal the phone): the CSRF token only."""
+    """A form with nothing to fill in (reveal the phone): the CSRF token only."""
 
 
-class TriageForm(PageForm):
+class WishActionForm(PageForm):
+    """The form of one move on a wish."""
+
+    move: ClassVar[Action]
+
+    def fit(self, wish: dict[str, Any], branches: list[dict], departments: list[dict]) -> None:
+        """Fill in the choices that depend on the wish and the organisation."""
+
+
+class TriageForm(WishActionForm):
+    move = Action.TRIAGE
     branch = RadioField(_l("转交给"), validators=[DataRequired(_l("请选择一个党支部"))])
 
-    def set_branches(self, branches, suggestions=None) -> None:
-        self.branch.choices = _branch_choices(branches, suggestions)
+    def fit(self, wish, branches, departments) -> None:
+        self.branch.choices = _branch_choices(branches, wish["router_suggestions"])
 
 
-class ClaimForm(PageForm):
+class ClaimForm(WishActionForm):
+    move = Action.CLAIM
     kind = RadioField(
         _l("以什么名义认领"),
         choices=lambda: [
@@ -95,7 +106,7 @@ class ClaimForm(PageForm):
     )
     department = SelectField(_l("科室"), choices=[], validate_choice=False)
 
-    def set_departments(self, departments: list[dict]) -> None:
+    def fit(self, wish, branches, departments) -> None:
         self.department.choices = [("", "— 请选择科室 —")] + [
             (d["code"], d["name"]) for d in departments
         ]
@@ -106,7 +117,11 @@ class ClaimForm(PageForm):
             raise ValidationError("以科室名义认领时，请选择科室")
 
 
-class ReasonForm(PageForm):
+class StartForm(WishActionForm):
+    move = Action.START
+
+
+class ReasonForm(WishActionForm):
     """Hand back or decline: a reason is required (a decline's is read by the patient)."""
 
     reason = TextAreaField(
@@ -116,16 +131,29 @@ class ReasonForm(PageForm):
     )
 
 
+class HandBackForm(ReasonForm):
+    move = Action.HAND_BACK
+
+
+class DeclineForm(ReasonForm):
+    move = Action.DECLINE
+
+
 class RerouteForm(ReasonForm):
+    move = Action.REROUTE
     branch = SelectField(_l("改派给"), choices=[], validators=[DataRequired(_l("请选择党支部"))])
 
-    def set_branches(self, branches, suggestions=None, exclude: str | None = None) -> None:
+    def fit(self, wish, branches, departments) -> None:
         self.branch.choices = [("", "— 请选择党支部 —")] + [
-            choice for choice in _branch_choices(branches, suggestions) if choice[0] != exclude
+            choice
+            for choice in _branch_choices(branches, wish["router_suggestions"])
+            if choice[0] != wish["branch_code"]
         ]
 
 
-class FulfilForm(PageForm):
+class FulfilForm(WishActionForm):
+    move = Action.FULFIL
+
     note = TextAreaField(
         _l("做了什么（患者会看到）"),
         filters=[clean_text],
@@ -157,7 +185,9 @@ def photo_type(head: bytes) -> str | None:
     return None
 
 
-class FollowUpForm(PageForm):
+class FollowUpForm(WishActionForm):
+    move = Action.FOLLOW_UP
+
     confirmed = RadioField(
         _l("患者确认心愿已实现了吗"),
         choices=lambda: [("yes", "已确认"), ("no", "未确认 / 联系不上")],
@@ -166,3 +196,17 @@ class FollowUpForm(PageForm):
     note = TextAreaField(
         _l("回访记录"), filters=[clean_text], validators=[Optional(), Length(max=NOTE_MAX)]
     )
+
+
+# The wish page's forms, in the order a person works through a wish: the next step first,
+# handing back, re-routing and declining after it.
+WISH_FORMS: tuple[type[WishActionForm], ...] = (
+    TriageForm,
+    ClaimForm,
+    StartForm,
+    FulfilForm,
+    FollowUpForm,
+    HandBackForm,
+    RerouteForm,
+    DeclineForm,
+)

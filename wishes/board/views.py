@@ -1,16 +1,20 @@
-"""The claim board: the list of wishes, one wish's page, and every action on a wish.
+"""The claim board: the list of wishes, one wish's page, and every move on a wish.
 
-Every action is a POST with a CSRF token, checked against the visitor's role and branch
-(accounts.permissions) and carried out by the state machine (lifecycle), which refuses
-moves the wish's state does not allow and writes the event in the same transaction.
+Every move is a POST with a CSRF token to its own view (`/board/wishes/<id>/<move>`), with its
+own form (forms.py). The view loads the wish, checks the visitor's role and branch
+(accounts.permissions) and the form (`_posted`), then makes the move through the state machine
+(lifecycle), telling it how the permission check saw the wish (`lifecycle.Seen`): the move
+re-checks state, branch and claimer inside its transaction and refuses with a code if the wish
+changed meanwhile; `_moved` says what was done, or why not (glossary), on the wish's page.
 """
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     abort,
@@ -25,41 +29,35 @@ from flask import (
 )
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
 
-from .. import audit, lifecycle
+from .. import audit, glossary, lifecycle
 from ..accounts import staff_required, who
-from ..accounts.permissions import WISH_RULES, Role, may
+from ..accounts.permissions import Role, may
 from ..audiences import AreaBlueprint, Audience
-from ..lifecycle import Actor, ClaimantKind, IllegalMove, State, UnknownBranch
+from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
 from ..organisation import store as organisation
 from ..paging import page_number
 from ..storage import get_db
 from . import store
 from .forms import (
-    STATE_LABELS,
+    WISH_FORMS,
     ActionForm,
     BoardFilterForm,
     ClaimForm,
+    DeclineForm,
     FollowUpForm,
     FulfilForm,
-    ReasonForm,
+    HandBackForm,
     RerouteForm,
+    StartForm,
     TriageForm,
+    WishActionForm,
     photo_type,
 )
 
 bp = AreaBlueprint("board", __name__, audience=Audience.STAFF)
-
-ACTION_LABELS = {
-    "triage": "分诊",
-    "claim": "认领",
-    "hand_back": "退回",
-    "reroute": "改派",
-    "start": "开始办理",
-    "fulfil": "登记办结",
-    "follow_up": "登记回访",
-    "decline": "标记为未能实现",
-}
+F = TypeVar("F", bound=WishActionForm)
 
 
 def _now() -> datetime:
@@ -82,7 +80,7 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
     if not branch:  # the default view: a branch's people see their branch
         branch = current_user.branch_code if current_user.role in ("member", "secretary") else ""
         form.branch.data = branch or "all"
-    state = form.state.data if form.state.data in STATE_LABELS else ""
+    state = form.state.data if form.state.data in glossary.STATES else ""
     return store.BoardQuery(
         branch=None if branch in ("", "all") else branch,
         states=(state,) if state else (),
@@ -114,7 +112,6 @@ def index():
         page=page,
         query=query,
         state_tabs=_state_tabs(form, page),
-        state_labels=STATE_LABELS,
         now=_now(),
         search_limit=store.SEARCH_LIMIT,
     )
@@ -126,7 +123,7 @@ def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, 
     args.pop("page", None)
     args["branch"] = form.branch.data
     tabs = []
-    for state, label in [("", "全部"), *STATE_LABELS.items()]:
+    for state, label in [("", "全部"), *glossary.STATES.items()]:
         args["state"] = state
         count = page.counts.get(state, 0) if state else sum(page.counts.values())
         tabs.append(
@@ -150,35 +147,31 @@ def _wish_or_404(wish_id: int) -> dict[str, Any]:
     return wish
 
 
-def _forms(wish: dict[str, Any], posted: str | None = None) -> dict[str, Any]:
-    """A form for every action this visitor may take on this wish in its current state.
-
-    Only the posted action's form reads the request; the others start empty.
-    """
+def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, WishActionForm]:
+    """A form for every move this visitor may make on this wish in its current state, in the
+    page's order. Only the posted move's form reads the request; the others start empty."""
     db = get_db()
-    suggestions = [tuple(s) for s in wish["router_suggestions"]]
     state = State(wish["state"])
-    forms: dict[str, Any] = {}
-    for action in ACTION_LABELS:
-        allowed_from, _ = lifecycle.TRANSITIONS[lifecycle.Action(action)]
-        if state not in allowed_from or not may(current_user, action, wish):
+    branches, departments = organisation.branches(db), organisation.departments(db)
+    forms: dict[Action, WishActionForm] = {}
+    for form_class in WISH_FORMS:
+        move = form_class.move
+        if not lifecycle.TRANSITIONS.allows(move, state) or not may(current_user, move, wish):
             continue
-        form_class = ACTION_FORMS[action]
-        form = form_class() if action == posted else form_class(formdata=None)
-        if isinstance(form, TriageForm):
-            form.set_branches(organisation.branches(db), suggestions)
-        elif isinstance(form, RerouteForm):
-            form.set_branches(organisation.branches(db), suggestions, exclude=wish["branch_code"])
-        elif isinstance(form, ClaimForm):
-            form.set_departments(organisation.departments(db))
+        form = form_class() if form_class is posted else form_class(formdata=None)
+        form.fit(wish, branches, departments)
         for field in form:  # the forms share field names (reason, note): ids of their own
-            field.id = field.label.field_id = f"{action}-{field.id}"
-        forms[action] = form
+            field.id = field.label.field_id = f"{move}-{field.id}"
+        forms[move] = form
     return forms
 
 
 def _render_wish(
-    wish: dict[str, Any], forms: dict[str, Any], *, phone: str | None = None, status: int = 200
+    wish: dict[str, Any],
+    forms: dict[Action, WishActionForm],
+    *,
+    phone: str | None = None,
+    status: int = 200,
 ):
     db = get_db()
     response = make_response(
@@ -188,8 +181,6 @@ def _render_wish(
             forms=forms,
             revealed_phone=phone,
             events=store.timeline(db, wish["id"]),
-            action_labels=ACTION_LABELS,
-            state_labels=STATE_LABELS,
             branch_names=organisation.branch_names(db),
             may_reveal=bool(wish["phone"]) and may(current_user, "reveal_phone", wish),
             reveal_form=ActionForm(formdata=None),
@@ -263,100 +254,150 @@ def _save_photo(wish_id: int, form: FulfilForm) -> str | None:
     return name
 
 
-def _perform(action: str, wish: dict[str, Any], form: Any) -> str:
-    """Carry out the action through the state machine; return what to tell the visitor."""
-    db, actor, wish_id = get_db(), _actor(), wish["id"]
-    if action == "triage":
-        lifecycle.triage(db, wish_id, form.branch.data, actor)
-        return "已分诊，心愿已转交给所选党支部。"
-    if action == "claim":
-        kind = ClaimantKind(form.kind.data)
-        name = {
-            ClaimantKind.BRANCH: organisation.branch_names(db).get(current_user.branch_code, ""),
-            ClaimantKind.DEPARTMENT: dict(form.department.choices).get(form.department.data, ""),
-            ClaimantKind.PERSON: current_user.name,
-        }[kind]
-        lifecycle.claim(db, wish_id, actor, kind, name)
-        return f"认领成功：患者会看到由「{name}」认领。"
-    if action == "hand_back":
-        lifecycle.hand_back(db, wish_id, actor, form.reason.data)
-        return "已退回，心愿重新等待认领。"
-    if action == "reroute":
-        lifecycle.reroute(db, wish_id, form.branch.data, actor, form.reason.data)
-        return "已改派给其他党支部。"
-    if action == "start":
-        lifecycle.start(db, wish_id, actor)
-        return "已标记为办理中。"
-    if action == "fulfil":
-        photo_name = _save_photo(wish_id, form)
+def _posted(wish_id: int, form_class: type[F]) -> tuple[dict[str, Any], F]:
+    """The wish and the valid form of a posted move; or the request ends here: 404 (no such
+    wish), 403 (not this visitor's to make), a refusal (not in the wish's state as read now),
+    400 (no valid CSRF token) or the page again with what was typed and what is wrong."""
+    move = form_class.move
+    wish = _wish_or_404(wish_id)
+    if not may(current_user, move, wish):
+        abort(403)
+    forms = _forms(wish, posted=form_class)
+    form = forms.get(move)
+    if form is None:  # allowed for the role, but not in the wish's state as read now
+        if not ActionForm().validate_on_submit():  # the CSRF token still has to be right
+            abort(400)
         try:
-            lifecycle.fulfil(db, wish_id, actor, form.note.data, photo=photo_name)
+            lifecycle.target(move, wish)
+        except IllegalMove as error:
+            flash(glossary.refusal(error), "error")
+        abort(_back_to(wish_id))
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            form.form_errors.append("页面停留太久已过期，请再提交一次（填写的内容还在）。")
+        abort(_render_wish(wish, forms, status=400))
+    return wish, form
+
+
+def _moved(wish: dict[str, Any], move: Action, make: Callable[[Seen], dict[str, Any]]):
+    """Make the move (`make`, given the wish as the permission check saw it) and go back to
+    the wish's page saying what was done, or why the state machine refused."""
+    try:
+        moved = make(Seen.of(wish))
+    except (IllegalMove, UnknownBranch) as error:
+        flash(glossary.refusal(error), "error")
+    else:
+        flash(glossary.done(move, moved), "success")
+    return _back_to(wish["id"])
+
+
+def _back_to(wish_id: int) -> Response:
+    return redirect(url_for("board.wish_page", wish_id=wish_id), 303)
+
+
+@bp.post("/board/wishes/<int:wish_id>/triage")
+@staff_required()
+def triage(wish_id: int):
+    wish, form = _posted(wish_id, TriageForm)
+    return _moved(
+        wish,
+        Action.TRIAGE,
+        lambda seen: lifecycle.triage(get_db(), wish_id, form.branch.data, _actor(), seen=seen),
+    )
+
+
+@bp.post("/board/wishes/<int:wish_id>/claim")
+@staff_required()
+def claim(wish_id: int):
+    wish, form = _posted(wish_id, ClaimForm)
+    db, kind = get_db(), ClaimantKind(form.kind.data)
+    name = {
+        ClaimantKind.BRANCH: organisation.branch_names(db).get(current_user.branch_code, ""),
+        ClaimantKind.DEPARTMENT: dict(form.department.choices).get(form.department.data, ""),
+        ClaimantKind.PERSON: current_user.name,
+    }[kind]
+    return _moved(
+        wish,
+        Action.CLAIM,
+        lambda seen: lifecycle.claim(db, wish_id, _actor(), kind, name, seen=seen),
+    )
+
+
+@bp.post("/board/wishes/<int:wish_id>/start")
+@staff_required()
+def start(wish_id: int):
+    wish, _form = _posted(wish_id, StartForm)
+    return _moved(
+        wish, Action.START, lambda seen: lifecycle.start(get_db(), wish_id, _actor(), seen=seen)
+    )
+
+
+@bp.post("/board/wishes/<int:wish_id>/fulfil")
+@staff_required()
+def fulfil(wish_id: int):
+    wish, form = _posted(wish_id, FulfilForm)
+    photo_name = _save_photo(wish_id, form)
+
+    def make(seen: Seen) -> dict[str, Any]:
+        try:
+            return lifecycle.fulfil(
+                get_db(), wish_id, _actor(), form.note.data, photo=photo_name, seen=seen
+            )
         except Exception:
             if photo_name:
                 (_photo_dir() / photo_name).unlink(missing_ok=True)
             raise
-        return "已登记办结，患者可以在查询页看到。"
-    if action == "follow_up":
-        lifecycle.follow_up(db, wish_id, actor, form.confirmed.data == "yes", form.note.data)
-        return "已登记回访。"
-    if action == "decline":
-        lifecycle.decline(db, wish_id, actor, form.reason.data)
-        return "已标记为未能实现，患者会看到您写的原因。"
-    raise AssertionError(action)
+
+    return _moved(wish, Action.FULFIL, make)
 
 
-def refusal(error: IllegalMove) -> str:
-    """Why a move was refused, in words the person who tried it understands."""
-    wish = error.wish or {}
-    if error.action is lifecycle.Action.CLAIM and error.state in (State.CLAIMED, State.IN_PROGRESS):
-        return f"手慢了一步：这个心愿已被「{wish.get('claimant_name') or '他人'}」认领。"
-    if error.state is None:
-        return "心愿已经在这个党支部了。"
-    verb = ACTION_LABELS.get(str(error.action), str(error.action))
-    return f"这个心愿现在是「{STATE_LABELS[error.state]}」，不能{verb}。页面已刷新为最新状态。"
-
-
-@bp.post("/board/wishes/<int:wish_id>/<action>")
+@bp.post("/board/wishes/<int:wish_id>/follow_up")
 @staff_required()
-def act(wish_id: int, action: str):
-    if action not in ACTION_LABELS:
-        abort(404)
-    wish = _wish_or_404(wish_id)
-    if not may(current_user, action, wish):
-        abort(403)
-    forms = _forms(wish, posted=action)
-    form = forms.get(action)
-    if form is None:  # allowed for the role, but not in the wish's state as this page saw it
-        if not ActionForm().validate_on_submit():  # the CSRF token still has to be right
-            abort(400)
-        flash(refusal(IllegalMove(lifecycle.Action(action), State(wish["state"]), wish)), "error")
-        return redirect(url_for("board.wish_page", wish_id=wish_id), 303)
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            form.form_errors.append("页面停留太久已过期，请再提交一次（填写的内容还在）。")
-        return _render_wish(wish, forms, status=400)
-    try:
-        done = _perform(action, wish, form)
-    except IllegalMove as error:
-        flash(refusal(error), "error")
-    except UnknownBranch:
-        flash("没有这个党支部，或它已停用。", "error")
-    else:
-        flash(done, "success")
-    return redirect(url_for("board.wish_page", wish_id=wish_id), 303)
+def follow_up(wish_id: int):
+    wish, form = _posted(wish_id, FollowUpForm)
+    confirmed = form.confirmed.data == "yes"
+    return _moved(
+        wish,
+        Action.FOLLOW_UP,
+        lambda seen: lifecycle.follow_up(
+            get_db(), wish_id, _actor(), confirmed, form.note.data, seen=seen
+        ),
+    )
 
 
-ACTION_FORMS = {
-    "triage": TriageForm,
-    "claim": ClaimForm,
-    "hand_back": ReasonForm,
-    "reroute": RerouteForm,
-    "start": ActionForm,
-    "fulfil": FulfilForm,
-    "follow_up": FollowUpForm,
-    "decline": ReasonForm,
-}
-assert set(ACTION_FORMS) == set(ACTION_LABELS) <= set(WISH_RULES)
+@bp.post("/board/wishes/<int:wish_id>/hand_back")
+@staff_required()
+def hand_back(wish_id: int):
+    wish, form = _posted(wish_id, HandBackForm)
+    return _moved(
+        wish,
+        Action.HAND_BACK,
+        lambda seen: lifecycle.hand_back(get_db(), wish_id, _actor(), form.reason.data, seen=seen),
+    )
+
+
+@bp.post("/board/wishes/<int:wish_id>/reroute")
+@staff_required()
+def reroute(wish_id: int):
+    wish, form = _posted(wish_id, RerouteForm)
+    return _moved(
+        wish,
+        Action.REROUTE,
+        lambda seen: lifecycle.reroute(
+            get_db(), wish_id, form.branch.data, _actor(), form.reason.data, seen=seen
+        ),
+    )
+
+
+@bp.post("/board/wishes/<int:wish_id>/decline")
+@staff_required()
+def decline(wish_id: int):
+    wish, form = _posted(wish_id, DeclineForm)
+    return _moved(
+        wish,
+        Action.DECLINE,
+        lambda seen: lifecycle.decline(get_db(), wish_id, _actor(), form.reason.data, seen=seen),
+    )
 
 
 def _overdue_navigation() -> dict[str, Any]:
@@ -368,8 +409,9 @@ def _overdue_navigation() -> dict[str, Any]:
     if current_user.role in (Role.MEMBER, Role.SECRETARY):
         return {"mine": counts.get(current_user.branch_code, 0), "by_branch": None}
     names = organisation.branch_names(db)
+    waiting = str(glossary.STATES[State.TRIAGE])  # no branch yet
     by_branch = sorted(
-        ((code, names.get(code, "待分诊") if code else "待分诊", n) for code, n in counts.items()),
+        ((code, names.get(code, waiting) if code else waiting, n) for code, n in counts.items()),
         key=lambda item: -item[2],
     )
     return {"mine": sum(counts.values()), "by_branch": by_branch}

@@ -21,6 +21,8 @@ from flask import g, has_request_context
 from sqlite_utils import Database
 
 from ..board.store import Limits, overdue_for_navigation
+from ..glossary import ACTIONS, STATES
+from ..lifecycle import Action, State
 from ..organisation import store as organisation
 from ..questionnaires import definition as definitions
 from . import stats
@@ -506,19 +508,20 @@ def wishes_by_branch(db: Database, filters: Filters, limits: Limits, now: dateti
             Column("branch", "党支部"),
             Column("rank", "名次", "count"),
             Column("volume", "心愿数", "count"),
-            Column("claimed", "已认领", "percent"),
+            Column("claimed", str(STATES[State.CLAIMED]), "percent"),
             Column("fulfilled", "实现率", "percent"),
             Column("claim_median", "认领用时中位数（小时）", "hours"),
             Column("claim_p90", "认领用时 P90（小时）", "hours"),
             Column("fulfil_median", "实现用时中位数（小时）", "hours"),
             Column("fulfil_p90", "实现用时 P90（小时）", "hours"),
             Column("overdue", "当前超时", "count"),
-            Column("rerouted", "转派率", "percent"),
+            Column("rerouted", f"{ACTIONS[Action.REROUTE]}率", "percent"),
         ],
         out,
         note=(
-            "认领用时：从分派到支部到被认领；实现用时：从患者提交到登记实现。"
-            "转派率：最终支部与分派模型首选不同的比例。当前超时不受日期范围影响。"
+            f"认领用时：从分派到支部到被认领；实现用时：从患者提交到{ACTIONS[Action.FULFIL]}。"
+            f"{ACTIONS[Action.REROUTE]}率：最终支部与分派模型首选不同的比例。"
+            "当前超时不受日期范围影响。"
         ),
         chart={"type": "hbar", "series": "3", "percent": True, "y_min": 0, "y_max": 100},
     )
@@ -561,7 +564,7 @@ def wish_trend(db: Database, filters: Filters) -> Table:
         [
             Column("period", PERIODS[filters.period]),
             Column("volume", "提交", "count"),
-            Column("fulfilled", "已实现", "count"),
+            Column("fulfilled", str(STATES[State.FULFILLED]), "count"),
             Column("rate", "实现率", "percent"),
         ],
         out,
