@@ -17,7 +17,8 @@ from conftest import PASSWORD, STAFF, login, page_token
 from openpyxl import load_workbook
 
 from wishes import audit
-from wishes.assessment import metrics, results, scheme, stages, store, words
+from wishes.assessment import metrics, results, scheme, stages, store
+from wishes.glossary import assessment as words
 from wishes.questionnaires import store as questionnaires
 from wishes.questionnaires.store import Answer
 from wishes.states import IllegalMove

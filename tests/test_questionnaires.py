@@ -9,8 +9,9 @@ from collections import Counter
 import pytest
 from conftest import csrf_token, flashes, login, post_form
 
+from wishes.glossary import questionnaires as words
 from wishes.questionnaires import definition as definitions
-from wishes.questionnaires import store, words
+from wishes.questionnaires import store
 from wishes.states import IllegalMove
 from wishes.storage import connect, database_path
 

@@ -20,9 +20,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from .. import audit
+from ..glossary import assessment as words
 from ..storage import transaction, utcnow
 from . import scheme as schemes
-from . import words
 from .stages import CLOSED, NEEDS_REASON, OPEN_FOR, ROUND_MOVES, RoundMove, Stage, Work
 
 DEFAULT_SLUG = "wuhua"

@@ -33,10 +33,11 @@ from ..accounts import staff_required, who
 from ..accounts.permissions import BRANCH_ROLES, Role, may
 from ..audiences import AreaBlueprint, Audience
 from ..dashboard import exports
+from ..glossary import assessment as words
 from ..organisation import store as organisation
 from ..states import IllegalMove
 from ..storage import get_db
-from . import results, store, words
+from . import results, store
 from . import scheme as schemes
 from .forms import (
     AttachmentForm,

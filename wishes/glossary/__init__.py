@@ -6,10 +6,12 @@ words from here, so one thing has one name everywhere (the board's 改派 and �
 had other names in the audit log and the dashboard). Templates reach it as the global
 `glossary`.
 
-Two audiences, two files, as babel.cfg separates them:
+One file per audience or area, as babel.cfg separates them:
 - `staff`: the words of staff pages (board, audit log, dashboard), in Simplified Chinese only
   (README, "Languages"), so left out of the catalogues like every staff module;
-- `patient`: the words of the tracking page, translated (English, Traditional Chinese).
+- `patient`: the words of the tracking page, translated (English, Traditional Chinese);
+- `assessment`, `questionnaires`: the rounds' stages and moves, and why the assessment's and
+  the questionnaires' stores refused a change (staff words, Simplified Chinese).
 Every word goes through flask-babel's lazy_gettext, read when a page is drawn.
 """
 

@@ -19,12 +19,13 @@ from .. import audit
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards.qr import public_url, qr_svg
+from ..glossary import questionnaires as words
 from ..i18n import qr_language, unit_name
 from ..organisation import store as organisation
 from ..states import IllegalMove
 from ..storage import get_db
 from . import definition as definitions
-from . import editing, store, words
+from . import editing, store
 from .forms import answer_form
 from .views import render_answer_page
 

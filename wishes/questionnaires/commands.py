@@ -5,9 +5,10 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from ..glossary import questionnaires as words
 from ..storage import connect, database_path
 from . import definition as definitions
-from . import store, words
+from . import store
 
 MAX_BYTES = 1024 * 1024
 

@@ -1,13 +1,13 @@
 """What the questionnaire pages and commands say when the store refuses a change, keyed by
 the codes it raises (`store.QuestionnaireError.code`, `IllegalMove`). The store holds no
-sentences. (To be merged into wishes/glossary.py with the wishes' words.)
+sentences.
 """
 
 from __future__ import annotations
 
+from ..questionnaires import definition as definitions
+from ..questionnaires.store import QuestionnaireError
 from ..states import IllegalMove
-from . import definition as definitions
-from .store import QuestionnaireError
 
 REFUSALS = {
     "slug_taken": "已有网址名为「{slug}」的问卷",

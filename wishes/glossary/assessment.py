@@ -1,14 +1,13 @@
 """What the assessment pages say: the stages, the office's moves, and why a change was
 refused, keyed by the codes the store raises (`store.AssessmentError.code`, `IllegalMove`).
 
-The store holds no sentences; the views turn a refusal into words here. (To be merged into
-wishes/glossary.py with the wishes' words.)
+The store holds no sentences; the views turn a refusal into words here.
 """
 
 from __future__ import annotations
 
+from ..assessment.stages import RoundMove, Stage, leads_to
 from ..states import IllegalMove
-from .stages import RoundMove, Stage, leads_to
 
 STAGES = {
     Stage.SELF: "支部自评",
