@@ -598,24 +598,19 @@ def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = Non
 @contextlib.contextmanager
 def traced_connections(statements: list[str]) -> Iterator[None]:
     """Record every statement (parameters filled in) the app runs while inside the block, on
-    the connections its pool lends to requests (`wishes.storage.Pool`)."""
-    pool = wishes.storage.Pool
-    take, give_back = pool.take, pool.give_back
+    the connections its requests open (`wishes.storage.connect`, through `get_db`)."""
+    connect = wishes.storage.connect
 
-    def tracing_take(self):
-        db = take(self)
+    def tracing_connect(*args, **kwargs):
+        db = connect(*args, **kwargs)
         db.conn.set_trace_callback(statements.append)
         return db
 
-    def untracing_give_back(self, db):
-        db.conn.set_trace_callback(None)
-        give_back(self, db)
-
-    pool.take, pool.give_back = tracing_take, untracing_give_back
+    wishes.storage.connect = tracing_connect
     try:
         yield
     finally:
-        pool.take, pool.give_back = take, give_back
+        wishes.storage.connect = connect
 
 
 READS_WISHES = re.compile(r"\bFROM wishes\b")

@@ -220,19 +220,25 @@ def copy_data(source: Path, target: Path) -> None:
 
 
 @contextlib.contextmanager
-def server(data_dir: Path, port: int, log: Path) -> Iterator[tuple[str, int]]:
-    """`wishes serve --demo` as the README runs it; yields its address and gunicorn's pid."""
+def server(
+    data_dir: Path, port: int, log: Path, checkout: Path = ROOT
+) -> Iterator[tuple[str, int]]:
+    """`wishes serve --demo` as the README runs it, from `checkout` with its own `.venv` (this
+    one by default); yields its address and gunicorn's pid."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("WISHES_")}
     env.update(
         WISHES_BIND=f"127.0.0.1:{port}",
         WISHES_DATA_DIR=str(data_dir),
         WISHES_RATE_LIMIT_FACTOR="0",
     )
-    command = [str(Path(sys.executable).with_name("wishes")), "serve", "--demo"]
+    wishes = Path(sys.executable).with_name("wishes")
+    if checkout != ROOT:
+        wishes = checkout / ".venv" / "bin" / "wishes"
+    command = [str(wishes), "serve", "--demo"]
     with log.open("wb") as output:
         # Its own session, so that stopping it stops the notification worker too.
         process = subprocess.Popen(
-            command, env=env, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
+            command, env=env, cwd=checkout, stdout=output, stderr=output, start_new_session=True
         )
     base = f"http://127.0.0.1:{port}"
     try:

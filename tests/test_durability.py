@@ -182,16 +182,15 @@ def test_backup_taken_while_another_connection_keeps_writing_is_one_consistent_m
     thread.start()
     assert long_batch_open.wait(30)
     batches_before = len(committed)
-    started = time.monotonic()
+    # The writer holds batch 6 open until the backup has returned: a backup that waited for
+    # the writer's lock would fail with "locked" after the busy timeout, never return here.
     copy = backup_database(database_path(app), tmp_path / "copy.db")
-    took = time.monotonic() - started
     still_open = len(committed) == long_batch
     backup_done.set()
     thread.join(30)
     assert not failure, failure
     assert batches_before == long_batch
     assert still_open, "the writer's transaction was not open across the backup"
-    assert took < 2, "the backup waited for the writer"
     assert len(committed) == 12 and committed[long_batch] > batch_size
 
     with closing(sqlite3.connect(copy.path)) as conn:

@@ -175,7 +175,6 @@ def test_ping_answers_without_opening_the_database(app, monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("/ping opened the database")
 
-    monkeypatch.setattr(wishes.storage.Pool, "take", refuse)
     monkeypatch.setattr(wishes.storage, "connect", refuse)
     answer = app.test_client().get("/ping")
     assert answer.status_code == 200 and answer.get_data(as_text=True) == "ok"

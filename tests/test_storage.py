@@ -115,9 +115,10 @@ def test_an_old_sqlite_is_named_at_start():
     assert sqlite_warning((3, 51, 3)) is None and sqlite_warning((3, 54, 1)) is None
 
 
-def test_a_writer_waits_for_the_lock_and_retries(app):
-    """A writer that cannot get the lock within the busy timeout tries again, then gives up
-    with SQLite's own error (the request answers with the error page, nothing half-written)."""
+def test_a_writer_waits_for_the_lock_and_gives_up_with_sqlites_error(app):
+    """A writer that cannot get the lock within the busy timeout gives up with SQLite's own
+    error (the request answers with the error page, nothing half-written); once the lock is
+    free, the same connection writes."""
     import wishes.storage as storage
 
     path = storage.database_path(app)
@@ -125,20 +126,38 @@ def test_a_writer_waits_for_the_lock_and_retries(app):
     holder.execute("BEGIN IMMEDIATE")
     db = storage.connect(path)
     db.execute("PRAGMA busy_timeout = 50")
-    statements = []
-    db.conn.set_trace_callback(statements.append)
     with pytest.raises(sqlite3.OperationalError, match="locked"), storage.transaction(db):
-        pass
-    assert statements.count("BEGIN IMMEDIATE") == storage.LOCK_RETRIES + 1
+        db.execute("INSERT INTO general_branches (code, name) VALUES ('no', 'x')")
+    assert not db.conn.in_transaction
     holder.execute("ROLLBACK")
     with storage.transaction(db):
         db.execute("INSERT INTO general_branches (code, name) VALUES ('x', 'x')")
     assert db.execute("SELECT count(*) FROM general_branches WHERE code = 'x'").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM general_branches WHERE code = 'no'").fetchone()[0] == 0
 
 
-def test_requests_reuse_an_open_connection_and_never_inherit_a_transaction(app):
-    """The pool lends the next request the connection the last one gave back (a new one would
-    parse the schema again); one left inside a transaction comes back rolled back."""
+def test_a_writer_waits_for_another_writers_commit_within_the_busy_timeout(app):
+    """BEGIN IMMEDIATE waits under SQLite's busy timeout: a writer that finds the lock taken
+    writes as soon as the other one commits."""
+    import threading
+
+    import wishes.storage as storage
+
+    path = storage.database_path(app)
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO general_branches (code, name) VALUES ('first', 'x')")
+    threading.Timer(0.2, lambda: holder.execute("COMMIT")).start()
+    db = storage.connect(path)
+    with storage.transaction(db):
+        db.execute("INSERT INTO general_branches (code, name) VALUES ('second', 'x')")
+    codes = {row[0] for row in db.execute("SELECT code FROM general_branches")}
+    assert {"first", "second"} <= codes
+
+
+def test_a_request_never_inherits_another_requests_transaction(app):
+    """Each request opens its own connection and closes it at teardown: writes a request left
+    uncommitted are gone, and the next request starts outside any transaction."""
     import wishes.storage as storage
 
     with app.app_context():
@@ -147,7 +166,7 @@ def test_requests_reuse_an_open_connection_and_never_inherit_a_transaction(app):
         first.conn.execute("INSERT INTO general_branches (code, name) VALUES ('half', 'x')")
     with app.app_context():
         again = storage.get_db()
-        assert again is first and not again.conn.in_transaction
+        assert again is not first and not again.conn.in_transaction
         assert (
             again.execute("SELECT count(*) FROM general_branches WHERE code = 'half'").fetchone()[0]
             == 0
@@ -180,9 +199,8 @@ def test_a_replaced_database_file_is_opened_afresh(app, tmp_path):
         )
 
 
-def test_writers_take_turns_at_the_gate_and_a_stuck_one_times_out(app, monkeypatch):
-    """Threads writing at once all commit, one at a time; a writer that cannot get its turn
-    within the gate's timeout fails like SQLite's busy timeout does, with "locked"."""
+def test_writers_in_many_threads_all_commit(app):
+    """Threads writing at once, each on its own connection, all commit, one at a time."""
     import threading
 
     import wishes.storage as storage
@@ -205,90 +223,6 @@ def test_writers_take_turns_at_the_gate_and_a_stuck_one_times_out(app, monkeypat
             db.execute("SELECT count(*) FROM general_branches WHERE code LIKE 't%'").fetchone()[0]
             == 12
         )
-
-    monkeypatch.setattr(storage, "GATE_TIMEOUT_SECONDS", 0.05)
-    errors = []
-
-    def late():
-        try:
-            write("late")
-        except sqlite3.OperationalError as error:
-            errors.append(str(error))
-
-    with storage.WriteGate.of(path).turn(1):  # another thread of this process is writing
-        waiting = threading.Thread(target=late)
-        waiting.start()
-        waiting.join()
-    assert errors and "locked" in errors[0]
-
-
-def wait_until(condition, seconds: float = 10.0) -> None:
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.001)
-
-
-def test_writers_arriving_during_a_commit_share_the_next_one_and_keep_their_own_errors(app):
-    """Group commit: while one writer holds the gate, the writers that arrive queue; the next
-    leader commits all their work in one transaction on its own connection. Each caller gets
-    its own result or its own error, and a failing work leaves no rows behind."""
-    import threading
-
-    import wishes.storage as storage
-
-    path = storage.database_path(app)
-    gate = storage.WriteGate.of(path)
-    ran_on: dict[str, int] = {}
-    results: dict[str, object] = {}
-
-    def work_for(code: str):
-        def work(db):
-            ran_on[code] = threading.get_ident()
-            db.execute("INSERT INTO general_branches (code, name) VALUES (?, 'x')", [code])
-            if code == "g-bad":
-                raise ValueError("this one is refused")
-            return code.upper()
-
-        return work
-
-    def writer(code: str) -> None:
-        db = connect(path, check_same_thread=False)
-        callers[code] = threading.get_ident()
-        try:
-            results[code] = storage.write_together(db, work_for(code))
-        except ValueError as error:
-            results[code] = error
-        finally:
-            db.close()
-
-    callers: dict[str, int] = {}
-    codes = ["g-lead", "g-1", "g-bad", "g-2", "g-3"]
-    with gate.turn(5):  # another writer of this process is committing
-        first = threading.Thread(target=writer, args=(codes[0],))
-        first.start()
-        wait_until(lambda: gate._leading)  # it leads the next transaction, waits for the gate
-        others = [threading.Thread(target=writer, args=(code,)) for code in codes[1:]]
-        for thread in others:
-            thread.start()
-        wait_until(lambda: len(gate._queued) == len(others))
-    first.join()
-    for thread in others:
-        thread.join()
-
-    assert results["g-lead"] == "G-LEAD"
-    assert [results[c] for c in ("g-1", "g-2", "g-3")] == ["G-1", "G-2", "G-3"]
-    assert isinstance(results["g-bad"], ValueError)
-    # The four that queued behind the leader were run by one thread: one transaction.
-    assert len({ran_on[c] for c in codes[1:]}) == 1
-    assert any(ran_on[c] != callers[c] for c in codes[1:])
-    with connect(path) as db:
-        stored = {
-            row[0] for row in db.execute("SELECT code FROM general_branches WHERE code LIKE 'g-%'")
-        }
-    assert stored == {"g-lead", "g-1", "g-2", "g-3"}
 
 
 def test_a_tracking_code_already_taken_is_drawn_again(db, monkeypatch):

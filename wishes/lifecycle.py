@@ -32,7 +32,7 @@ from sqlite_utils import Database
 from . import notifications, states
 from .clock import local_day
 from .search import index_text
-from .storage import transaction, utcnow, write_together
+from .storage import transaction, utcnow
 
 
 class State(StrEnum):
@@ -301,8 +301,8 @@ def submit(
             notifications.wish_reached_branch(db, wish_id, row["branch_code"], at)
         return wish_id
 
-    # Committed with the other submissions of the moment: one fsync for all (group commit).
-    wish_id = write_together(db, store)
+    with transaction(db):
+        wish_id = store(db)
     return {**row, "id": wish_id}
 
 

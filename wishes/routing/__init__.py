@@ -13,34 +13,15 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
 from flask import Flask, current_app
 
 from ..lifecycle import RouteDecision
 from . import artifacts, text
-from .fast import FastPredictor, verified
 from .training import predict_top
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "wishes.router"
-
-# Checked on every model load: the fast path must give the pipeline's own probabilities on
-# these (typical, traditional, typo'd, English, emoji-only and empty after normalising).
-CHECK_TEXTS = (
-    "病房的空调坏了，晚上很热，能不能派人来修一下",
-    "孩子明天过生日，想在病房给他一个小惊喜",
-    "想问问医保报销需要带哪些材料",
-    "檢查報告什麼時候可以拿到，能不能寄到家裡",
-    "护士站能借一个吹风机吗",
-    "出院后伤口怎么换药，想请护士教一下",
-    "饭菜太咸了，我是糖尿病人",
-    "挂号排队太久了，老人站不住",
-    "想给照顾我的王医生送面锦旗",
-    "please help me find the pharmacy",
-    "🙂🙂",
-    "？？？",
-)
 
 
 class Router:
@@ -52,7 +33,6 @@ class Router:
         self.models_dir = Path(models_dir)
         self.threshold = threshold
         self._model: artifacts.LoadedModel | None = None
-        self._fast: FastPredictor | None = None
         self._pointer_stamp: float | None = None
         self._checked_at = 0.0
         self._lock = threading.Lock()
@@ -71,17 +51,16 @@ class Router:
         with self._lock:
             if stamp != self._pointer_stamp:
                 version = artifacts.active_version(self.models_dir) if stamp else None
-                model = fast = None
+                model = None
                 if version:
                     try:
                         model = artifacts.load(self.models_dir, version)
                         model.pipeline.predict_proba(["预热"])  # builds jieba's dictionary now
                         _ = model.word_idf
-                        fast = verified(model.pipeline, CHECK_TEXTS)
                         log.info("router model %s loaded", version)
                     except artifacts.ModelError as error:
                         log.error("router model %s not usable: %s", version, error)
-                self._model, self._fast, self._pointer_stamp = model, fast, stamp
+                self._model, self._pointer_stamp = model, stamp
         return self._model
 
     @property
@@ -96,13 +75,7 @@ class Router:
         model = self.model
         if model is None:
             return None
-        fast = self._fast
-        if fast is not None and model is self._model:
-            proba = fast.predict_proba(wish_text)
-            order = np.argsort(-proba)[:3]
-            top = [(str(fast.classes[j]), float(proba[j])) for j in order]
-        else:
-            top = predict_top(model.pipeline, [wish_text])[0]
+        top = predict_top(model.pipeline, [wish_text])[0]
         return RouteDecision(
             suggestions=[(label, round(p, 4)) for label, p in top],
             tags=text.keyword_tags(wish_text, model.word_idf),
