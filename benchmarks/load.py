@@ -83,8 +83,8 @@ from dashboard import (
 )
 
 from wishes import search
-from wishes.board.store import Limits
 from wishes.clock import local_day
+from wishes.deadlines import Deadlines
 from wishes.notifications.store import settle_backlog
 from wishes.notifications.worker import queue_overdue
 from wishes.storage import TIMESTAMP_FORMAT, connect
@@ -164,7 +164,7 @@ def fill(data_dir: Path, wishes: int, responses: int, seed: int) -> dict:
     # server under test must not spend the benchmark queueing and logging 10,000 reminders.
     db = connect(db_path)
     try:
-        queued = queue_overdue(db, Limits(), now)
+        queued = queue_overdue(db, Deadlines(), now)
         settle_backlog(db, now.strftime(TIMESTAMP_FORMAT))
         db.conn.commit()
     finally:

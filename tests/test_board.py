@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
 from wishes import lifecycle
-from wishes.board import store as board
+from wishes.deadlines import Deadlines, overdue_by_branch, overdue_wishes
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, State, WishEntry
 
 OFFICE = Actor("staff", "党建办")
@@ -299,14 +299,14 @@ def test_overdue_wishes_are_marked_counted_and_filterable(client, app, db, staff
 
 
 def test_overdue_rules_per_state(db, staff):
-    limits = board.Limits(claim_hours=24, fulfil_days=7)
+    limits = Deadlines(claim_hours=24, fulfil_days=7)
     now = datetime.now(UTC) + timedelta(days=8)
     waiting = new_wish(db, branch=None)
     claimed = claimed_by(db, staff)
     done = lifecycle.fulfil(db, claimed_by(db, staff)["id"], OFFICE, "好了")
-    overdue = {row["id"] for row in board.overdue_wishes(db, limits, now)}
+    overdue = {row["id"] for row in overdue_wishes(db, limits, now)}
     assert waiting["id"] in overdue and claimed["id"] in overdue and done["id"] not in overdue
-    assert board.overdue_by_branch(db, limits, now) == {None: 1, "pediatrics": 1}
+    assert overdue_by_branch(db, limits, now) == {None: 1, "pediatrics": 1}
 
 
 def _browser(base):

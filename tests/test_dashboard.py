@@ -12,8 +12,8 @@ from conftest import login
 from openpyxl import load_workbook
 
 from wishes import lifecycle
-from wishes.board.store import Limits
 from wishes.dashboard import exports, figures, stats
+from wishes.deadlines import Deadlines
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 from wishes.questionnaires import store
 
@@ -228,7 +228,7 @@ def test_branch_waits_rates_and_reroutes(db, survey):
         date(2026, 3, 2), date(2026, 3, 8), "week", None, survey.questionnaire_id, 1
     )
     now = datetime(2026, 3, 5, tzinfo=UTC)
-    table = figures.wishes_by_branch(db, filters, Limits(24, 7), now)
+    table = figures.wishes_by_branch(db, filters, Deadlines(24, 7), now)
     row = _row(table, "branch", "总务后勤党支部")
     assert row["volume"] == 5
     assert row["claimed"] == pytest.approx(80) and row["fulfilled"] == pytest.approx(80)

@@ -58,9 +58,10 @@ from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, Multi
 
 from wishes import lifecycle
 from wishes.accounts import store as accounts
-from wishes.intake.forms import clean_line, clean_text, normalise_phone
+from wishes.intake.forms import normalise_phone
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 from wishes.organisation import store as organisation
+from wishes.pageform import clean_line, clean_text
 from wishes.questionnaires import definition as definitions
 from wishes.questionnaires import store as questionnaires
 from wishes.routing import training

@@ -38,9 +38,9 @@ from wishes import create_app
 from wishes.accounts import store as accounts
 from wishes.dashboard.exports import FORMULA_STARTS
 from wishes.dashboard.views import TABLES
-from wishes.intake.forms import clean_line, clean_text
 from wishes.notifications.worker import run_once
 from wishes.organisation import store as organisation
+from wishes.pageform import clean_line, clean_text
 from wishes.questionnaires import store as questionnaires
 from wishes.routing import training
 from wishes.storage import connect, database_path

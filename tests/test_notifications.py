@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from wishes import lifecycle, routing
-from wishes.board.store import Limits
+from wishes.deadlines import Deadlines
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 from wishes.notifications import store
 from wishes.notifications.commands import notify_command
@@ -209,7 +209,7 @@ def test_a_notification_that_breaks_the_notifier_does_not_block_the_queue(db):
 
 
 def test_overdue_wishes_are_queued_once_per_episode(db):
-    limits = Limits(claim_hours=24, fulfil_days=7)
+    limits = Deadlines(claim_hours=24, fulfil_days=7)
     start = datetime(2030, 5, 1, 8, 0, tzinfo=UTC)
     waiting = submit(db, text="想给住院的孩子借几本绘本", at=start)
     untriaged = submit(db, text="想找人陪我聊聊天", route=None, at=start)

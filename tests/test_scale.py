@@ -17,6 +17,7 @@ from conftest import login
 from wishes import lifecycle
 from wishes.board import store as board
 from wishes.dashboard import figures
+from wishes.deadlines import Deadlines, overdue_for_navigation
 from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
 
 STAFF = Actor("staff", "党员小王", None)
@@ -84,7 +85,7 @@ def test_the_board_counts_states_from_the_tallies_unless_other_filters_narrow_it
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
     for query in (board.BoardQuery(), board.BoardQuery(branch="pediatrics", states=("open",))):
-        page = board.board_page(db, query, board.Limits(), now)
+        page = board.board_page(db, query, Deadlines(), now)
         expected = db.execute(
             "SELECT state, count(*) FROM wishes WHERE ? IS NULL OR branch_code = ? GROUP BY 1",
             [query.branch, query.branch],
@@ -92,7 +93,7 @@ def test_the_board_counts_states_from_the_tallies_unless_other_filters_narrow_it
         assert page.counts == dict(expected)
     assert not [s for s in statements if "GROUP BY w.state" in s]
     statements.clear()
-    board.board_page(db, board.BoardQuery(overdue=True), board.Limits(), now)
+    board.board_page(db, board.BoardQuery(overdue=True), Deadlines(), now)
     assert [s for s in statements if "GROUP BY w.state" in s]  # a filter the tallies lack
     db.conn.set_trace_callback(None)
 
@@ -106,10 +107,10 @@ def test_a_search_reads_the_newest_matches_only_and_says_so(client, db, staff, m
         )["tracking_code"]
         for i in range(5)
     ]
-    page = board.board_page(db, board.BoardQuery(text="轮椅"), board.Limits(), datetime.now(UTC))
+    page = board.board_page(db, board.BoardQuery(text="轮椅"), Deadlines(), datetime.now(UTC))
     assert page.capped and page.total == 3
     assert [row["tracking_code"] for row in page.rows] == codes[:1:-1]  # the newest three
-    few = board.board_page(db, board.BoardQuery(text=codes[0]), board.Limits(), datetime.now(UTC))
+    few = board.board_page(db, board.BoardQuery(text=codes[0]), Deadlines(), datetime.now(UTC))
     assert not few.capped and [row["tracking_code"] for row in few.rows] == [codes[0]]
     login(client, "manager")
     html = client.get("/board?branch=all&q=轮椅").get_data(as_text=True)
@@ -118,7 +119,7 @@ def test_a_search_reads_the_newest_matches_only_and_says_so(client, db, staff, m
 
 def test_the_search_walks_the_word_index_newest_first_and_stops(db):
     query = board.BoardQuery(text="轮椅 孩子", branch="pediatrics", overdue=True)
-    found, params, _ = board.search_found(query, board.Limits(), datetime.now(UTC))
+    found, params, _ = board.search_found(query, Deadlines(), datetime.now(UTC))
     plan = _plan(db, found + " SELECT id FROM found", params)
     first_scan = next(line for line in plan if line.startswith(("SCAN", "SEARCH")))
     assert first_scan.startswith("SCAN f VIRTUAL TABLE"), plan  # the words, then each wish
@@ -184,13 +185,13 @@ def test_the_navigations_overdue_counts_are_reused_until_a_wish_changes_or_a_min
     long_ago = (datetime.now(UTC) - timedelta(hours=30)).strftime("%Y-%m-%d %H:%M:%S")
     first = _submit(db, branch="pediatrics", at=long_ago)
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(seconds=1)
-    limits = board.Limits()
+    limits = Deadlines()
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
 
     def counted(at):
         statements.clear()
-        counts = board.overdue_for_navigation(db, limits, at)
+        counts = overdue_for_navigation(db, limits, at)
         return counts, any("GROUP BY 1" in s for s in statements)
 
     assert counted(now) == ({"pediatrics": 1}, True)
@@ -212,9 +213,9 @@ def test_a_notification_round_takes_the_write_lock_only_for_new_reminders(db):
         _submit(db, branch=branch, at=long_ago)
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
-    assert queue_overdue(db, board.Limits(), datetime.now(UTC)) == len(BRANCHES)
+    assert queue_overdue(db, Deadlines(), datetime.now(UTC)) == len(BRANCHES)
     assert "BEGIN IMMEDIATE" in statements
     statements.clear()
-    assert queue_overdue(db, board.Limits(), datetime.now(UTC)) == 0  # all reminded already
+    assert queue_overdue(db, Deadlines(), datetime.now(UTC)) == 0  # all reminded already
     assert "BEGIN IMMEDIATE" not in statements
     db.conn.set_trace_callback(None)

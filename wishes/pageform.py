@@ -1,5 +1,5 @@
 """The base of every form on a page: Flask-WTF's form, with uploaded files given only to
-file fields.
+file fields; and the filters that clean what people type into any form.
 
 Flask-WTF hands a form the request's files and fields together, so a file part posted under
 a text field's name reached code that expects text (a length check, a password hash) and
@@ -7,6 +7,8 @@ ended in a 500. Here a file under any other name is simply not an answer for tha
 """
 
 from __future__ import annotations
+
+import unicodedata
 
 from flask import request
 from flask_wtf import FlaskForm
@@ -33,3 +35,17 @@ class PageForm(FlaskForm):
                 if isinstance(form._fields.get(name), FileField)
             )
             return CombinedMultiDict((files, request.form)) if files else request.form
+
+
+def clean_text(value: str | None) -> str:
+    """Trim whitespace, unify line breaks and drop control characters (NUL, escape codes…)."""
+    if not value or not isinstance(value, str):  # a file part posted in a text field: no text
+        return ""
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    kept = "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cs"})
+    return kept.strip()
+
+
+def clean_line(value: str | None) -> str:
+    """Like `clean_text`, for one-line fields: line breaks become spaces."""
+    return clean_text(value).replace("\n", " ")

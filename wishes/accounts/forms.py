@@ -6,8 +6,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
-from ..intake.forms import clean_line
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_line
 from .permissions import ROLE_LABELS
 from .store import MAX_PASSWORD_LENGTH
 

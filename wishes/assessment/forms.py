@@ -7,8 +7,7 @@ from wtforms import DateField, DecimalField, SelectMultipleField, StringField, T
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..intake.forms import clean_line, clean_text
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_line, clean_text
 
 NOTE_MAX = 1000
 ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024

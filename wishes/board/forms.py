@@ -22,9 +22,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..glossary import STATES
-from ..intake.forms import clean_line, clean_text
 from ..lifecycle import Action, ClaimantKind
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_line, clean_text
 from .store import SORTS
 
 REASON_MAX = 300

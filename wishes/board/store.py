@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from ..deadlines import OVERDUE_SQL, Deadlines, overdue_params
 from ..search import fts_query
-from ..storage import TIMESTAMP_FORMAT
 
 PER_PAGE = 25
 
@@ -25,38 +25,6 @@ SORTS = {
     "updated": "w.updated_at DESC, w.id DESC",
     "confidence": "w.router_confidence IS NULL, w.router_confidence ASC, w.id DESC",
 }
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long a wish may wait before it is overdue (the settings WISHES_CLAIM_HOURS/_DAYS)."""
-
-    claim_hours: int = 24
-    fulfil_days: int = 7
-
-    @classmethod
-    def from_config(cls, config: Any) -> Limits:
-        return cls(config["WISHES_CLAIM_HOURS"], config["WISHES_FULFIL_DAYS"])
-
-    def cutoffs(self, now: datetime) -> tuple[str, str]:
-        """Wishes routed before the first, or claimed before the second, are overdue."""
-        claim = now - timedelta(hours=self.claim_hours)
-        fulfil = now - timedelta(days=self.fulfil_days)
-        return claim.strftime(TIMESTAMP_FORMAT), fulfil.strftime(TIMESTAMP_FORMAT)
-
-
-# A wish is overdue when it has waited too long for the next step its state asks for:
-# a claim (waiting at a branch, or in the triage queue) or fulfilment (claimed).
-OVERDUE_SQL = """(
-    (w.state = 'open' AND w.routed_at < :claim_cutoff)
-    OR (w.state = 'triage' AND w.created_at < :claim_cutoff)
-    OR (w.state IN ('claimed', 'in_progress') AND w.claimed_at < :fulfil_cutoff)
-)"""
-
-
-def _overdue_params(limits: Limits, now: datetime) -> dict[str, str]:
-    claim_cutoff, fulfil_cutoff = limits.cutoffs(now)
-    return {"claim_cutoff": claim_cutoff, "fulfil_cutoff": fulfil_cutoff}
 
 
 @dataclass(frozen=True)
@@ -90,10 +58,10 @@ class BoardPage:
         return max(1, -(-self.total // self.per_page))
 
 
-def _where(query: BoardQuery, limits: Limits, now: datetime, *, with_states: bool):
+def _where(query: BoardQuery, deadlines: Deadlines, now: datetime, *, with_states: bool):
     """The filters other than the search text, as SQL over `wishes w`."""
     clauses: list[str] = []
-    params: dict[str, Any] = _overdue_params(limits, now)
+    params: dict[str, Any] = overdue_params(deadlines, now)
     if query.branch:
         clauses.append("w.branch_code = :branch")
         params["branch"] = query.branch
@@ -154,11 +122,11 @@ def _page_rows(
     ]
 
 
-def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
+def board_page(db: Database, query: BoardQuery, deadlines: Deadlines, now: datetime) -> BoardPage:
     """One page of the board, the total it is a page of, and a count per state."""
     if query.text:
-        return _search_page(db, query, limits, now)
-    where, params = _where(query, limits, now, with_states=False)
+        return _search_page(db, query, deadlines, now)
+    where, params = _where(query, deadlines, now, with_states=False)
     unfiltered = BoardQuery(
         branch=query.branch,
         states=query.states,
@@ -173,7 +141,7 @@ def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -
         counts = {row["state"]: row["n"] for row in db.query(sql, params)}
     selected = query.states or tuple(counts)
     total = sum(counts.get(state, 0) for state in selected)
-    where, params = _where(query, limits, now, with_states=True)
+    where, params = _where(query, deadlines, now, with_states=True)
     page = max(1, query.page)
     params.update(limit=query.per_page, offset=(page - 1) * query.per_page)
     order = SORTS.get(query.sort, SORTS["newest"])
@@ -181,12 +149,14 @@ def board_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -
     return BoardPage(rows, total, page, query.per_page, counts)
 
 
-def search_found(query: BoardQuery, limits: Limits, now: datetime) -> tuple[str, dict, str | None]:
+def search_found(
+    query: BoardQuery, deadlines: Deadlines, now: datetime
+) -> tuple[str, dict, str | None]:
     """`WITH found (id) AS (…)`: the newest SEARCH_LIMIT matches that pass the other filters
     (not the state: the tabs count every state), and the wish whose tracking code was typed."""
     match = fts_query(query.text)
     code = "".join(ch for ch in query.text.upper() if ch.isalnum())
-    where, params = _where(query, limits, now, with_states=False)
+    where, params = _where(query, deadlines, now, with_states=False)
     params.update(match=match or '""', code=code, cap=SEARCH_LIMIT)
     # CROSS JOIN keeps the index of words as the outer loop, in its order, so that the LIMIT
     # ends the reading; the tracking code is one more look-up by its unique index.
@@ -199,14 +169,14 @@ def search_found(query: BoardQuery, limits: Limits, now: datetime) -> tuple[str,
     return found, params, match
 
 
-def _search_page(db: Database, query: BoardQuery, limits: Limits, now: datetime) -> BoardPage:
+def _search_page(db: Database, query: BoardQuery, deadlines: Deadlines, now: datetime) -> BoardPage:
     """A page of the wishes matching the search words (or the tracking code typed).
 
     The matches are read newest first (FTS5 walks its index in descending rowid order, and a
     wish's id grows with its submission) with the filters other than state applied on the
     way, and reading stops at SEARCH_LIMIT: counts, sorting and paging then work on those.
     """
-    found, params, match = search_found(query, limits, now)
+    found, params, match = search_found(query, deadlines, now)
     counts = {
         row["state"]: row["n"]
         for row in db.query(
@@ -218,7 +188,7 @@ def _search_page(db: Database, query: BoardQuery, limits: Limits, now: datetime)
     selected = query.states or tuple(counts)
     total = sum(counts.get(state, 0) for state in selected)
     state_where, state_params = _where(
-        BoardQuery(states=query.states), limits, now, with_states=True
+        BoardQuery(states=query.states), deadlines, now, with_states=True
     )
     page = max(1, query.page)
     params.update(state_params, limit=query.per_page, offset=(page - 1) * query.per_page)
@@ -236,66 +206,7 @@ def _decoded(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def overdue_by_branch(db: Database, limits: Limits, now: datetime) -> dict[str | None, int]:
-    """Overdue wishes per branch (None: the triage queue), for the navigation."""
-    sql = f"SELECT w.branch_code, count(*) AS n FROM wishes w WHERE {OVERDUE_SQL} GROUP BY 1"
-    return {row["branch_code"]: row["n"] for row in db.query(sql, _overdue_params(limits, now))}
-
-
-# database file → (what the counts were computed for, the counts); one entry per file.
-_navigation_counts: dict[str, tuple[tuple, dict[str | None, int]]] = {}
-
-
-def overdue_for_navigation(db: Database, limits: Limits, now: datetime) -> dict[str | None, int]:
-    """`overdue_by_branch` for the staff navigation, shown on every staff page: computed again
-    when a wish has changed since (its events' newest id moved) or the minute has turned,
-    otherwise reused by this process. Counting reads every overdue wish (1M wishes with
-    86,000 overdue: about 100 ms a page); a deadline passed within the minute shows a minute
-    late here, never on the board itself."""
-    path = db.execute("PRAGMA database_list").fetchone()[2]
-    latest = db.execute("SELECT max(id) FROM wish_events").fetchone()[0]
-    key = (limits, latest, now.replace(second=0, microsecond=0))
-    cached = _navigation_counts.get(path)
-    if cached and cached[0] == key:
-        return dict(cached[1])
-    counts = overdue_by_branch(db, limits, now)
-    _navigation_counts[path] = (key, counts)
-    return dict(counts)
-
-
-_CLOCK_STARTED = """CASE w.state WHEN 'open' THEN w.routed_at WHEN 'triage' THEN w.created_at
-                          ELSE w.claimed_at END"""
-
-
-def overdue_wishes(db: Database, limits: Limits, now: datetime) -> list[dict[str, Any]]:
-    """Every overdue wish with the moment its clock started (for overdue notifications)."""
-    sql = f"""SELECT w.id, w.tracking_code, w.state, w.branch_code,
-                     {_CLOCK_STARTED} AS clock_started_at
-              FROM wishes w WHERE {OVERDUE_SQL} ORDER BY w.id"""
-    return list(db.query(sql, _overdue_params(limits, now)))
-
-
-def overdue_unreminded(db: Database, limits: Limits, now: datetime) -> list[dict[str, Any]]:
-    """The overdue wishes that have no reminder queued for this overdue episode yet.
-
-    The notification worker asks every round; almost every overdue wish was reminded in an
-    earlier round, so they are left out here, in one read, rather than one INSERT OR IGNORE
-    each inside the write lock (1M wishes, 86,000 overdue: the lock held for a second every
-    30 s, stalling every patient's submission meanwhile).
-    """
-    sql = f"""SELECT id, tracking_code, state, branch_code, clock_started_at FROM (
-                SELECT w.id, w.tracking_code, w.state, w.branch_code,
-                       {_CLOCK_STARTED} AS clock_started_at
-                FROM wishes w WHERE {OVERDUE_SQL}) AS o
-              WHERE NOT EXISTS (
-                SELECT 1 FROM notifications n
-                WHERE n.dedupe_key
-                      = 'overdue:' || o.id || ':' || o.state || ':' || o.clock_started_at)
-              ORDER BY id"""
-    return list(db.query(sql, _overdue_params(limits, now)))
-
-
-def wish_detail(db: Database, wish_id: int, limits: Limits, now: datetime) -> dict | None:
+def wish_detail(db: Database, wish_id: int, deadlines: Deadlines, now: datetime) -> dict | None:
     """One wish with its branch, department and overdue flag, for the wish page."""
     rows = list(
         db.query(
@@ -306,7 +217,7 @@ def wish_detail(db: Database, wish_id: int, limits: Limits, now: datetime) -> di
                 LEFT JOIN branches rb ON rb.code = w.router_branch_code
                 LEFT JOIN departments d ON d.code = w.department_code
                 WHERE w.id = :id""",
-            {"id": wish_id, **_overdue_params(limits, now)},
+            {"id": wish_id, **overdue_params(deadlines, now)},
         )
     )
     return _decoded(rows[0]) if rows else None

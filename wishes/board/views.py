@@ -35,6 +35,7 @@ from .. import audit, glossary, lifecycle
 from ..accounts import staff_required, who
 from ..accounts.permissions import Role, may
 from ..audiences import AreaBlueprint, Audience
+from ..deadlines import Deadlines, overdue_for_navigation
 from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
 from ..organisation import store as organisation
 from ..paging import page_number
@@ -64,8 +65,8 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _limits() -> store.Limits:
-    return store.Limits.from_config(current_app.config)
+def _deadlines() -> Deadlines:
+    return Deadlines.from_config(current_app.config)
 
 
 def _actor() -> Actor:
@@ -105,7 +106,7 @@ def index():
         if field.errors:
             field.data = None
     query = _board_query(form)
-    page = store.board_page(db, query, _limits(), _now())
+    page = store.board_page(db, query, _deadlines(), _now())
     return render_template(
         "board/index.html",
         form=form,
@@ -141,7 +142,7 @@ def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, 
 
 
 def _wish_or_404(wish_id: int) -> dict[str, Any]:
-    wish = store.wish_detail(get_db(), wish_id, _limits(), _now())
+    wish = store.wish_detail(get_db(), wish_id, _deadlines(), _now())
     if wish is None:
         abort(404)
     return wish
@@ -405,7 +406,7 @@ def _overdue_navigation() -> dict[str, Any]:
     if not current_user.is_authenticated:
         return {}
     db = get_db()
-    counts = store.overdue_for_navigation(db, _limits(), _now())
+    counts = overdue_for_navigation(db, _deadlines(), _now())
     if current_user.role in (Role.MEMBER, Role.SECRETARY):
         return {"mine": counts.get(current_user.branch_code, 0), "by_branch": None}
     names = organisation.branch_names(db)

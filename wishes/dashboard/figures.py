@@ -20,7 +20,7 @@ import numpy as np
 from flask import g, has_request_context
 from sqlite_utils import Database
 
-from ..board.store import Limits, overdue_for_navigation
+from ..deadlines import Deadlines, overdue_for_navigation
 from ..glossary import ACTIONS, STATES
 from ..lifecycle import Action, State
 from ..organisation import store as organisation
@@ -469,12 +469,12 @@ def _wait_percentiles(db: Database, wait: str, filters: Filters, branch: str | N
     return found or {"n": 0, "median": None, "p90": None}
 
 
-def wishes_by_branch(db: Database, filters: Filters, limits: Limits, now: datetime) -> Table:
+def wishes_by_branch(db: Database, filters: Filters, deadlines: Deadlines, now: datetime) -> Table:
     """The branch ranking: volume, claimed, fulfilled, waits, overdue and router corrections."""
     figures = _wish_figures(db, filters)
     counts = {code: row for code, row in figures.by_branch.items() if code}
     # The same counts as the staff navigation's, reused for up to a minute (board/store.py).
-    overdue = overdue_for_navigation(db, limits, now)
+    overdue = overdue_for_navigation(db, deadlines, now)
     claims, fulfils = figures.waits["claim_minutes"], figures.waits["fulfil_minutes"]
     out = []
     for branch in organisation.branches(db):

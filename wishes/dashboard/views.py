@@ -14,8 +14,8 @@ from werkzeug.datastructures import MultiDict
 from .. import audit
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
-from ..board.store import Limits
 from ..clock import today
+from ..deadlines import Deadlines
 from ..organisation import store as organisation
 from ..questionnaires import definition as definitions
 from ..questionnaires import store as questionnaires
@@ -35,8 +35,8 @@ class Scope:
     questions: list[dict]
 
 
-def _limits() -> Limits:
-    return Limits.from_config(current_app.config)
+def _deadlines() -> Deadlines:
+    return Deadlines.from_config(current_app.config)
 
 
 # Every table a manager can download, by name: the page shows the same builders' output.
@@ -46,7 +46,9 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "satisfaction_trend": lambda s: figures.satisfaction_trend(s.db, s.filters, s.questions),
     "departments": lambda s: figures.department_comparison(s.db, s.filters, s.questions),
     "choices": lambda s: figures.choice_answers(s.db, s.filters, s.questions),
-    "branches": lambda s: figures.wishes_by_branch(s.db, s.filters, _limits(), datetime.now(UTC)),
+    "branches": lambda s: figures.wishes_by_branch(
+        s.db, s.filters, _deadlines(), datetime.now(UTC)
+    ),
     "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
     "tags": lambda s: figures.top_tags(s.db, s.filters),
 }

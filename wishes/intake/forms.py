@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from ..i18n import unit_name
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_line, clean_text
 
 WISH_MIN, WISH_MAX = 2, 500
 REASON_MAX = 300
@@ -18,20 +17,6 @@ LOCATION_MAX = 60
 NAME_MAX = 40
 
 _MOBILE = re.compile(r"1[3-9]\d{9}")
-
-
-def clean_text(value: str | None) -> str:
-    """Trim whitespace, unify line breaks and drop control characters (NUL, escape codes…)."""
-    if not value or not isinstance(value, str):  # a file part posted in a text field: no text
-        return ""
-    value = value.replace("\r\n", "\n").replace("\r", "\n")
-    kept = "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cs"})
-    return kept.strip()
-
-
-def clean_line(value: str | None) -> str:
-    """Like `clean_text`, for one-line fields: line breaks become spaces."""
-    return clean_text(value).replace("\n", " ")
 
 
 def normalise_phone(value: str) -> str:

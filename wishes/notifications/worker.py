@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlite_utils import Database
 
-from ..board.store import Limits, overdue_unreminded
+from ..deadlines import Deadlines, overdue_unreminded
 from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
 from . import store
 from .notifier import LogNotifier, Notifier, WebhookNotifier, escape_for_log, notifier_from_config
@@ -40,14 +40,14 @@ class Round(NamedTuple):
     failed: int
 
 
-def queue_overdue(db: Database, limits: Limits, now: datetime) -> int:
+def queue_overdue(db: Database, deadlines: Deadlines, now: datetime) -> int:
     """Queue one reminder per overdue episode; a new clock (triage, re-route, claim) is a new one.
 
     The wish's state goes into `message` so the reminder says what it waits for (a claim or
     fulfilment). Wishes waiting for triage have no branch: the reminder goes to the office.
     """
     at = now.strftime(TIMESTAMP_FORMAT)
-    overdue = overdue_unreminded(db, limits, now)  # read without the write lock
+    overdue = overdue_unreminded(db, deadlines, now)  # read without the write lock
     if not overdue:
         return 0
     queued = 0
@@ -105,7 +105,7 @@ def run_once(
     now = datetime.now(UTC)
     notifier = notifier or notifier_from_config(app.config)
     with connect(database_path(app)) as db:
-        queued = queue_overdue(db, Limits.from_config(app.config), now)
+        queued = queue_overdue(db, Deadlines.from_config(app.config), now)
         delivered, failed = deliver_due(db, notifier, now, stop=stop)
     return Round(queued, delivered, failed)
 

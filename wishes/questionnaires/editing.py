@@ -14,8 +14,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
-from ..intake.forms import clean_line, clean_text
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_line, clean_text
 from . import definition as definitions
 
 _SLUG_RULE = Regexp(r"^[a-z0-9][a-z0-9-]{0,39}$", message="小写英文字母、数字或连字符")

@@ -19,8 +19,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from ..i18n import unit_name
-from ..intake.forms import clean_text
-from ..pageform import PageForm
+from ..pageform import PageForm, clean_text
 from . import definition as definitions
 from .store import Version
 
