@@ -6,6 +6,7 @@ Read from the source, so a function-local import counts like any other: it canno
 from __future__ import annotations
 
 import ast
+import importlib
 from pathlib import Path
 
 import wishes
@@ -105,3 +106,39 @@ def test_migrations_import_nothing_of_the_live_application():
     """Migrations are frozen history: they must keep working when the code they would call
     changes, so they carry their own copies."""
     assert _imports("wishes.storage.migrations") == set()
+
+
+AREAS = {
+    module
+    for module, path in MODULES.items()
+    if path.name == "__init__.py" and module.count(".") == 1 and module != "wishes.glossary"
+}
+# Where the app is put together: the factory, the page wiring (every area's blueprint) and the
+# command registry (every area's commands). The glossary, which every page reads, names every
+# area's states and moves.
+WIRING = {"wishes", "wishes.web", "wishes.commands"}
+
+
+def _area(module: str) -> str | None:
+    package = ".".join(module.split(".")[:2])
+    return package if package in AREAS else None
+
+
+def test_areas_use_each_other_only_through_their_public_functions():
+    """Another area's internals (its store, views, forms) are reached only through the small
+    public functions its `__init__.py` names."""
+    reaching_in = [
+        f"{module} -> {other}"
+        for module, others in GRAPH.items()
+        if module not in WIRING and not module.startswith("wishes.glossary")
+        for other in others
+        if _area(other) not in (None, _area(module)) and other != _area(other)
+    ]
+    assert reaching_in == []
+
+
+def test_every_area_names_its_public_functions():
+    for area in sorted(AREAS):
+        package = importlib.import_module(area)
+        assert isinstance(package.__all__, list), area
+        assert all(hasattr(package, name) for name in package.__all__), area

@@ -15,7 +15,8 @@ from werkzeug.test import EnvironBuilder
 
 from wishes import lifecycle
 from wishes.deadlines import Deadlines, overdue_by_branch, overdue_wishes
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, State, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, State, WishEntry
+from wishes.routing import RouteDecision
 
 OFFICE = Actor("staff", "党建办")
 

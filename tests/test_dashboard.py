@@ -14,8 +14,9 @@ from openpyxl import load_workbook
 from wishes import lifecycle
 from wishes.dashboard import exports, figures, stats
 from wishes.deadlines import Deadlines
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.questionnaires import store
+from wishes.routing import RouteDecision
 
 # --- statistics on small hand-made data ------------------------------------------------------
 

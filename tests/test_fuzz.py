@@ -59,12 +59,12 @@ from werkzeug.datastructures import CombinedMultiDict, ImmutableMultiDict, Multi
 from wishes import lifecycle
 from wishes.accounts import store as accounts
 from wishes.intake.forms import normalise_phone
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.organisation import store as organisation
 from wishes.pageform import clean_line, clean_text
 from wishes.questionnaires import definition as definitions
 from wishes.questionnaires import store as questionnaires
-from wishes.routing import training
+from wishes.routing import RouteDecision, training
 from wishes.storage import connect, database_path
 
 # Werkzeug's multipart parser leaves a file part's SpooledTemporaryFile to the garbage collector

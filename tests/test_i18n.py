@@ -25,9 +25,10 @@ from werkzeug.http import parse_accept_header
 
 from wishes import i18n, lifecycle, ratelimit
 from wishes.audiences import AreaBlueprint, Audience
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.organisation import store as organisation
 from wishes.questionnaires import store as questionnaires
+from wishes.routing import RouteDecision
 
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "wishes" / "translations"

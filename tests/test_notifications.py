@@ -16,7 +16,7 @@ import pytest
 
 from wishes import lifecycle, routing
 from wishes.deadlines import Deadlines
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.notifications import store
 from wishes.notifications.commands import notify_command
 from wishes.notifications.notifier import (
@@ -28,6 +28,7 @@ from wishes.notifications.notifier import (
     notifier_from_config,
 )
 from wishes.notifications.worker import deliver_due, exclusive, queue_overdue, run_forever
+from wishes.routing import RouteDecision
 from wishes.storage import TIMESTAMP_FORMAT
 
 PEDIATRICS = RouteDecision(suggestions=[("pediatrics", 0.9)], confident=True)

@@ -31,10 +31,11 @@ from wishes import audit, create_app, lifecycle
 from wishes.accounts import store as accounts
 from wishes.assessment import scheme as assessment_scheme
 from wishes.assessment import store as assessment
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.organisation import store as organisation
 from wishes.questionnaires import definition as definitions
 from wishes.questionnaires import store as questionnaires
+from wishes.routing import RouteDecision
 from wishes.storage import connect, database_path
 
 # ---- the visitors -------------------------------------------------------------------------

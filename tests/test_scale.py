@@ -18,7 +18,8 @@ from wishes import lifecycle
 from wishes.board import store as board
 from wishes.dashboard import figures
 from wishes.deadlines import Deadlines, overdue_for_navigation
-from wishes.lifecycle import Actor, ClaimantKind, RouteDecision, WishEntry
+from wishes.lifecycle import Actor, ClaimantKind, WishEntry
+from wishes.routing import RouteDecision
 
 STAFF = Actor("staff", "党员小王", None)
 BRANCHES = ["pediatrics", "logistics", "catering", "nursing"]

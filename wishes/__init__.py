@@ -106,7 +106,7 @@ def create_serving_app() -> Flask:
     app.extensions["wishes.router"].refresh()
     # Search cuts words with jieba too: loaded here even when there is no router model yet,
     # or each worker would load its dictionary (0.4 s) in the middle of its first search.
-    from .routing.text import tokenizer
+    from .routing import tokenizer
 
     tokenizer()
     # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the

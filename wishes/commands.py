@@ -12,9 +12,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from . import demo
+from .accounts import password_problem
 from .accounts.commands import FIRST_ADMIN, ensure_first_admin
-from .accounts.store import password_problem
-from .assessment import store as assessment
+from .assessment import ensure_default as ensure_assessment_scheme
 from .routing.commands import train_command
 from .storage import connect, database_path
 
@@ -63,7 +63,7 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
             report = demo.load(db)
             click.echo(f"demo hospital ready: {report.wishes_total} wishes")
         first_admin = ensure_first_admin(db)
-        assessment.ensure_default(db)  # the 五化 rubric, on first start
+        ensure_assessment_scheme(db)  # the 五化 rubric, on first start
     if first_admin:
         click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"

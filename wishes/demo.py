@@ -17,13 +17,8 @@ from importlib import resources
 
 from sqlite_utils import Database
 
-from . import lifecycle, routing
-from .accounts import store as accounts
-from .assessment import sample as assessment_sample
+from . import accounts, assessment, lifecycle, notifications, organisation, questionnaires, routing
 from .lifecycle import Actor, ClaimantKind, WishEntry
-from .notifications import store as notifications
-from .organisation import store as organisation
-from .questionnaires import sample as sample_responses
 from .storage import TIMESTAMP_FORMAT, transaction
 
 DEMO_WISHES = 360
@@ -230,10 +225,10 @@ def load(
             notifications.settle_backlog(db, _stamp(now))
     responses = 0
     if not db.table("responses").count:
-        responses = sample_responses.load(
+        responses = questionnaires.load_sample(
             db, random.Random(seed), now or datetime.now(UTC), DEMO_WEEKS
         )
-    rounds = assessment_sample.load(db, random.Random(seed), now)
+    rounds = assessment.load_sample(db, random.Random(seed), now)
     return DemoReport(
         rounds_added=rounds,
         branches=len(org["branches"]),

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import secrets
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
@@ -31,6 +31,7 @@ from sqlite_utils import Database
 
 from . import notifications, states
 from .clock import local_day
+from .routing import RouteDecision
 from .search import index_text
 from .storage import transaction, utcnow
 
@@ -102,16 +103,6 @@ class Actor:
 
 PATIENT = Actor("patient")
 ROUTER = Actor("router")
-
-
-@dataclass(frozen=True)
-class RouteDecision:
-    """What the router said about a wish: the top branches with probabilities, and tags."""
-
-    suggestions: list[tuple[str, float]]
-    tags: list[str] = field(default_factory=list)
-    model_version: str = ""
-    confident: bool = False
 
 
 @dataclass(frozen=True)

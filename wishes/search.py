@@ -14,6 +14,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+from .routing import normalise, tokenizer
+
 MAX_QUERY_TERMS = 12
 
 
@@ -22,9 +24,6 @@ def _is_word(token: str) -> bool:
 
 
 def _words(text: str, *, search_mode: bool) -> list[str]:
-    # Imported on use: the routing package imports lifecycle, which imports this module.
-    from .routing.text import normalise, tokenizer
-
     cut = tokenizer().cut_for_search if search_mode else tokenizer().lcut
     return [token for token in cut(normalise(text)) if _is_word(token)]
 

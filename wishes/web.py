@@ -12,10 +12,10 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
 from . import audiences, i18n
-from .cards.qr import public_url, qr_svg
-from .intake.forms import mask_phone
-from .notifications.notifier import escape_for_log
-from .questionnaires.definition import text_in
+from .cards import public_url, qr_svg
+from .intake import mask_phone
+from .notifications import escape_for_log
+from .questionnaires import text_in
 from .storage import TIMESTAMP_FORMAT
 
 # Everything a page needs is served by the app itself; nothing may come from another host.

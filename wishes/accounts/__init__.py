@@ -13,7 +13,8 @@ from flask_login import LoginManager, current_user
 from .. import audit
 from ..storage import get_db
 from . import store
-from .permissions import may
+from .permissions import BRANCH_ROLES, Role, may
+from .store import create_user, find_user, password_problem
 
 
 def who() -> audit.Who:
@@ -63,3 +64,16 @@ def init_app(app: Flask) -> None:
     manager.session_protection = None  # sessions are server-side rows; see store.session_user
     manager.user_loader(_load_user)
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(seconds=0))
+
+
+__all__ = [
+    "BRANCH_ROLES",
+    "Role",
+    "create_user",
+    "find_user",
+    "init_app",
+    "may",
+    "password_problem",
+    "staff_required",
+    "who",
+]

@@ -16,9 +16,8 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from .. import audit, glossary
+from .. import audit, glossary, organisation
 from ..audiences import AreaBlueprint, Audience
-from ..organisation import store as organisation
 from ..paging import page_number
 from ..storage import get_db
 from . import staff_required, store, who

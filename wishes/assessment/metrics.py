@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from sqlite_utils import Database
 
-from ..organisation import store as organisation
+from .. import organisation
 from ..storage import TIMESTAMP_FORMAT
 
 SATISFACTION = "satisfaction"

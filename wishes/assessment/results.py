@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..dashboard.figures import Column, Table
-from ..organisation import store as organisation
+from .. import organisation
+from ..dashboard import Column, Table
 from . import metrics
 from . import scheme as schemes
 from .metrics import Figure

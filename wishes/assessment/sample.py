@@ -16,8 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from sqlite_utils import Database
 
-from .. import audit
-from ..organisation import store as organisation
+from .. import audit, organisation
 from . import store
 from .store import Round
 

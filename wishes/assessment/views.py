@@ -28,13 +28,11 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import audit
-from ..accounts import staff_required, who
-from ..accounts.permissions import BRANCH_ROLES, Role, may
+from .. import audit, organisation
+from ..accounts import BRANCH_ROLES, Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
-from ..dashboard import exports
+from ..dashboard import to_csv, to_xlsx
 from ..glossary import assessment as words
-from ..organisation import store as organisation
 from ..states import IllegalMove
 from ..storage import get_db
 from . import results, store
@@ -227,10 +225,10 @@ def export(round_id: int, fmt: str):
             detail={"format": fmt, "round": current.name},
         )
     if fmt == "csv":
-        body, mimetype = exports.to_csv(table), "text/csv; charset=utf-8"
+        body, mimetype = to_csv(table), "text/csv; charset=utf-8"
     else:
         first, last = current.days
-        body = exports.to_xlsx(table, f"{first} 至 {last} · {current.stage_label}")
+        body = to_xlsx(table, f"{first} 至 {last} · {current.stage_label}")
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     filename = f"assessment_{round_id}.{fmt}"
     return Response(

@@ -31,13 +31,11 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from .. import audit, glossary, lifecycle
-from ..accounts import staff_required, who
-from ..accounts.permissions import Role, may
+from .. import audit, glossary, lifecycle, organisation
+from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
-from ..organisation import store as organisation
 from ..paging import page_number
 from ..storage import get_db
 from . import store

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import abort, render_template, url_for
 
+from .. import organisation
 from ..audiences import AreaBlueprint, Audience
 from ..i18n import qr_language, unit_name
-from ..organisation import store as organisation
 from ..storage import get_db
 from .qr import public_url, qr_svg
 

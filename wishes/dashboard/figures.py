@@ -20,11 +20,10 @@ import numpy as np
 from flask import g, has_request_context
 from sqlite_utils import Database
 
+from .. import organisation, questionnaires
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..glossary import ACTIONS, STATES
 from ..lifecycle import Action, State
-from ..organisation import store as organisation
-from ..questionnaires import definition as definitions
 from . import stats
 
 PERIODS = {"week": "周", "month": "月", "quarter": "季度"}
@@ -97,7 +96,7 @@ def _department_clause(filters: Filters, column: str = "department_code") -> tup
 
 
 def _scale_questions(questions: list[dict]) -> list[dict]:
-    return [q for q in questions if q["type"] in definitions.SCALES]
+    return [q for q in questions if q["type"] in questionnaires.SCALES]
 
 
 def _figures(row: dict[str, Any], kind: str, minimum: int) -> dict[str, stats.Estimate]:
@@ -147,7 +146,7 @@ def satisfaction_by_question(db: Database, filters: Filters, questions: list[dic
         figures = _figures(row, question["type"], filters.minimum)
         out.append(
             {
-                "question": definitions.text_in(question["label"], "zh_Hans"),
+                "question": questionnaires.text_in(question["label"], "zh_Hans"),
                 "key": question["key"],
                 "kind": "NPS 0–10" if question["type"] == "nps" else "1–5",
                 "n": row["n"],
@@ -182,7 +181,7 @@ def nps_breakdown(db: Database, filters: Filters, questions: list[dict]) -> Tabl
         figures = _figures(row, "nps", filters.minimum)
         out.append(
             {
-                "question": definitions.text_in(question["label"], "zh_Hans"),
+                "question": questionnaires.text_in(question["label"], "zh_Hans"),
                 "n": row["n"],
                 "promoters": figures["promoters"],
                 "passives": figures["passives"],
@@ -309,8 +308,8 @@ def choice_answers(db: Database, filters: Filters, questions: list[dict]) -> Tab
             n = counts.get((question["key"], option["key"]), 0)
             out.append(
                 {
-                    "question": definitions.text_in(question["label"], "zh_Hans"),
-                    "option": definitions.text_in(option["label"], "zh_Hans"),
+                    "question": questionnaires.text_in(question["label"], "zh_Hans"),
+                    "option": questionnaires.text_in(option["label"], "zh_Hans"),
                     "n": n,
                     "share": stats.share(n, responses, filters.minimum),
                 }

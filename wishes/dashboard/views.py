@@ -11,14 +11,11 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from .. import audit
+from .. import audit, organisation, questionnaires
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..clock import today
 from ..deadlines import Deadlines
-from ..organisation import store as organisation
-from ..questionnaires import definition as definitions
-from ..questionnaires import store as questionnaires
 from ..storage import get_db
 from . import exports, figures
 from .forms import EARLIEST, LATEST, DashboardFilterForm
@@ -59,7 +56,7 @@ def _questionnaire_choices(db) -> tuple[list[dict], dict[str, int]]:
         {
             "slug": q["slug"],
             "id": q["id"],
-            "title": definitions.text_in(json.loads(q["latest_definition"])["title"], "zh_Hans"),
+            "title": questionnaires.text_in(json.loads(q["latest_definition"])["title"], "zh_Hans"),
         }
         for q in questionnaires.questionnaires(db)
     ]

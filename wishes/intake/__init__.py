@@ -1,1 +1,9 @@
-"""The patient's wish form, at a lobby kiosk and on a phone."""
+"""The patient's wish form, at the kiosk and on a phone; owns the wishes as patients wrote them."""
+
+from __future__ import annotations
+
+from .forms import mask_phone
+
+__all__ = [
+    "mask_phone",
+]

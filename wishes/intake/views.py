@@ -6,11 +6,8 @@ from __future__ import annotations
 from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from .. import audiences, ratelimit
+from .. import audiences, organisation, questionnaires, ratelimit
 from ..audiences import AreaBlueprint, Audience
-from ..organisation import store as organisation
-from ..questionnaires import store as questionnaires
-from ..questionnaires.comments import comment_for_wish_form
 from ..storage import get_db
 from .forms import WishForm
 from .receive import receive
@@ -27,7 +24,7 @@ def _form(audience: Audience) -> WishForm:
     form.set_departments(organisation.departments(get_db()))
     if request.method == "GET":
         # A questionnaire comment the patient chose to send on as a wish.
-        form.text.data = comment_for_wish_form() or form.text.data
+        form.text.data = questionnaires.comment_for_wish_form() or form.text.data
         # A bedside card opens the phone's form with its ward chosen (the kiosk is no ward).
         ward = request.args.get("dept")
         if not audience.shared_screen and ward in dict(form.department.choices):

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from sqlite_utils import Database
 
-from .store import enqueue
+from .notifier import escape_for_log
+from .store import enqueue, settle_backlog
 
 
 def wish_reached_branch(db: Database, wish_id: int, branch_code: str, at: str) -> None:
@@ -23,3 +24,6 @@ def wish_reached_branch(db: Database, wish_id: int, branch_code: str, at: str) -
         branch_code=branch_code,
         at=at,
     )
+
+
+__all__ = ["enqueue", "escape_for_log", "settle_backlog", "wish_reached_branch"]

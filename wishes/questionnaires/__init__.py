@@ -1,1 +1,18 @@
-"""Satisfaction questionnaires: definitions and versions, answering, comments, admin pages."""
+"""Satisfaction questionnaires: definitions and their versions, answers, and comments."""
+
+from __future__ import annotations
+
+from .comments import comment_for_wish_form
+from .definition import SCALES, text_in
+from .sample import load as load_sample
+from .store import live_version, questionnaires, questions_over_versions
+
+__all__ = [
+    "SCALES",
+    "comment_for_wish_form",
+    "live_version",
+    "load_sample",
+    "questionnaires",
+    "questions_over_versions",
+    "text_in",
+]

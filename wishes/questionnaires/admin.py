@@ -15,13 +15,12 @@ from flask import (
     url_for,
 )
 
-from .. import audit
+from .. import audit, organisation
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience, patient_languages
-from ..cards.qr import public_url, qr_svg
+from ..cards import public_url, qr_svg
 from ..glossary import questionnaires as words
 from ..i18n import qr_language, unit_name
-from ..organisation import store as organisation
 from ..states import IllegalMove
 from ..storage import get_db
 from . import definition as definitions

@@ -7,7 +7,7 @@ import re
 from flask import current_app, request, session
 
 from ..routing import EXTENSION as ROUTER
-from ..routing import text as words
+from ..routing import keyword_tags, traditional_to_simplified
 
 # "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete
 # (Traditional characters are read as Simplified first).
@@ -32,12 +32,12 @@ def tags(comment: str) -> list[str]:
     if not comment:
         return []
     model = current_app.extensions[ROUTER].model
-    return words.keyword_tags(comment, model.word_idf if model else {})
+    return keyword_tags(comment, model.word_idf if model else {})
 
 
 def reads_like_wish(comment: str) -> bool:
     """True when a comment asks for something a branch could do: offer to make it a wish."""
-    text = words.traditional_to_simplified(comment or "")
+    text = traditional_to_simplified(comment or "")
     if len(text) < _WISH_MIN_CHARS:
         return False
     return _WISH_CUES.search(text) is not None or _WISH_CUES_EN.search(text) is not None

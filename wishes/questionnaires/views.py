@@ -6,9 +6,8 @@ from __future__ import annotations
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import audiences, ratelimit
+from .. import audiences, organisation, ratelimit
 from ..audiences import AreaBlueprint, Audience
-from ..organisation import store as organisation
 from ..storage import get_db
 from . import comments, store
 from .forms import AnswerForm, answer_form

@@ -11,17 +11,28 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from flask import Flask, current_app
 
-from ..lifecycle import RouteDecision
 from . import artifacts, text
+from .text import keyword_tags, normalise, tokenizer, traditional_to_simplified
 from .training import predict_top
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "wishes.router"
+
+
+@dataclass(frozen=True)
+class RouteDecision:
+    """What the router said about a wish: the top branches with probabilities, and tags."""
+
+    suggestions: list[tuple[str, float]]
+    tags: list[str] = field(default_factory=list)
+    model_version: str = ""
+    confident: bool = False
 
 
 class Router:
@@ -96,3 +107,16 @@ def init_app(app: Flask) -> None:
 def route(wish_text: str) -> RouteDecision | None:
     """Top branches with probabilities and keyword tags for one wish, or None (triage)."""
     return current_app.extensions[EXTENSION].route(wish_text)
+
+
+__all__ = [
+    "EXTENSION",
+    "RouteDecision",
+    "Router",
+    "init_app",
+    "keyword_tags",
+    "normalise",
+    "route",
+    "tokenizer",
+    "traditional_to_simplified",
+]

@@ -138,3 +138,22 @@ def prepare(app: Flask) -> None:
             applied = upgrade(db)
     if applied:
         app.logger.info("database %s: applied %s", path, ", ".join(applied))
+
+
+__all__ = [
+    "BUSY_TIMEOUT_MS",
+    "TIMESTAMP_FORMAT",
+    "close_db",
+    "connect",
+    "database_path",
+    "get_db",
+    "init_app",
+    "init_db_command",
+    "migrations",
+    "prepare",
+    "schema_is_current",
+    "sqlite_warning",
+    "transaction",
+    "upgrade",
+    "utcnow",
+]

@@ -1,1 +1,5 @@
-"""Where a patient looks up what became of a wish, by its tracking code."""
+"""The patient's tracking pages: a wish's state and history by its tracking code."""
+
+from __future__ import annotations
+
+__all__: list[str] = []

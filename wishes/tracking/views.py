@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from flask import redirect, render_template, request, url_for
 
-from .. import i18n, lifecycle
+from .. import i18n, lifecycle, organisation
 from ..audiences import AreaBlueprint, Audience
-from ..organisation import store as organisation
 from ..storage import get_db
 
 bp = AreaBlueprint("tracking", __name__, audience=Audience.PHONE)
