@@ -152,7 +152,9 @@ def current() -> Audience:
     """The audience of the page being served."""
     if not has_request_context():
         return Audience.PHONE
-    app = current_app._get_current_object()
+    # Flask's stubs type `current_app` as the app, not the LocalProxy it is: the proxy's
+    # own method is unknown to them.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     blueprint = app.blueprints.get(request.blueprint or "")
     if (audience := getattr(blueprint, "audience", None)) is not None:
         return audience
@@ -172,7 +174,11 @@ def twin(endpoint: str) -> str:
     here = current()
     area = getattr(current_app.blueprints.get(name), "area", name)
     for blueprint in current_app.blueprints.values():
-        if getattr(blueprint, "area", None) == area and blueprint.audience is here:
+        if (
+            isinstance(blueprint, AreaBlueprint)
+            and blueprint.area == area
+            and blueprint.audience is here
+        ):
             return f"{blueprint.name}.{view}"
     return endpoint
 
@@ -182,10 +188,14 @@ def error_page(code: int | str, **context: Any) -> str:
     return render_template(current().error_template, code=code, **context)
 
 
+# The mark `patient_languages` leaves on a view function.
+PATIENT_LANGUAGES = "patient_languages"
+
+
 def patient_languages(view: Callable) -> Callable:
     """Mark a staff view whose page is printed for patients (a questionnaire's QR cards): its
     words follow the visitor's language; the rest (layout, errors, headers) stays staff's."""
-    view.patient_languages = True
+    setattr(view, PATIENT_LANGUAGES, True)
     return view
 
 
@@ -194,7 +204,7 @@ def chinese_only() -> bool:
     if not current().chinese_only:
         return False
     view = current_app.view_functions.get(request.endpoint or "")
-    return not getattr(view, "patient_languages", False)
+    return not getattr(view, PATIENT_LANGUAGES, False)
 
 
 def init_app(app: Flask) -> None:

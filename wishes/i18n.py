@@ -13,7 +13,7 @@ and into English from the `name_en` kept beside each unit.
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -160,7 +160,7 @@ def unit_name(unit: Mapping[str, Any] | None, lang: str | None = None) -> str:
     return unit["name"]
 
 
-def unit_names(units: list[Mapping[str, Any]], lang: str | None = None) -> dict[str, str]:
+def unit_names(units: Iterable[Mapping[str, Any]], lang: str | None = None) -> dict[str, str]:
     """Code -> name in the page's language."""
     return {unit["code"]: unit_name(unit, lang) for unit in units}
 
@@ -244,4 +244,5 @@ def init_app(app: Flask) -> None:
     app.add_template_global(switch_links, "language_links")  # global: macros see it
     from . import glossary  # the words for a wish's states and moves, on every kind of page
 
-    app.add_template_global(glossary, "glossary")
+    # Flask's stubs take only callables as template globals; Jinja takes any value.
+    app.add_template_global(glossary, "glossary")  # type: ignore[arg-type]

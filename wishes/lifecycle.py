@@ -221,6 +221,8 @@ def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
     cursor = db.conn.execute(
         f"INSERT INTO {table} ({columns}) VALUES ({marks})", list(row.values())
     )
+    if cursor.lastrowid is None:  # set by every INSERT that succeeded
+        raise LookupError(table)
     return cursor.lastrowid
 
 
@@ -242,7 +244,7 @@ def submit(
         first_choice = (None, None)
     routed = route is not None and route.confident and first_choice[0] is not None
     state = State.OPEN if routed else State.TRIAGE
-    row = {
+    row: dict[str, Any] = {
         "text": entry.text,
         "reason": entry.reason,
         "department_code": entry.department_code or None,
@@ -287,7 +289,7 @@ def submit(
                 from_state=state,
                 to_state=state,
                 branch_code=row["branch_code"],
-                data={"confidence": first_choice[1], "model": route.model_version},
+                data={"confidence": first_choice[1], "model": row["router_model"]},
             )
             notifications.wish_reached_branch(db, wish_id, row["branch_code"], at)
         return wish_id
@@ -332,7 +334,7 @@ def _move(
         if seen is not None and action in ON_A_CLAIM and claimer != seen.claimed_by_user_id:
             raise ClaimerChanged(action, state, wish)
         update = {"state": str(to_state), "updated_at": at, **(changes or {})}
-        db["wishes"].update(wish_id, update)
+        db.table("wishes").update(wish_id, update)
         _event(
             db,
             wish_id,

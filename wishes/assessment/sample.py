@@ -69,7 +69,7 @@ def _points(rng: random.Random, maximum: float, standing: float) -> float:
 
 def _computed_snapshot(rng: random.Random, current: Round, standing: dict[str, float]) -> dict:
     """Invented figures for a past round, as publishing would have frozen them."""
-    out = {}
+    out: dict[str, dict[str, tuple[float | None, int]]] = {}
     for code in current.branch_codes:
         q = standing[code]
         out[code] = {}
@@ -118,6 +118,14 @@ def _inspect(
         store.inspect(db, current, code, item["key"], points, reason, INSPECTOR)
 
 
+def _saved_round(db: Database, round_id: int) -> Round:
+    """The round just created or moved."""
+    current = store.get_round(db, round_id)
+    if current is None:
+        raise LookupError(round_id)
+    return current
+
+
 def load(db: Database, rng: random.Random, now: datetime | None = None) -> int:
     """Add the demo rounds when there are none; return how many were added."""
     store.ensure_default(db)
@@ -129,7 +137,7 @@ def load(db: Database, rng: random.Random, now: datetime | None = None) -> int:
     quarters = _quarters(today, 3)
     for number, (first, last) in enumerate(quarters):
         round_id = store.create_round(db, _name(first), first, last, codes, OFFICE)
-        current = store.get_round(db, round_id)
+        current = _saved_round(db, round_id)
         past = number < len(quarters) - 1
         for code in codes:
             # This quarter: some branches are done, some half way (the demo secretary's too).
@@ -138,7 +146,7 @@ def load(db: Database, rng: random.Random, now: datetime | None = None) -> int:
         if not past:
             break
         store.move(db, current, store.RoundMove.CLOSE_SELF_ASSESSMENT, OFFICE)
-        current = store.get_round(db, round_id)
+        current = _saved_round(db, round_id)
         vetoed = codes[-1] if number == 0 else None  # one overdue election, the first round
         for code in codes:
             _inspect(db, rng, current, code, "setup_and_election" if code == vetoed else None)

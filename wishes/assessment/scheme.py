@@ -83,7 +83,8 @@ def parse(data: Any) -> dict[str, Any]:
             raise SchemeError(f"不是有效的 JSON：{error}") from None
     if not isinstance(data, dict) or not isinstance(data.get("areas"), list) or not data["areas"]:
         raise SchemeError("考评方案需要 areas（考评方面）")
-    areas, keys = [], set()
+    areas: list[dict[str, Any]] = []
+    keys: set[str] = set()
     for a, area in enumerate(data["areas"], 1):
         where = f"第 {a} 个方面"
         if not isinstance(area, dict) or not area.get("key") or not area.get("name"):

@@ -21,7 +21,7 @@ from sqlite_utils import Database
 
 from .. import audit
 from ..glossary import assessment as words
-from ..storage import transaction, utcnow
+from ..storage import inserted_id, transaction, utcnow
 from . import scheme as schemes
 from .stages import CLOSED, NEEDS_REASON, OPEN_FOR, ROUND_MOVES, RoundMove, Stage, Work
 
@@ -114,6 +114,14 @@ def scheme_version(db: Database, version_id: int) -> SchemeVersion | None:
     return _version(next(iter(rows), None))
 
 
+def _existing(version: SchemeVersion | None, key: object) -> SchemeVersion:
+    """A version that is there unless the database is broken: one just written in this
+    transaction, or a round's own (a foreign key)."""
+    if version is None:
+        raise LookupError(key)
+    return version
+
+
 def latest_version(db: Database, slug: str = DEFAULT_SLUG) -> SchemeVersion | None:
     rows = db.query(
         """SELECT v.* FROM assessment_scheme_versions v
@@ -146,11 +154,11 @@ def ensure_default(db: Database) -> SchemeVersion:
     default = schemes.load_default()
     with transaction(db):
         scheme_id = (
-            db["assessment_schemes"]
+            db.table("assessment_schemes")
             .insert({"slug": DEFAULT_SLUG, "name": default["name"], "created_at": utcnow()})
             .last_pk
         )
-        db["assessment_scheme_versions"].insert(
+        db.table("assessment_scheme_versions").insert(
             {
                 "scheme_id": scheme_id,
                 "number": 1,
@@ -159,7 +167,7 @@ def ensure_default(db: Database) -> SchemeVersion:
                 "definition": json.dumps(default, ensure_ascii=False),
             }
         )
-    return latest_version(db)
+    return _existing(latest_version(db), DEFAULT_SLUG)
 
 
 def _in_use(db: Database, version_id: int) -> bool:
@@ -179,9 +187,8 @@ def save_scheme(db: Database, data: Any, who: audit.Who) -> SchemeVersion:
         if latest.definition == definition:
             return latest
         if _in_use(db, latest.id):
-            version_id = (
-                db["assessment_scheme_versions"]
-                .insert(
+            version_id = inserted_id(
+                db.table("assessment_scheme_versions").insert(
                     {
                         "scheme_id": latest.scheme_id,
                         "number": latest.number + 1,
@@ -190,14 +197,13 @@ def save_scheme(db: Database, data: Any, who: audit.Who) -> SchemeVersion:
                         "created_by": who.label,
                     }
                 )
-                .last_pk
             )
         else:
             version_id = latest.id
-            db["assessment_scheme_versions"].update(
+            db.table("assessment_scheme_versions").update(
                 version_id, {"definition": text, "created_at": utcnow(), "created_by": who.label}
             )
-        saved = scheme_version(db, version_id)
+        saved = _existing(scheme_version(db, version_id), version_id)
         _audit(db, "assessment_scheme_saved", who, f"scheme:{saved.number}", version=saved.number)
     return saved
 
@@ -222,7 +228,7 @@ def _round(db: Database, row: dict[str, Any]) -> Round:
         date.fromisoformat(row["first_day"]),
         date.fromisoformat(row["last_day"]),
         Stage(row["stage"]),
-        scheme_version(db, row["scheme_version_id"]),
+        _existing(scheme_version(db, row["scheme_version_id"]), row["scheme_version_id"]),
         codes,
         row["published_at"],
     )
@@ -261,9 +267,8 @@ def create_round(
         raise AssessmentError("no_branches")
     with transaction(db):
         version = latest_version(db) or ensure_default(db)
-        round_id = (
-            db["assessment_rounds"]
-            .insert(
+        round_id = inserted_id(
+            db.table("assessment_rounds").insert(
                 {
                     "name": name,
                     "first_day": first.isoformat(),
@@ -274,9 +279,8 @@ def create_round(
                     "created_by": who.label,
                 }
             )
-            .last_pk
         )
-        db["assessment_round_branches"].insert_all(
+        db.table("assessment_round_branches").insert_all(
             {"round_id": round_id, "branch_code": code} for code in branch_codes
         )
         _audit(
@@ -307,7 +311,7 @@ def _check_open(db: Database, current: Round, work: Work | None, *, evidence: bo
     stage = _stage_now(db, current.id)
     if work in OPEN_FOR[stage] if work else OPEN_FOR[stage]:
         return
-    if not evidence:
+    if not evidence and work is not None:
         raise AssessmentError(CLOSED[work])
     if stage is Stage.PUBLISHED:
         raise AssessmentError("uploads_closed")
@@ -339,7 +343,7 @@ def move(
             changes["published_at"] = utcnow()
             for branch, items in (snapshot or {}).items():
                 for key, (figure, count) in items.items():
-                    db["assessment_scores"].upsert(
+                    db.table("assessment_scores").upsert(
                         {
                             "round_id": current.id,
                             "branch_code": branch,
@@ -351,7 +355,7 @@ def move(
                     )
         elif now is Stage.PUBLISHED:
             changes["published_at"] = None
-        db["assessment_rounds"].update(current.id, changes)
+        db.table("assessment_rounds").update(current.id, changes)
         _audit(
             db,
             "assessment_stage_changed",
@@ -369,7 +373,8 @@ def move(
 
 def scores(db: Database, round_id: int, branch_code: str | None = None) -> dict:
     """(branch, item key) → the stored row."""
-    sql, params = "SELECT * FROM assessment_scores WHERE round_id = ?", [round_id]
+    sql = "SELECT * FROM assessment_scores WHERE round_id = ?"
+    params: list[Any] = [round_id]
     if branch_code:
         sql, params = sql + " AND branch_code = ?", [*params, branch_code]
     return {(row["branch_code"], row["item_key"]): row for row in db.query(sql, params)}
@@ -404,7 +409,7 @@ def self_assess(
         _check_open(db, current, Work.SELF_ASSESS)
         _scored_item(current, branch_code, item_key, points)
         before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
-        db["assessment_scores"].upsert(
+        db.table("assessment_scores").upsert(
             {
                 **key,
                 "self_points": points,
@@ -443,7 +448,7 @@ def inspect(
         before = scores(db, current.id, branch_code).get((branch_code, item_key), {})
         if points != before.get("self_points") and not reason:
             raise AssessmentError("change_needs_reason")
-        db["assessment_scores"].upsert(
+        db.table("assessment_scores").upsert(
             {
                 "round_id": current.id,
                 "branch_code": branch_code,
@@ -503,9 +508,8 @@ def add_attachment(
         _check_open(db, current, work, evidence=True)
         if branch_code not in current.branch_codes or current.scheme.item(item_key) is None:
             raise AssessmentError("no_such_item")
-        attachment_id = (
-            db["assessment_attachments"]
-            .insert(
+        attachment_id = inserted_id(
+            db.table("assessment_attachments").insert(
                 {
                     "round_id": current.id,
                     "branch_code": branch_code,
@@ -515,7 +519,6 @@ def add_attachment(
                     **file,
                 }
             )
-            .last_pk
         )
         _audit(
             db,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -27,6 +28,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from sqlite_utils import Database
 
 from .. import audit, organisation
 from ..accounts import BRANCH_ROLES, Role, may, staff_required, who
@@ -244,7 +246,7 @@ def export(round_id: int, fmt: str):
 def _evidence_links(current: Round, code: str, departments: dict[str, list[str]]) -> dict:
     """Metric → where its counted wishes or answers can be read."""
     first, last = current.days
-    board = {"branch": code, "created_from": first, "created_to": last}
+    board: dict[str, Any] = {"branch": code, "created_from": first, "created_to": last}
     served = departments.get(code)
     return {
         "claim_in_time_share": url_for("board.index", **board),
@@ -314,6 +316,7 @@ def score(round_id: int, code: str, key: str):
     _branch_of(current, code)
     back = url_for("assessment.branch", round_id=round_id, code=code) + f"#item-{key}"
     work = _work(code)
+    save: Callable[[Database, Round, str, str, float, str, audit.Who], None]
     if work is Work.SELF_ASSESS:
         form, save, text = SelfScoreForm(), store.self_assess, "note"
     elif work is Work.INSPECT:
@@ -359,9 +362,10 @@ def upload(round_id: int, code: str, key: str):
         flash(f"没有上传：{_problems(form)}", "error")
         return redirect(back)
     upload_file = form.file.data
-    extension, content_type = attachment_type(
-        upload_file.filename or "", upload_file.stream.read(16)
-    )
+    kind = attachment_type(upload_file.filename or "", upload_file.stream.read(16))
+    if kind is None:  # AttachmentForm.validate_file refused such a file already
+        abort(400)
+    extension, content_type = kind
     upload_file.stream.seek(0)
     folder = _attachment_dir()
     folder.mkdir(parents=True, exist_ok=True)
@@ -444,9 +448,10 @@ def scheme():
 def scheme_json(number: int):
     db = get_db()
     version = next((v for v in store.scheme_versions(db) if v["number"] == number), None)
-    if version is None:
+    scheme = store.scheme_version(db, version["id"]) if version is not None else None
+    if scheme is None:
         abort(404)
-    definition = store.scheme_version(db, version["id"]).definition
+    definition = scheme.definition
     return Response(
         json.dumps(definition, ensure_ascii=False, indent=2),
         mimetype="application/json",

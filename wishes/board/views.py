@@ -124,13 +124,14 @@ def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, 
     tabs = []
     for state, label in [("", "全部"), *glossary.STATES.items()]:
         args["state"] = state
+        query: dict[str, Any] = args.to_dict()
         count = page.counts.get(state, 0) if state else sum(page.counts.values())
         tabs.append(
             {
                 "label": label,
                 "count": count,
                 "current": (form.state.data or "") == state,
-                "url": url_for("board.index", **args.to_dict()),
+                "url": url_for("board.index", **query),
             }
         )
     return tabs

@@ -6,6 +6,8 @@ The store holds no sentences; the views turn a refusal into words here.
 
 from __future__ import annotations
 
+from typing import Any, Protocol, cast
+
 from ..assessment.stages import RoundMove, Stage, leads_to
 from ..states import IllegalMove
 
@@ -42,9 +44,18 @@ REFUSALS = {
 }
 
 
-def refusal(error: Exception) -> str:
+class Refusal(Protocol):
+    """What a `store.AssessmentError` carries (named here by shape: the store imports us)."""
+
+    code: str
+    detail: dict[str, Any]
+
+
+def refusal(error: Refusal | IllegalMove) -> str:
     """Why the store refused (an AssessmentError or an IllegalMove), for the person who tried."""
     if isinstance(error, IllegalMove):
-        return REFUSALS[error.code].format(now=STAGES[error.state], to=STAGES[leads_to(error.move)])
+        # Raised by stages.ROUND_MOVES: a RoundMove from a Stage.
+        now, move = cast(Stage, error.state), cast(RoundMove, error.move)
+        return REFUSALS[error.code].format(now=STAGES[now], to=STAGES[leads_to(move)])
     detail = {k: STAGES.get(v, v) if k == "stage" else v for k, v in error.detail.items()}
     return REFUSALS[error.code].format(**detail)

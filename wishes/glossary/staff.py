@@ -103,7 +103,8 @@ def refusal(error: Exception) -> str:
     """Why a move was refused, in words the person who tried it understands."""
     code = getattr(error, "code", "illegal_move")
     wish = getattr(error, "subject", None) or {}
-    move, state = getattr(error, "move", None), getattr(error, "state", None)
+    move: Any = getattr(error, "move", None)  # any exception's: an Action, or None
+    state: Any = getattr(error, "state", None)  # a State, or None
     return REFUSALS[code] % {
         "state": STATES.get(state, state),
         "action": ACTIONS.get(move, move),

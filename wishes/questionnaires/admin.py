@@ -162,7 +162,8 @@ def question(qid: int, key: str | None = None):
         abort(404)
     form = editing.QuestionForm()
     if request.method == "GET":
-        form.fill(existing)
+        if existing is not None:  # always, on a GET: a new question's form is only posted
+            form.fill(existing)
     elif form.validate_on_submit():
         changed = editing.with_question(latest.definition, form.question(existing), key)
         if _save(qid, changed):

@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from ..clock import local_day
 from ..states import Transitions
-from ..storage import transaction, utcnow
+from ..storage import inserted_id, transaction, utcnow
 from . import definition as definitions
 
 
@@ -75,9 +75,7 @@ class Version:
         return self.definition["slug"]
 
 
-def _version(row: dict[str, Any] | None) -> Version | None:
-    if row is None:
-        return None
+def _version(row: dict[str, Any]) -> Version:
     return Version(
         id=row["id"],
         questionnaire_id=row["questionnaire_id"],
@@ -86,6 +84,10 @@ def _version(row: dict[str, Any] | None) -> Version | None:
         published_at=row["published_at"],
         responses=row.get("responses", 0),
     )
+
+
+def _version_or_none(row: dict[str, Any] | None) -> Version | None:
+    return None if row is None else _version(row)
 
 
 # Patient pages read a version without counting its responses (a million rows at scale);
@@ -127,11 +129,20 @@ def live_version(db: Database, slug: str) -> Version | None:
         _VERSION_SQL + " JOIN questionnaires q ON q.published_version_id = v.id WHERE q.slug = ?",
         [slug],
     )
-    return _version(next(iter(rows), None))
+    return _version_or_none(next(iter(rows), None))
 
 
 def version(db: Database, version_id: int) -> Version | None:
-    return _version(next(iter(db.query(_VERSION_SQL + " WHERE v.id = ?", [version_id])), None))
+    rows = db.query(_VERSION_SQL + " WHERE v.id = ?", [version_id])
+    return _version_or_none(next(iter(rows), None))
+
+
+def _saved_version(db: Database, version_id: int) -> Version:
+    """The version just written: it is there unless the write broke."""
+    found = version(db, version_id)
+    if found is None:
+        raise LookupError(version_id)
+    return found
 
 
 def versions(db: Database, questionnaire_id: int) -> list[Version]:
@@ -192,8 +203,10 @@ def create(db: Database, definition: dict[str, Any], by: str) -> int:
     with transaction(db):
         if questionnaire(db, definition["slug"]):
             raise QuestionnaireError("slug_taken", slug=definition["slug"])
-        qid = db["questionnaires"].insert({"slug": definition["slug"], "created_at": now}).last_pk
-        db["questionnaire_versions"].insert(
+        qid = inserted_id(
+            db.table("questionnaires").insert({"slug": definition["slug"], "created_at": now})
+        )
+        db.table("questionnaire_versions").insert(
             {
                 "questionnaire_id": qid,
                 "number": 1,
@@ -218,14 +231,13 @@ def save_draft(db: Database, questionnaire_id: int, definition: dict[str, Any], 
         _check_keys_keep_their_type(db, questionnaire_id, definition)
         body = definitions.dumps(definition)
         if VERSION_MOVES.allows(VersionMove.EDIT, state_of(db, latest)):
-            db["questionnaire_versions"].update(
+            db.table("questionnaire_versions").update(
                 latest.id, {"definition": body, "created_at": now, "created_by": by}
             )
             version_id = latest.id
         else:
-            version_id = (
-                db["questionnaire_versions"]
-                .insert(
+            version_id = inserted_id(
+                db.table("questionnaire_versions").insert(
                     {
                         "questionnaire_id": questionnaire_id,
                         "number": latest.number + 1,
@@ -234,9 +246,8 @@ def save_draft(db: Database, questionnaire_id: int, definition: dict[str, Any], 
                         "created_by": by,
                     }
                 )
-                .last_pk
             )
-    return version(db, version_id)
+    return _saved_version(db, version_id)
 
 
 def publish(db: Database, questionnaire_id: int, version_id: int) -> Version:
@@ -248,9 +259,9 @@ def publish(db: Database, questionnaire_id: int, version_id: int) -> Version:
             raise QuestionnaireError("no_such_version")
         VERSION_MOVES.target(VersionMove.PUBLISH, state_of(db, chosen), chosen)
         if chosen.published_at is None:
-            db["questionnaire_versions"].update(version_id, {"published_at": utcnow()})
-        db["questionnaires"].update(questionnaire_id, {"published_version_id": version_id})
-    return version(db, version_id)
+            db.table("questionnaire_versions").update(version_id, {"published_at": utcnow()})
+        db.table("questionnaires").update(questionnaire_id, {"published_version_id": version_id})
+    return _saved_version(db, version_id)
 
 
 def import_definition(db: Database, data: Any, by: str) -> tuple[int, Version]:
@@ -325,9 +336,8 @@ def store_response(
     at = at or utcnow()
     try:
         with transaction(db):
-            response_id = (
-                db["responses"]
-                .insert(
+            response_id = inserted_id(
+                db.table("responses").insert(
                     {
                         "submission_id": submission_id,
                         "questionnaire_id": version.questionnaire_id,
@@ -339,9 +349,8 @@ def store_response(
                         "comment_tags": json.dumps(comment_tags or [], ensure_ascii=False),
                     }
                 )
-                .last_pk
             )
-            db["answers"].insert_all(
+            db.table("answers").insert_all(
                 {
                     "response_id": response_id,
                     "question_key": a.question_key,

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
@@ -80,9 +82,10 @@ def answer(slug: str):
 @bp.get("/s/<slug>/thanks")
 def thanks(slug: str):
     version = _live(slug)
+    came_from: dict[str, Any] = {"from": "survey"}  # `from` is a Python keyword
     return render_template(
         "questionnaires/thanks.html",
         version=version,
         wish_text=comments.comment_offered(),
-        wish_url=url_for(audiences.twin("intake.wish_form"), **{"from": "survey"}),
+        wish_url=url_for(audiences.twin("intake.wish_form"), **came_from),
     )

@@ -19,6 +19,7 @@ import click
 from flask import Flask, current_app, g
 from flask.cli import with_appcontext
 from sqlite_utils import Database
+from sqlite_utils.db import Table
 
 from .migrations import migrations
 
@@ -46,6 +47,14 @@ def connect(path: str | Path) -> Database:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
+
+
+def inserted_id(table: Table) -> int:
+    """The id of the row `table.insert(...)` just wrote (sqlite-utils types `last_pk` as
+    optional: it is None only before any insert)."""
+    if table.last_pk is None:
+        raise LookupError(table.name)
+    return int(table.last_pk)
 
 
 @contextmanager
