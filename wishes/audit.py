@@ -37,6 +37,12 @@ ACTIONS = {
     "assessment_self_scored": "考评：支部自评",
     "assessment_inspected": "考评：考评组评分",
     "assessment_attachment_added": "考评：上传佐证材料",
+    "organisation_unit_added": "组织：新增单位",
+    "organisation_unit_changed": "组织：修改单位",
+    "organisation_unit_deactivated": "组织：停用单位",
+    "organisation_unit_reactivated": "组织：恢复启用单位",
+    "organisation_branches_merged": "组织：合并支部",
+    "organisation_imported": "组织：导入工作簿",
 }
 # Every change of a wish (wish_events), shown in the same log.
 WISH_ACTIONS = {
