@@ -14,7 +14,7 @@ from wishes.accounts import store as accounts
 from wishes.organisation import store as organisation
 from wishes.organisation import words, workbook
 from wishes.organisation.store import Kind, OrganisationError
-from wishes.storage import connect, upgrade
+from wishes.storage import connect, migrations, upgrade
 
 WHO = audit.Who(label="党建工作部")
 TABLES = ("general_branches", "branches", "departments", "branch_departments", "routing", "users")
@@ -180,6 +180,43 @@ def test_importing_the_same_workbook_twice_changes_nothing_the_second_time(empty
 
     assert first and not second and second.lines() == []
     assert everything(empty_db) == before  # not even an audit row
+
+
+def test_a_confirmed_import_is_refused_when_the_organisation_changed_since_the_preview(db):
+    rows = workbook.export_rows(db)
+    rows["branches"][0]["name"] = "门诊服务党支部"
+    book = through_xlsx(rows)
+    preview = workbook.apply(db, book, WHO, dry_run=True)
+    organisation.rename(db, Kind.BRANCH, "medtech", "医技第一党支部", WHO)
+    before = everything(db)
+
+    with pytest.raises(workbook.WorkbookRefused) as refused:
+        workbook.apply(db, book, WHO, expected=preview.fingerprint())
+
+    assert refused.value.problems[0].code == "plan_changed"
+    assert everything(db) == before
+    organisation.rename(db, Kind.BRANCH, "medtech", "医技党支部", WHO)
+    assert workbook.apply(db, book, WHO, expected=preview.fingerprint()).lines() == preview.lines()
+
+
+def test_the_demo_kinds_of_department_become_department_on_upgrade(tmp_path):
+    names = [m.name for m in migrations._migrations]
+    with connect(tmp_path / "old.db") as db:
+        migrations.apply(db, stop_before="0015_organisation_units")
+        db["departments"].insert_all(
+            [
+                {"code": "clinic-hall", "name": "门诊大厅", "kind": "outpatient"},
+                {"code": "lab", "name": "检验科", "kind": "medtech"},
+                {"code": "ward-icu", "name": "重症监护病区", "kind": "ward"},
+            ]
+        )
+        assert upgrade(db)[0] == "0015_organisation_units" and names[-1] in migrations_applied(db)
+        kinds = dict(db.execute("SELECT code, kind FROM departments").fetchall())
+    assert kinds == {"clinic-hall": "department", "lab": "department", "ward-icu": "ward"}
+
+
+def migrations_applied(db):
+    return [m.name for m in migrations.applied(db)]
 
 
 def test_exporting_the_shipped_organisation_and_importing_it_back_changes_nothing(db):
@@ -490,9 +527,8 @@ def test_a_unit_still_in_use_cannot_be_deactivated(db):
     assert refused.value.code == "still_referred"
     assert refused.value.values["uses"] == {"open_wishes": 1, "members": 1}
     said = words.message(refused.value.code, refused.value.values)
-    assert (
-        said == "支部“pediatrics”（儿科党支部）仍在使用，不能删去：1 个未办结的心愿、1 名在用的账号"
-    )
+    assert said.startswith("支部“pediatrics”（儿科党支部）仍在使用")
+    assert said.endswith("：1 个未办结的心愿、1 名在用的账号")
     with pytest.raises(OrganisationError, match="still_referred"):
         organisation.deactivate(db, Kind.GENERAL_BRANCH, "women-children", WHO)
     assert organisation.unit(db, Kind.BRANCH, "pediatrics")["active"] == 1

@@ -45,9 +45,10 @@ WORDS = {
     "unknown_department": "科室或病区“{value}”不存在（不在 departments 表中，或已停用）",
     "unknown_unit": "找不到{kind}“{value}”",
     "row_duplicate": "与第 {first_row} 行重复",
-    "still_referred": "{kind}“{value}”（{name}）仍在使用，不能删去：{uses}",
+    "still_referred": "{kind}“{value}”（{name}）仍在使用，不能停用或从工作簿中删去：{uses}",
     "inactive": "{kind}“{value}”已停用",
     "not_all_units": "排序须列出同一类的单位，其中“{value}”不是",
+    "plan_changed": "预览之后组织已被修改：请重新上传并核对预览",
     # merging
     "merge_into_itself": "不能把支部“{value}”合并到它自己",
     "already_merged": "支部“{value}”已合并到“{into}”",

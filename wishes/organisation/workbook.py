@@ -16,6 +16,7 @@ their order, so export → import into an empty database → export gives the sa
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import warnings
@@ -182,6 +183,12 @@ class Plan:
 
     def lines(self) -> list[str]:
         return [str(change) for change in self.changes]
+
+    def fingerprint(self) -> str:
+        """A short digest of the changes: the page shows a preview with it, and the confirmed
+        import is made only if the plan is still the one previewed (`apply(expected=…)`)."""
+        text = json.dumps([str(change) for change in self.changes], ensure_ascii=False)
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 class WorkbookRefused(Exception):
@@ -554,14 +561,24 @@ def _routing_rows(book: Book) -> list[dict[str, Any]]:
     ]
 
 
-def apply(db: Database, book: Book, who: audit.Who, *, dry_run: bool = False) -> Plan:
+def apply(
+    db: Database,
+    book: Book,
+    who: audit.Who,
+    *,
+    dry_run: bool = False,
+    expected: str | None = None,
+) -> Plan:
     """Import the workbook: all of it in one transaction, every change audited, or nothing
-    (WorkbookRefused). The plan is made again under the write lock; `dry_run` only makes it.
+    (WorkbookRefused). The plan is made again under the write lock; `dry_run` only makes it;
+    with `expected` (a previewed plan's fingerprint) a plan that changed since is refused.
     The same workbook a second time finds nothing to change and writes nothing."""
     if dry_run:
         return plan(db, book)
     with transaction(db):
         made = plan(db, book)
+        if expected is not None and made.fingerprint() != expected:
+            raise WorkbookRefused([Problem("plan_changed", "—")])
         if not made:
             return made
         try:
