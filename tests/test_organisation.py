@@ -388,6 +388,7 @@ def test_every_problem_of_a_workbook_is_reported_at_once(db):
 def test_a_workbook_missing_a_sheet_or_a_column_is_refused(db, tmp_path):
     folder = workbook.write(workbook.export_rows(db), tmp_path / "csv")
     (folder / "serves.csv").unlink()
+    (folder / "routing.csv").write_text("category,department,branch\nmeals,,catering\n")
     text = (folder / "departments.csv").read_text(encoding="utf-8-sig")
     (folder / "departments.csv").write_text(text.replace(",kind,", ",type,", 1), encoding="utf-8")
 

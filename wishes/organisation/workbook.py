@@ -367,9 +367,9 @@ def problems(db: Database, book: Book) -> list[Problem]:
             found.append(
                 _problem("too_long", "branches", row, "scope", row, limit=store.SCOPE_LIMIT)
             )
-    found += _link_rows(sheets.get("serves", []), codes, "serves", ("branch", "department"))
-    found += _link_rows(sheets.get("routing", []), codes, "routing", ("category", "department"))
-    if all(sheet in sheets for sheet in UNIT_SHEETS):
+    if all(sheet in sheets for sheet in UNIT_SHEETS):  # else every link would be unknown
+        found += _link_rows(sheets.get("serves", []), codes, "serves", ("branch", "department"))
+        found += _link_rows(sheets.get("routing", []), codes, "routing", ("category", "department"))
         found += _left_out_in_use(db, codes)
     return found
 
