@@ -86,6 +86,12 @@ AUDIT_EVENTS = {
     "assessment_self_scored": _l("考评：支部自评"),
     "assessment_inspected": _l("考评：考评组评分"),
     "assessment_attachment_added": _l("考评：上传佐证材料"),
+    "organisation_unit_added": _l("组织：新增单位"),
+    "organisation_unit_changed": _l("组织：修改单位"),
+    "organisation_unit_deactivated": _l("组织：停用单位"),
+    "organisation_unit_reactivated": _l("组织：恢复启用单位"),
+    "organisation_branches_merged": _l("组织：合并支部"),
+    "organisation_imported": _l("组织：导入工作簿"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {
