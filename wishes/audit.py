@@ -26,6 +26,8 @@ ACTIONS = {
     "password_reset": "重置密码",
     "user_created": "创建用户",
     "user_updated": "修改用户",
+    "staff_imported": "批量导入员工",
+    "staff_phone_revealed": "查看员工电话",
     "phone_revealed": "查看患者电话",
     "exported": "导出数据",
     "questionnaire_saved": "保存问卷草稿",

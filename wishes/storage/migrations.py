@@ -686,3 +686,13 @@ def state_counts_and_day_figures(db: Database) -> None:
     # 230 ms with a table look-up each, 7 ms from this index.
     db.table("wishes").create_index(["claimed_by_user_id", "state", "created_at", "branch_code"])
     db.execute("DROP INDEX idx_wishes_claimed_by_user_id")
+
+
+@migrations(name="0016_staff_phone_and_directory")
+def staff_phone_and_directory(db: Database) -> None:
+    """A staff member's phone number (optional; shown masked, revealed only on purpose and
+    audited), and where an account signs in: `local` (a password kept here) or `directory`
+    (the hospital's LDAP or Active Directory checks the password; no local password)."""
+    users = db.table("users")
+    users.add_column("phone", str)
+    users.add_column("source", str, not_null_default="local")
