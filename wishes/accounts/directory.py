@@ -126,9 +126,10 @@ def parse_role_map(mapping: Mapping[str, str]) -> tuple[tuple[str, Grant], ...]:
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Refuse a role map that cannot work at start, as an unknown setting is refused."""
+    """Refuse a role map that cannot work at start (even while sign-in is off), as an
+    unknown setting is refused."""
     try:
-        Directory.from_config(config)
+        parse_role_map(config["WISHES_LDAP_ROLE_MAP"])
     except ValueError as error:
         raise SettingsError(f"WISHES_LDAP_ROLE_MAP: {error}") from None
 
@@ -160,11 +161,16 @@ def _server(directory: Directory) -> ldap3.Server:
     # would accept any certificate).
     tls = ldap3.Tls(validate=ssl.CERT_REQUIRED)
     return ldap3.Server(
-        directory.url, connect_timeout=directory.timeout, get_info=ldap3.NONE, tls=tls
+        directory.url.rstrip("/"),  # ldap3 reads a port followed by "/" as no port
+        connect_timeout=directory.timeout,
+        get_info=ldap3.NONE,
+        tls=tls,
     )
 
 
-def _connection(server: ldap3.Server, directory: Directory, user: str | None, password: str):
+def _connection(
+    server: ldap3.Server, directory: Directory, user: str | None, password: str
+) -> ldap3.Connection:
     return ldap3.Connection(
         server,
         user=user,
@@ -174,6 +180,19 @@ def _connection(server: ldap3.Server, directory: Directory, user: str | None, pa
         read_only=True,
         auto_referrals=False,
     )
+
+
+def _close(connection: ldap3.Connection) -> None:
+    """Unbind, and close the socket whatever happened: ldap3 leaves it open after a refused
+    connection or a timeout."""
+    try:
+        if connection.bound:
+            connection.unbind()
+    except LDAPException:
+        pass
+    finally:
+        if connection.socket is not None:
+            connection.socket.close()
 
 
 def authenticate(directory: Directory, username: str, password: str) -> Person | None:
@@ -188,42 +207,37 @@ def authenticate(directory: Directory, username: str, password: str) -> Person |
     )
     query = directory.user_filter.replace("{username}", escape_filter_chars(username))
     server = _server(directory)
+    service = _connection(server, directory, directory.bind_dn or None, directory.bind_password)
+    personal: ldap3.Connection | None = None
     try:
-        service = _connection(server, directory, directory.bind_dn or None, directory.bind_password)
-        try:
-            if not service.bind():
-                log.error("directory: the service account was refused (%s)", service.result)
-                raise SignInRefused("misconfigured")
+        if not service.bind():
+            log.error("directory: the service account was refused (%s)", service.result)
+            raise SignInRefused("misconfigured")
+        service.search(directory.user_base, query, ldap3.SUBTREE, attributes=wanted, size_limit=2)
+        entries = _entries(service)
+        if len(entries) != 1:
+            return None
+        dn, attributes = entries[0]["dn"], entries[0]["attributes"]
+        personal = _connection(server, directory, dn, password)
+        if not personal.bind():
+            return None
+        groups = _values(attributes, "memberOf")
+        if directory.group_base:
+            holder = escape_filter_chars(dn)
             service.search(
-                directory.user_base, query, ldap3.SUBTREE, attributes=wanted, size_limit=2
+                directory.group_base,
+                f"(|(member={holder})(uniqueMember={holder}))",
+                ldap3.SUBTREE,
+                attributes=[],
             )
-            entries = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
-            if len(entries) != 1:
-                return None
-            dn, attributes = entries[0]["dn"], entries[0]["attributes"]
-            personal = _connection(server, directory, dn, password)
-            try:
-                if not personal.bind():
-                    return None
-            finally:
-                personal.unbind()
-            groups = _values(attributes, "memberOf")
-            if directory.group_base:
-                holder = escape_filter_chars(dn)
-                service.search(
-                    directory.group_base,
-                    f"(|(member={holder})(uniqueMember={holder}))",
-                    ldap3.SUBTREE,
-                    attributes=[],
-                )
-                groups += [
-                    e["dn"] for e in service.response or [] if e.get("type") == "searchResEntry"
-                ]
-        finally:
-            service.unbind()
+            groups += [entry["dn"] for entry in _entries(service)]
     except LDAPException as error:
         log.warning("directory %s unreachable: %s", directory.url, type(error).__name__)
         raise SignInRefused("unavailable") from None
+    finally:
+        for connection in (service, personal):
+            if connection is not None:
+                _close(connection)
     facts = {_same_dn(group) for group in groups}
     for key, _ in directory.role_map:
         if "," not in key:
@@ -232,6 +246,11 @@ def authenticate(directory: Directory, username: str, password: str) -> Person |
     grant = next((grant for key, grant in directory.role_map if key in facts), None)
     display = (_values(attributes, "displayName") or _values(attributes, "cn") or [""])[0]
     return Person(dn=dn, display_name=display, grant=grant)
+
+
+def _entries(connection: ldap3.Connection) -> list[dict[str, Any]]:
+    """The entries a search found (not its referrals)."""
+    return [e for e in connection.response or [] if e.get("type") == "searchResEntry"]
 
 
 # ---- the login ----------------------------------------------------------------------------
