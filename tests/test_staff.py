@@ -8,6 +8,8 @@ import stat
 
 import pytest
 from conftest import PASSWORD
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from wishes import audit
@@ -296,3 +298,24 @@ def test_the_schema_has_staff_phones_and_sign_in_sources(db):
     assert "0016_staff_phone_and_directory" in applied
     columns = db["users"].columns_dict
     assert "phone" in columns and "source" in columns
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    data=st.one_of(
+        st.binary(max_size=2000),
+        st.lists(st.lists(st.text(max_size=30), max_size=7), max_size=8).map(
+            lambda rows: csv_bytes(rows)
+        ),
+    )
+)
+def test_any_file_is_imported_or_refused_with_reasons_never_an_error(db, data):
+    try:
+        rows = staff_sheet.check(db, staff_sheet.read_rows(data))
+    except staff_sheet.SheetRefused as refused:
+        assert refused.problems and all(p.words() for p in refused.problems)
+    else:
+        assert all(store.USERNAME_PATTERN.match(row.username) for row in rows)
+    assert db["users"].count == 0
