@@ -75,6 +75,8 @@ AUDIT_EVENTS = {
     "password_reset": _l("重置密码"),
     "user_created": _l("创建用户"),
     "user_updated": _l("修改用户"),
+    "staff_imported": _l("批量导入员工"),
+    "staff_phone_revealed": _l("查看员工电话"),
     "phone_revealed": _l("查看患者电话"),
     "exported": _l("导出数据"),
     "questionnaire_saved": _l("保存问卷草稿"),

@@ -724,3 +724,13 @@ def organisation_units(db: Database) -> None:
         "ON routing (category, coalesce(department_code, ''))"
     )
     db.table("routing").create_index(["branch_code"])
+
+
+@migrations(name="0016_staff_phone_and_directory")
+def staff_phone_and_directory(db: Database) -> None:
+    """A staff member's phone number (optional; shown masked, revealed only on purpose and
+    audited), and where an account signs in: `local` (a password kept here) or `directory`
+    (the hospital's LDAP or Active Directory checks the password; no local password)."""
+    users = db.table("users")
+    users.add_column("phone", str)
+    users.add_column("source", str, not_null_default="local")
