@@ -21,9 +21,9 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell import WriteOnlyCell
 from sqlite_utils import Database
 
-from .. import audit
-from ..intake.forms import clean_line, normalise_phone
-from ..organisation import store as organisation
+from .. import audit, organisation
+from ..intake import normalise_phone
+from ..pageform import clean_line
 from ..storage import transaction
 from . import store
 from .permissions import BRANCH_ROLES, ROLE_LABELS, Role
