@@ -103,6 +103,7 @@ def register_commands(app: Flask) -> None:
     """Every command on `app.cli`: `wishes init-db`, `wishes train`, `wishes backup` …"""
     from .accounts.commands import COMMANDS as ACCOUNT_COMMANDS
     from .notifications.commands import COMMANDS as NOTIFY_COMMANDS
+    from .organisation.commands import COMMANDS as ORGANISATION_COMMANDS
     from .questionnaires.commands import COMMANDS as QUESTIONNAIRE_COMMANDS
     from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
@@ -116,6 +117,7 @@ def register_commands(app: Flask) -> None:
         *ACCOUNT_COMMANDS,
         *NOTIFY_COMMANDS,
         *QUESTIONNAIRE_COMMANDS,
+        *ORGANISATION_COMMANDS,
         *BACKUP_COMMANDS,
     )
     for command in commands:

@@ -155,8 +155,8 @@ def unit_name(unit: Mapping[str, Any] | None, lang: str | None = None) -> str:
     lang = lang or language()
     if lang == "en":
         return unit.get("name_en") or unit["name"]
-    if lang == "zh_Hant":
-        return to_traditional(unit["name"])
+    if lang == "zh_Hant":  # a Traditional name typed by the office wins over OpenCC's
+        return unit.get("name_hant") or to_traditional(unit["name"])
     return unit["name"]
 
 

@@ -7,6 +7,7 @@ refused at start, because a typo there would otherwise be silently ignored.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -52,6 +53,22 @@ def _probability(value: str) -> float:
     if not 0 <= number <= 1:
         raise ValueError(f"must be between 0 and 1: {value!r}")
     return number
+
+
+def _role_map(value: str) -> Mapping[str, str]:
+    """WISHES_LDAP_ROLE_MAP: a JSON object, each key a group's DN or `attribute=value`, each
+    value a role code or `role@branch` (the role codes are checked when the app starts, in
+    wishes/accounts/directory.py)."""
+    try:
+        mapping = json.loads(value or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and v.strip()
+        for k, v in mapping.items()
+    ):
+        raise ValueError('must be a JSON object of strings, e.g. {"cn=…": "member@pediatrics"}')
+    return MappingProxyType(mapping)
 
 
 @dataclass(frozen=True)
@@ -222,6 +239,55 @@ SETTINGS: tuple[Setting, ...] = (
         "headers are believed only for that many hops (the login throttle, rate limits and the "
         "audit log record the client's address).",
         _count,
+    ),
+    Setting(
+        "WISHES_LDAP_URL",
+        "",
+        "Address of the hospital's directory (LDAP or Active Directory) for staff sign-in, for "
+        "example ldaps://dc1.hospital.local. Empty: off, every account signs in with its local "
+        "password. Local accounts (the first admin among them) always sign in locally.",
+    ),
+    Setting(
+        "WISHES_LDAP_BIND_DN",
+        "",
+        "The service account that looks staff up in the directory (empty: an anonymous search).",
+    ),
+    Setting(
+        "WISHES_LDAP_BIND_PASSWORD",
+        "",
+        "The service account's password.",
+    ),
+    Setting(
+        "WISHES_LDAP_USER_BASE",
+        "",
+        "Where in the directory staff are searched, for example ou=staff,dc=hospital,dc=local.",
+    ),
+    Setting(
+        "WISHES_LDAP_USER_FILTER",
+        "(uid={username})",
+        "Search filter for the person signing in; {username} is replaced by the typed username, "
+        "escaped. Active Directory: (sAMAccountName={username}).",
+    ),
+    Setting(
+        "WISHES_LDAP_GROUP_BASE",
+        "",
+        "Where groups are searched for the person (groups listing them as member or "
+        "uniqueMember). Empty: only the person's memberOf attribute names their groups.",
+    ),
+    Setting(
+        "WISHES_LDAP_ROLE_MAP",
+        MappingProxyType({}),
+        "JSON object from a group's DN (or a person's \"attribute=value\") to a role code or "
+        '"role@branch", for example {"cn=儿科党支部,ou=groups,dc=hospital,dc=local": '
+        '"member@pediatrics"}; the first entry that matches wins. No match: sign-in refused.',
+        _role_map,
+    ),
+    Setting(
+        "WISHES_LDAP_TIMEOUT",
+        5,
+        "Seconds to wait for the directory (to connect, and for each answer) before sign-in "
+        "says it is unreachable.",
+        _positive_int,
     ),
     Setting(
         "WISHES_DEMO",

@@ -57,6 +57,9 @@ def _load_user(token: str) -> store.StaffUser | None:
 
 
 def init_app(app: Flask) -> None:
+    from .directory import check_settings
+
+    check_settings(app.config)  # a directory role map that cannot work stops the start
     manager = LoginManager(app)
     manager.login_view = "accounts.login"
     manager.login_message = "请先登录。"

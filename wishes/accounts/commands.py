@@ -1,8 +1,11 @@
-"""`wishes create-user`, and the first administrator that `wishes serve` makes."""
+"""`wishes create-user`, `wishes staff import|export`, and the first administrator that
+`wishes serve` makes."""
 
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
 import click
 from flask import current_app
@@ -11,7 +14,7 @@ from sqlite_utils import Database
 
 from .. import audit
 from ..storage import connect, database_path
-from . import store
+from . import staff_sheet, store
 from .permissions import Role
 
 FIRST_ADMIN = "admin"
@@ -95,4 +98,94 @@ def ensure_first_admin(db: Database) -> str | None:
     return None if chosen else f"{username} / {password}"
 
 
-COMMANDS = [create_user_command]
+@click.group("staff")
+def staff_group() -> None:
+    """Staff in bulk: import a staff workbook, export the staff list."""
+
+
+def _new_private_file(path: Path) -> int:
+    """Open a new file that only this user may read; refuse to overwrite one."""
+    try:
+        return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists; it is not overwritten") from None
+    except OSError as error:
+        raise click.ClickException(f"cannot create {path}: {error.strerror}") from None
+
+
+@staff_group.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option(
+    "--passwords-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="New file (XLSX, mode 0600) for the temporary passwords; required unless --check.",
+)
+@click.option("--check", "check_only", is_flag=True, help="Check the sheet, create nothing.")
+@with_appcontext
+def staff_import_command(path: Path, passwords_out: Path | None, check_only: bool) -> None:
+    """Create the accounts of a staff workbook (XLSX or CSV: username, name, role, branch,
+    phone), all or none; their temporary passwords go to --passwords-out, once."""
+    if not check_only and passwords_out is None:
+        raise click.UsageError("--passwords-out PATH is required (or --check)")
+    with connect(database_path()) as db:
+        try:
+            rows = staff_sheet.check(db, staff_sheet.read_rows(path.read_bytes()))
+        except staff_sheet.SheetRefused as refused:
+            for problem in refused.problems:
+                click.echo(problem.words(), err=True)
+            raise click.ClickException(f"{path}: nothing imported") from None
+        if check_only or passwords_out is None:
+            click.echo(f"{path}: {len(rows)} accounts can be imported")
+            return
+        fd = _new_private_file(passwords_out)
+
+        def hand_out(sheet: bytes) -> None:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(sheet)
+                handle.flush()
+                os.fsync(handle.fileno())
+
+        try:
+            staff_sheet.import_staff(db, rows, audit.Who(label="command line"), hand_out)
+        except BaseException as error:
+            passwords_out.unlink(missing_ok=True)
+            if isinstance(error, staff_sheet.SheetRefused):
+                for problem in error.problems:
+                    click.echo(problem.words(), err=True)
+                raise click.ClickException(f"{path}: nothing imported") from None
+            raise
+    click.echo(
+        f"created {len(rows)} accounts; temporary passwords (shown nowhere else, changed at "
+        f"first login): {passwords_out}"
+    )
+
+
+@staff_group.command("export")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--reveal-phones",
+    is_flag=True,
+    help="Full phone numbers instead of 138****1234; each one is an audited reveal.",
+)
+@with_appcontext
+def staff_export_command(path: Path, reveal_phones: bool) -> None:
+    """Write the staff list (XLSX, or CSV when PATH ends in .csv) to a new file (mode 0600)."""
+    fd = _new_private_file(path)
+    handle = os.fdopen(fd, "wb")
+    try:
+        with connect(database_path()) as db:
+            rows = staff_sheet.export_staff(
+                db, audit.Who(label="command line"), reveal_phones=reveal_phones
+            )
+        as_csv = path.suffix.lower() == ".csv"
+        data = staff_sheet.staff_csv(rows) if as_csv else staff_sheet.staff_xlsx(rows)
+        with handle:
+            handle.write(data)
+    except BaseException:
+        handle.close()
+        path.unlink(missing_ok=True)
+        raise
+    click.echo(f"{len(rows)} staff written to {path}")
+
+
+COMMANDS = [create_user_command, staff_group]

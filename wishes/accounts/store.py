@@ -436,3 +436,141 @@ def login_wait(db: Database, username: str, address: str, now: datetime | None =
             step = min(first_wait * 2 ** (failures - free), MAX_WAIT)
             wait = max(wait, _parse(last) + step - now)
     return max(0, int(wait.total_seconds() + 0.999))
+
+
+# ---- staff in bulk, and accounts of the hospital's directory -------------------------------
+#
+# `source` says where an account's password lives: "local" (its scrypt hash here) or
+# "directory" (the hospital's LDAP or Active Directory checks it; no local password).
+
+LOCAL, DIRECTORY = "local", "directory"
+
+
+class UsernameTaken(AccountError):
+    """An account with this username already exists (`username` is the one)."""
+
+    def __init__(self, username: str) -> None:
+        super().__init__(username)
+        self.username = username
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An account ready to be written: checked, its temporary password already hashed."""
+
+    username: str
+    display_name: str
+    role: str
+    branch_code: str | None
+    phone: str | None
+    password_hash: str
+
+
+def taken_usernames(db: Database, usernames: list[str]) -> set[str]:
+    """Which of these usernames already have an account."""
+    found: set[str] = set()
+    for start in range(0, len(usernames), 500):  # SQLite's limit on bound parameters
+        chunk = usernames[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            row[0]
+            for row in db.execute(f"SELECT username FROM users WHERE username IN ({marks})", chunk)
+        )
+    return found
+
+
+def add_accounts(db: Database, accounts: list[NewAccount]) -> list[dict[str, Any]]:
+    """Write all these accounts or none (in the caller's transaction, or one of its own);
+    each must change its temporary password at first login. Raises UsernameTaken."""
+    now = utcnow()
+    with transaction(db):
+        taken = taken_usernames(db, [a.username for a in accounts])
+        if taken:
+            raise UsernameTaken(sorted(taken)[0])
+        users = db.table("users")
+        ids = [
+            users.insert(
+                {
+                    "username": account.username,
+                    "display_name": account.display_name,
+                    "password_hash": account.password_hash,
+                    "role": account.role,
+                    "branch_code": account.branch_code,
+                    "phone": account.phone,
+                    "source": LOCAL,
+                    "active": 1,
+                    "created_at": now,
+                    "must_change_password": 1,
+                    "password_changed_at": now,
+                }
+            ).last_pk
+            for account in accounts
+        ]
+        return [_saved_user(db, user_id) for user_id in ids]
+
+
+def save_directory_account(
+    db: Database, username: str, *, display_name: str, role: str, branch_code: str | None
+) -> tuple[dict[str, Any], dict[str, list[Any]] | None]:
+    """Create or update the account of a person the directory has just signed in, with the role
+    and branch their groups map to. Returns the row and, for an existing account, what changed
+    ({column: [before, after]}); None when it was created. A local account is never taken
+    over (UsernameTaken)."""
+    username = normalise_username(username)
+    branch_code = _check_role_and_branch(db, role, branch_code)
+    display_name = display_name.strip()[:40] if storable(display_name) else ""
+    with transaction(db):
+        before = find_user(db, username)
+        if before is None:
+            user_id = (
+                db.table("users")
+                .insert(
+                    {
+                        "username": username,
+                        "display_name": display_name,
+                        "password_hash": None,
+                        "role": str(role),
+                        "branch_code": branch_code,
+                        "source": DIRECTORY,
+                        "active": 1,
+                        "created_at": utcnow(),
+                        "must_change_password": 0,
+                    }
+                )
+                .last_pk
+            )
+            return _saved_user(db, user_id), None
+        if before["source"] != DIRECTORY:
+            raise UsernameTaken(username)
+        after = {"role": str(role), "branch_code": branch_code}
+        if display_name:
+            after["display_name"] = display_name
+        changed = {k: [before[k], v] for k, v in after.items() if before[k] != v}
+        if changed:
+            db.table("users").update(before["id"], after)
+        return _saved_user(db, before["id"]), changed
+
+
+_MASKED_PHONE = """CASE WHEN u.phone IS NULL OR u.phone = '' THEN ''
+                        WHEN length(u.phone) = 11
+                        THEN substr(u.phone, 1, 3) || '****' || substr(u.phone, -4)
+                        ELSE '****' END"""
+
+
+def staff_list(db: Database) -> list[dict[str, Any]]:
+    """Every account for the staff list and its export, the phone masked (138****1234): the
+    full number leaves this module only through `staff_phone`."""
+    return list(
+        db.query(
+            f"""SELECT u.id, u.username, u.display_name, u.role, u.branch_code, u.active,
+                       u.source, {_MASKED_PHONE} AS phone_masked, b.name AS branch_name
+                FROM users u LEFT JOIN branches b ON b.code = u.branch_code
+                ORDER BY u.active DESC, u.role, u.username"""
+        )
+    )
+
+
+def staff_phone(db: Database, user_id: int) -> str | None:
+    """A staff member's full phone number; the caller records the reveal in the audit log."""
+    row = db.execute("SELECT phone FROM users WHERE id = ?", [user_id]).fetchone()
+    return row[0] if row else None

@@ -20,7 +20,7 @@ from .. import audit, glossary, organisation
 from ..audiences import AreaBlueprint, Audience
 from ..paging import page_number
 from ..storage import get_db
-from . import staff_required, store, who
+from . import directory, staff_required, store, who
 from .forms import ChangePasswordForm, LoginForm, UserForm
 from .permissions import ROLE_LABELS
 
@@ -60,7 +60,11 @@ def login():
             minutes = -(-wait // 60)
             form.form_errors.append(f"尝试次数过多，请 {minutes} 分钟后再试。")
             return render_template("accounts/login.html", form=form), 429
-        user = store.check_password(db, form.username.data, form.password.data)
+        refusal = "wrong_password"
+        try:  # the local password, or the hospital's directory (directory.py)
+            user = directory.check_password(db, form.username.data, form.password.data)
+        except directory.SignInRefused as refused:
+            user, refusal = None, refused.code
         store.record_login_attempt(db, form.username.data, address, user is not None)
         if user is None:
             audit.record(
@@ -69,8 +73,9 @@ def login():
                 who(),
                 subject_kind="user",
                 subject_id=store.normalise_username(form.username.data),
+                detail=None if refusal == "wrong_password" else {"reason": refusal},
             )
-            form.form_errors.append("用户名或密码不正确。")
+            form.form_errors.append(directory.REFUSALS[refusal])
             status = 400
         else:
             session.clear()  # a new session on login: nothing from before carries over

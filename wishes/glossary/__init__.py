@@ -10,8 +10,8 @@ One file per audience or area, as babel.cfg separates them:
 - `staff`: the words of staff pages (board, audit log, dashboard), in Simplified Chinese only
   (README, "Languages"), so left out of the catalogues like every staff module;
 - `patient`: the words of the tracking page, translated (English, Traditional Chinese);
-- `assessment`, `questionnaires`: the rounds' stages and moves, and why the assessment's and
-  the questionnaires' stores refused a change (staff words, Simplified Chinese).
+- `assessment`, `questionnaires`, `organisation`: the rounds' stages and moves, and why those
+  areas' stores refused a change or a workbook (staff words, Simplified Chinese).
 Every word goes through flask-babel's lazy_gettext, read when a page is drawn.
 """
 

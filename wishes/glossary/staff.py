@@ -75,6 +75,8 @@ AUDIT_EVENTS = {
     "password_reset": _l("重置密码"),
     "user_created": _l("创建用户"),
     "user_updated": _l("修改用户"),
+    "staff_imported": _l("批量导入员工"),
+    "staff_phone_revealed": _l("查看员工电话"),
     "phone_revealed": _l("查看患者电话"),
     "exported": _l("导出数据"),
     "questionnaire_saved": _l("保存问卷草稿"),
@@ -86,6 +88,12 @@ AUDIT_EVENTS = {
     "assessment_self_scored": _l("考评：支部自评"),
     "assessment_inspected": _l("考评：考评组评分"),
     "assessment_attachment_added": _l("考评：上传佐证材料"),
+    "organisation_unit_added": _l("组织：新增单位"),
+    "organisation_unit_changed": _l("组织：修改单位"),
+    "organisation_unit_deactivated": _l("组织：停用单位"),
+    "organisation_unit_reactivated": _l("组织：恢复启用单位"),
+    "organisation_branches_merged": _l("组织：合并支部"),
+    "organisation_imported": _l("组织：导入工作簿"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {

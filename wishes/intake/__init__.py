@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from .forms import mask_phone
+from .forms import mask_phone, normalise_phone
 
 __all__ = [
     "mask_phone",
+    "normalise_phone",
 ]

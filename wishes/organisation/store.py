@@ -1,16 +1,68 @@
-"""SQL for the organisation tables: general_branches, branches, departments."""
+"""SQL for the organisation tables: general branches, branches, departments and wards, which
+departments each branch serves, and the routing map's rows.
+
+Every change is one function that checks what it is asked, writes in one transaction and
+leaves an audit row (`organisation_*` actions). A unit is never deleted: one that nothing
+needs any more is deactivated, leaves the pickers, and keeps its name for the history that
+names it (wishes, their events, claims, accounts, assessment rounds). Refusals raise
+`OrganisationError` with a code and values; the words are in `words.py`.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterable
+from enum import StrEnum
 from importlib import resources
 from typing import Any
 
 from sqlite_utils import Database
 
-from ..storage import transaction
+from .. import audit
+from ..i18n import to_traditional
+from ..storage import transaction, utcnow
 
 DEFAULT_ORGANISATION = "default.json"
+
+CODE_LIMIT = 50
+CODE_PATTERN = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{CODE_LIMIT - 1}}}")
+NAME_LIMIT = 100
+SCOPE_LIMIT = 500
+CAMPUS_LIMIT = 50
+DEPARTMENT_KINDS = ("department", "ward")
+# A wish in one of these states still needs its branch (and its department) to exist.
+OPEN_STATES = ("triage", "open", "claimed", "in_progress")
+
+
+class Kind(StrEnum):
+    GENERAL_BRANCH = "general_branch"
+    BRANCH = "branch"
+    DEPARTMENT = "department"
+
+    @property
+    def table(self) -> str:
+        return {"general_branch": "general_branches", "branch": "branches"}.get(
+            self.value, "departments"
+        )
+
+
+class OrganisationError(Exception):
+    """A change refused: `code` names the reason (words.WORDS), `values` what it is about."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        super().__init__(code, values)
+        self.code = code
+        self.values = values
+
+
+def code_problem(code: str) -> str | None:
+    """Why a unit code cannot be used, or None: lower-case letters, digits, hyphens."""
+    if not code:
+        return "code_required"
+    if not CODE_PATTERN.fullmatch(code):
+        return "code_malformed"
+    return None
 
 
 def read_organisation_file(name: str = DEFAULT_ORGANISATION) -> dict[str, list[dict[str, Any]]]:
@@ -40,17 +92,26 @@ def load_organisation(db: Database, organisation: dict[str, list[dict[str, Any]]
                 )
 
 
+# ---- reading ----------------------------------------------------------------------------------
+
+
+def general_branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
+    """General branches in the organisation's order (the active ones: the pickers)."""
+    where = "WHERE active = 1" if active_only else ""
+    return list(db.query(f"SELECT * FROM general_branches {where} ORDER BY sort_order, code"))
+
+
 def branches(db: Database, *, active_only: bool = True) -> list[dict[str, Any]]:
     """Branches with their general branch's name, in the organisation's order."""
     where = "WHERE b.active = 1" if active_only else ""
     return list(
         db.query(
             f"""
-            SELECT b.code, b.name, b.name_en, b.scope, b.active, b.general_branch_code,
-                   gb.name AS general_branch_name
+            SELECT b.code, b.name, b.name_en, b.name_hant, b.scope, b.active, b.sort_order,
+                   b.general_branch_code, b.merged_into, gb.name AS general_branch_name
             FROM branches b JOIN general_branches gb ON gb.code = b.general_branch_code
             {where}
-            ORDER BY gb.sort_order, b.sort_order
+            ORDER BY gb.sort_order, b.sort_order, b.code
             """
         )
     )
@@ -79,9 +140,485 @@ def departments(
         where.append("kind = ?")
     sql = "SELECT * FROM departments"
     sql += f" WHERE {' AND '.join(where)}" if where else ""
-    return list(db.query(sql + " ORDER BY sort_order", [kind] if kind else []))
+    return list(db.query(sql + " ORDER BY sort_order, code", [kind] if kind else []))
 
 
 def department(db: Database, code: str) -> dict[str, Any] | None:
     rows = list(db.query("SELECT * FROM departments WHERE code = ? AND active = 1", [code]))
     return rows[0] if rows else None
+
+
+def unit(db: Database, kind: Kind, code: str) -> dict[str, Any] | None:
+    """One unit, active or not."""
+    rows = list(db.query(f"SELECT * FROM {Kind(kind).table} WHERE code = ?", [code]))
+    return rows[0] if rows else None
+
+
+def routing_rows(db: Database) -> list[dict[str, Any]]:
+    """The routing map's rows in the order they were given: category, department, branch."""
+    return list(
+        db.query(
+            "SELECT category, department_code, branch_code FROM routing ORDER BY id",
+        )
+    )
+
+
+def uses(db: Database, kind: Kind, code: str) -> dict[str, int]:
+    """What still needs a unit to be active (empty when it may be deactivated): open wishes,
+    active accounts, unpublished assessment rounds, routing rows, active branches."""
+    marks = ", ".join("?" * len(OPEN_STATES))
+    queries: dict[str, tuple[str, list[Any]]] = {}
+    if kind is Kind.BRANCH:
+        queries = {
+            "open_wishes": (
+                f"SELECT count(*) FROM wishes WHERE branch_code = ? AND state IN ({marks})",
+                [code, *OPEN_STATES],
+            ),
+            "members": ("SELECT count(*) FROM users WHERE branch_code = ? AND active = 1", [code]),
+            "open_rounds": (
+                """SELECT count(*) FROM assessment_round_branches rb
+                   JOIN assessment_rounds r ON r.id = rb.round_id
+                   WHERE rb.branch_code = ? AND r.stage != 'published'""",
+                [code],
+            ),
+            "routing": ("SELECT count(*) FROM routing WHERE branch_code = ?", [code]),
+        }
+    elif kind is Kind.DEPARTMENT:
+        queries = {
+            "open_wishes": (
+                f"SELECT count(*) FROM wishes WHERE department_code = ? AND state IN ({marks})",
+                [code, *OPEN_STATES],
+            ),
+            "routing": ("SELECT count(*) FROM routing WHERE department_code = ?", [code]),
+        }
+    else:
+        queries = {
+            "active_branches": (
+                "SELECT count(*) FROM branches WHERE general_branch_code = ? AND active = 1",
+                [code],
+            ),
+        }
+    found = {name: db.execute(sql, params).fetchone()[0] for name, (sql, params) in queries.items()}
+    return {name: n for name, n in found.items() if n}
+
+
+# ---- changing ---------------------------------------------------------------------------------
+
+
+def _record(
+    db: Database,
+    action: str,
+    who: audit.Who,
+    kind: Kind,
+    code: str,
+    detail: dict[str, Any] | None = None,
+) -> None:
+    detail = detail or {}
+    audit.record(
+        db,
+        f"organisation_{action}",
+        who,
+        subject_kind=str(kind),
+        subject_id=code,
+        detail={key: value for key, value in detail.items() if value is not None} or None,
+    )
+
+
+def _existing(db: Database, kind: Kind, code: str) -> dict[str, Any]:
+    found = unit(db, kind, code)
+    if found is None:
+        raise OrganisationError("unknown_unit", kind=str(kind), value=code)
+    return found
+
+
+def _active(db: Database, kind: Kind, code: str) -> dict[str, Any]:
+    found = _existing(db, kind, code)
+    if not found["active"]:
+        raise OrganisationError("inactive", kind=str(kind), value=code)
+    return found
+
+
+def _text(value: str | None, limit: int, *, required: bool = False) -> str:
+    text = " ".join((value or "").split())
+    if required and not text:
+        raise OrganisationError("name_required", value=text)
+    if len(text) > limit:
+        raise OrganisationError("too_long", value=text, limit=limit)
+    return text
+
+
+def _next_position(db: Database, kind: Kind) -> int:
+    return db.execute(f"SELECT coalesce(max(sort_order) + 1, 0) FROM {kind.table}").fetchone()[0]
+
+
+def _add(db: Database, kind: Kind, row: dict[str, Any], who: audit.Who) -> dict[str, Any]:
+    code = row["code"]
+    if problem := code_problem(code):
+        raise OrganisationError(problem, value=code, limit=CODE_LIMIT)
+    name = _text(row["name"], NAME_LIMIT, required=True)
+    name_hant = _text(row.get("name_hant"), NAME_LIMIT) or to_traditional(name)
+    with transaction(db):
+        if unit(db, kind, code) is not None:
+            raise OrganisationError("code_taken", value=code)
+        full = {
+            **row,
+            "name": name,
+            "name_en": _text(row.get("name_en"), NAME_LIMIT) or None,
+            "name_hant": name_hant,
+            "active": 1,
+            "sort_order": _next_position(db, kind),
+        }
+        db.table(kind.table).insert(full)
+        _record(db, "unit_added", who, kind, code, {k: full[k] for k in row if k != "code"})
+        return _existing(db, kind, code)
+
+
+def add_general_branch(
+    db: Database,
+    code: str,
+    name: str,
+    who: audit.Who,
+    *,
+    name_en: str = "",
+    name_hant: str = "",
+) -> dict[str, Any]:
+    """A new general branch (总支), last in the order."""
+    row = {"code": code, "name": name, "name_en": name_en, "name_hant": name_hant}
+    return _add(db, Kind.GENERAL_BRANCH, row, who)
+
+
+def add_branch(
+    db: Database,
+    code: str,
+    name: str,
+    general_branch: str,
+    who: audit.Who,
+    *,
+    name_en: str = "",
+    name_hant: str = "",
+    scope: str = "",
+) -> dict[str, Any]:
+    """A new branch (支部) under an active general branch, last in the order."""
+    with transaction(db):
+        _active(db, Kind.GENERAL_BRANCH, general_branch)
+        row = {
+            "code": code,
+            "name": name,
+            "name_en": name_en,
+            "name_hant": name_hant,
+            "general_branch_code": general_branch,
+            "scope": _text(scope, SCOPE_LIMIT),
+        }
+        return _add(db, Kind.BRANCH, row, who)
+
+
+def add_department(
+    db: Database,
+    code: str,
+    name: str,
+    kind: str,
+    who: audit.Who,
+    *,
+    campus: str = "",
+    name_en: str = "",
+    name_hant: str = "",
+) -> dict[str, Any]:
+    """A new department or ward (`kind`: department or ward), last in the order."""
+    if kind not in DEPARTMENT_KINDS:
+        raise OrganisationError("unknown_kind", value=kind)
+    row = {
+        "code": code,
+        "name": name,
+        "name_en": name_en,
+        "name_hant": name_hant,
+        "kind": kind,
+        "campus": _text(campus, CAMPUS_LIMIT) or None,
+    }
+    return _add(db, Kind.DEPARTMENT, row, who)
+
+
+def _change(
+    db: Database, kind: Kind, code: str, changes: dict[str, Any], who: audit.Who
+) -> dict[str, Any]:
+    """Write the fields that differ; audit them as before → after. No change, no audit row."""
+    with transaction(db):
+        before = _existing(db, kind, code)
+        changed = {key: value for key, value in changes.items() if before[key] != value}
+        if changed:
+            db.table(kind.table).update(code, changed)
+            _record(
+                db,
+                "unit_changed",
+                who,
+                kind,
+                code,
+                {key: [before[key], value] for key, value in changed.items()},
+            )
+        return {**before, **changed}
+
+
+def rename(
+    db: Database,
+    kind: Kind,
+    code: str,
+    name: str,
+    who: audit.Who,
+    *,
+    name_en: str | None = None,
+    name_hant: str | None = None,
+) -> dict[str, Any]:
+    """A unit's new name. The Traditional name is the one typed, or else OpenCC's conversion
+    of the name; the English name is changed when given ('' clears it)."""
+    name = _text(name, NAME_LIMIT, required=True)
+    changes: dict[str, Any] = {
+        "name": name,
+        "name_hant": _text(name_hant, NAME_LIMIT) or to_traditional(name),
+    }
+    if name_en is not None:
+        changes["name_en"] = _text(name_en, NAME_LIMIT) or None
+    return _change(db, Kind(kind), code, changes, who)
+
+
+def move_branch(db: Database, code: str, general_branch: str, who: audit.Who) -> dict[str, Any]:
+    """Put a branch under another (active) general branch."""
+    with transaction(db):
+        _active(db, Kind.GENERAL_BRANCH, general_branch)
+        return _change(db, Kind.BRANCH, code, {"general_branch_code": general_branch}, who)
+
+
+def set_scope(db: Database, code: str, scope: str, who: audit.Who) -> dict[str, Any]:
+    """What a branch handles, in the office's words."""
+    return _change(db, Kind.BRANCH, code, {"scope": _text(scope, SCOPE_LIMIT)}, who)
+
+
+def set_department_place(
+    db: Database, code: str, kind: str, campus: str, who: audit.Who
+) -> dict[str, Any]:
+    """Whether a unit is a department or a ward, and its campus ('' for a one-campus hospital)."""
+    if kind not in DEPARTMENT_KINDS:
+        raise OrganisationError("unknown_kind", value=kind)
+    changes = {"kind": kind, "campus": _text(campus, CAMPUS_LIMIT) or None}
+    return _change(db, Kind.DEPARTMENT, code, changes, who)
+
+
+def reorder(db: Database, kind: Kind, codes: list[str], who: audit.Who) -> None:
+    """Put the given units in this order, in the places they held among all of their kind
+    (so a page may reorder the branches of one general branch alone)."""
+    kind = Kind(kind)
+    with transaction(db):
+        current = [
+            row["code"]
+            for row in db.query(f"SELECT code FROM {kind.table} ORDER BY sort_order, code")
+        ]
+        known = set(current)
+        for code in codes:
+            if code not in known:
+                raise OrganisationError("not_all_units", kind=str(kind), value=code)
+        if len(set(codes)) != len(codes):
+            raise OrganisationError(
+                "code_duplicate", value=next(c for c in codes if codes.count(c) > 1)
+            )
+        wanted = set(codes)
+        places = [i for i, code in enumerate(current) if code in wanted]
+        order = list(current)
+        for place, code in zip(places, codes, strict=True):
+            order[place] = code
+        positions = {
+            row["code"]: row["sort_order"]
+            for row in db.query(f"SELECT code, sort_order FROM {kind.table}")
+        }
+        for i, code in enumerate(order):
+            if positions[code] != i:
+                db.execute(f"UPDATE {kind.table} SET sort_order = ? WHERE code = ?", [i, code])
+        if order != current:
+            audit.record(
+                db,
+                "organisation_unit_changed",
+                who,
+                subject_kind=str(kind),
+                detail={"order": [code for code in order if code in wanted]},
+            )
+
+
+def set_order(db: Database, kind: Kind, codes: list[str], who: audit.Who) -> None:
+    """Number the given units 0, 1, 2 … in this order (a workbook's rows); the others keep
+    their places. Nothing written, nothing audited when the numbers are already these."""
+    kind = Kind(kind)
+    with transaction(db):
+        positions = {
+            row["code"]: row["sort_order"]
+            for row in db.query(f"SELECT code, sort_order FROM {kind.table}")
+        }
+        moved = [code for i, code in enumerate(codes) if positions.get(code) != i]
+        if not moved:
+            return
+        for i, code in enumerate(codes):
+            if positions.get(code) != i:
+                db.execute(f"UPDATE {kind.table} SET sort_order = ? WHERE code = ?", [i, code])
+        audit.record(
+            db,
+            "organisation_unit_changed",
+            who,
+            subject_kind=str(kind),
+            detail={"order": list(codes)},
+        )
+
+
+def deactivate(db: Database, kind: Kind, code: str, who: audit.Who) -> None:
+    """Take a unit out of the pickers, keeping it for the history that names it. Refused
+    while anything still needs it (`uses`): merge a branch instead, or finish its wishes."""
+    kind = Kind(kind)
+    with transaction(db):
+        found = _existing(db, kind, code)
+        if not found["active"]:
+            return
+        if in_use := uses(db, kind, code):
+            raise OrganisationError(
+                "still_referred", kind=str(kind), value=code, name=found["name"], uses=in_use
+            )
+        db.execute(f"UPDATE {kind.table} SET active = 0 WHERE code = ?", [code])
+        _record(db, "unit_deactivated", who, kind, code)
+
+
+def reactivate(db: Database, kind: Kind, code: str, who: audit.Who) -> None:
+    """Bring a unit back into the pickers (a branch only under an active general branch; a
+    merged branch stops being marked merged)."""
+    kind = Kind(kind)
+    with transaction(db):
+        found = _existing(db, kind, code)
+        if found["active"]:
+            return
+        changes: dict[str, Any] = {"active": 1}
+        if kind is Kind.BRANCH:
+            _active(db, Kind.GENERAL_BRANCH, found["general_branch_code"])
+            changes.update(merged_into=None, merged_at=None)
+        db.table(kind.table).update(code, changes)
+        _record(db, "unit_reactivated", who, kind, code, {"merged_into": found.get("merged_into")})
+
+
+def set_served_departments(
+    db: Database, branch: str, department_codes: Iterable[str], who: audit.Who
+) -> None:
+    """Which departments and wards a branch serves (none: the whole hospital). Rows naming
+    an inactive department are history (the assessment of past periods) and are kept."""
+    wanted = list(dict.fromkeys(department_codes))
+    with transaction(db):
+        _active(db, Kind.BRANCH, branch)
+        for code in wanted:
+            _active(db, Kind.DEPARTMENT, code)
+        current = {
+            row["department_code"]
+            for row in db.query(
+                """SELECT bd.department_code FROM branch_departments bd
+                   JOIN departments d ON d.code = bd.department_code
+                   WHERE bd.branch_code = ? AND d.active = 1""",
+                [branch],
+            )
+        }
+        added = [code for code in wanted if code not in current]
+        removed = sorted(current - set(wanted))
+        if not added and not removed:
+            return
+        for code in removed:
+            db.execute(
+                "DELETE FROM branch_departments WHERE branch_code = ? AND department_code = ?",
+                [branch, code],
+            )
+        db.table("branch_departments").insert_all(
+            {"branch_code": branch, "department_code": code} for code in added
+        )
+        _record(
+            db,
+            "unit_changed",
+            who,
+            Kind.BRANCH,
+            branch,
+            {"serves_added": added or None, "serves_removed": removed or None},
+        )
+
+
+def set_routing(db: Database, rows: list[dict[str, Any]], who: audit.Who) -> None:
+    """Replace the routing map's rows (category, department_code or None, branch_code), in
+    order; the branches and departments must be active. The same rows again change nothing."""
+    clean = [
+        {
+            "category": row["category"],
+            "department_code": row.get("department_code") or None,
+            "branch_code": row["branch_code"],
+        }
+        for row in rows
+    ]
+    with transaction(db):
+        if routing_rows(db) == clean:
+            return
+        for row in clean:
+            _active(db, Kind.BRANCH, row["branch_code"])
+            if row["department_code"]:
+                _active(db, Kind.DEPARTMENT, row["department_code"])
+        db.execute("DELETE FROM routing")
+        db.table("routing").insert_all(clean)
+        audit.record(
+            db,
+            "organisation_unit_changed",
+            who,
+            subject_kind="routing",
+            detail={"rows": len(clean)},
+        )
+
+
+def merge_branches(db: Database, source: str, target: str, who: audit.Who) -> dict[str, Any]:
+    """Merge branch `source` into `target`, in one transaction: its open wishes, its accounts
+    and its routing rows move to the target, the departments it served are added to the
+    target's (when the target serves named departments), and the source is deactivated and
+    marked merged. History keeps the source's code and name: wish events, claims, assessment
+    rounds and scores. Returns what moved (counts and the wish ids)."""
+    if source == target:
+        raise OrganisationError("merge_into_itself", value=source)
+    with transaction(db):
+        moving = _existing(db, Kind.BRANCH, source)
+        if moving["merged_into"]:
+            raise OrganisationError("already_merged", value=source, into=moving["merged_into"])
+        _active(db, Kind.BRANCH, source)
+        _active(db, Kind.BRANCH, target)
+        marks = ", ".join("?" * len(OPEN_STATES))
+        wish_ids = [
+            row[0]
+            for row in db.execute(
+                f"SELECT id FROM wishes WHERE branch_code = ? AND state IN ({marks}) ORDER BY id",
+                [source, *OPEN_STATES],
+            )
+        ]
+        now = utcnow()
+        db.execute(
+            f"UPDATE wishes SET branch_code = ?, updated_at = ? "
+            f"WHERE branch_code = ? AND state IN ({marks})",
+            [target, now, source, *OPEN_STATES],
+        )
+        members = db.execute(
+            "UPDATE users SET branch_code = ? WHERE branch_code = ?", [target, source]
+        ).rowcount
+        routing = db.execute(
+            "UPDATE routing SET branch_code = ? WHERE branch_code = ?", [target, source]
+        ).rowcount
+        served_by_target = db.execute(
+            "SELECT count(*) FROM branch_departments WHERE branch_code = ?", [target]
+        ).fetchone()[0]
+        if served_by_target:
+            db.execute(
+                """INSERT OR IGNORE INTO branch_departments (branch_code, department_code)
+                   SELECT ?, bd.department_code FROM branch_departments bd
+                   JOIN departments d ON d.code = bd.department_code
+                   WHERE bd.branch_code = ? AND d.active = 1""",
+                [target, source],
+            )
+        db.table("branches").update(source, {"active": 0, "merged_into": target, "merged_at": now})
+        moved = {"wishes": wish_ids, "members": members, "routing": routing}
+        _record(
+            db,
+            "branches_merged",
+            who,
+            Kind.BRANCH,
+            source,
+            {"name": moving["name"], "into": target, **moved},
+        )
+        return moved
