@@ -93,12 +93,11 @@ ROOT = Path(__file__).resolve().parents[1]
 MARKER = "load-bench.json"  # in each filled data dir: what was filled
 RESULT = "load-result.json"  # beside it: the last run's figures
 YEARS = 2
-# Targets of issue 7.
-SUBMIT_SHARE_TARGET = 0.30  # submissions per second ≥ 30% of /ping's requests per second
-P99_TARGET_MS = 100.0
-PAGE_TARGET_MS = 300.0  # board first page and search
-DASHBOARD_TARGET_MS = 1000.0
-RSS_TARGET_MB = 300.0
+# Targets of issue 16 (the paced round's p99 is benchmarks/paced.py's); the saturating rounds
+# below have none: they show the server's ceiling.
+PAGE_TARGET_MS = 100.0  # board first page, search and tracking at 1M wishes
+DASHBOARD_TARGET_MS = 500.0
+RSS_TARGET_MB = 250.0
 # The rounds, alternating: the bare route, wishes posted, whole submissions (form, post, code).
 KINDS = ("ping", "post", "submit")
 
@@ -508,7 +507,7 @@ def pages(db_path: Path, now: datetime) -> list[Page]:
     chosen = [
         Page("/ping (bare)", None, "/ping"),
         Page("/healthz", None, "/healthz"),
-        Page("tracking page /t/<code>", None, f"/t/{code}"),
+        Page("tracking page /t/<code>", None, f"/t/{code}", PAGE_TARGET_MS),
     ]
     for name in (
         "board p1, member (own branch)",
@@ -602,8 +601,7 @@ def print_size(result: dict) -> None:
         share = post["per_second"] / ping["per_second"]
         print(
             f"  wishes posted: {post['per_second']:,.1f}/s ({post['errors']} errors) = {share:.1%} "
-            f"of /ping (target ≥ {SUBMIT_SHARE_TARGET:.0%}: "
-            f"{verdict(share >= SUBMIT_SHARE_TARGET)})"
+            "of /ping"
         )
     print(
         f"  whole submissions (form, post, code): {submit['per_second']:,.1f}/s "
@@ -635,10 +633,7 @@ def print_size(result: dict) -> None:
         for name, figures in t.get(kind, {}).get("latency", {}).items()
         if name != "submission"
     )
-    print(
-        f"  p99 of every request at {result['clients']} clients ≤ {P99_TARGET_MS:.0f} ms "
-        f"(worst {worst:.1f}): {verdict(worst <= P99_TARGET_MS)}"
-    )
+    print(f"  worst p99 of a request at {result['clients']} clients (saturated): {worst:.1f} ms")
     print(f"\n  {'page (one client)':<32} {'p50 ms':>8} {'p95 ms':>8} {'target':>7}")
     for name, figures in result["pages"].items():
         target = figures["target"]
