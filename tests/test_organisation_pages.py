@@ -216,7 +216,7 @@ def _xlsx(rows) -> io.BytesIO:
 def _upload(client, data: io.BytesIO, name="organisation.xlsx"):
     page = f"{ORG}/workbook"
     return client.post(
-        f"{page}/preview",
+        page,
         data={"csrf_token": csrf_token(client, page), "file": (data, name)},
         content_type="multipart/form-data",
     )

@@ -412,15 +412,18 @@ def template():
     return _download(workbook.template_xlsx(), "organisation-template.xlsx")
 
 
-def _preview(book: workbook.Book, upload: str, form: UploadForm | None = None):
-    """The plan of an upload (every change), or every problem; nothing is changed."""
+def _preview(book: workbook.Book, data: bytes | None, upload: str, form: UploadForm):
+    """The plan of an upload (every change), or every problem; nothing is changed. A plan
+    worth confirming keeps the upload under the data folder (`data`), by a random name."""
     try:
         plan = workbook.apply(get_db(), book, who(), dry_run=True)
     except workbook.WorkbookRefused as refused:
         problems = [str(problem) for problem in refused.problems]
-        return render_template(
-            "organisation/workbook.html", form=form or UploadForm(), problems=problems
-        ), 400
+        return render_template("organisation/workbook.html", form=form, problems=problems), 400
+    if data is not None and plan:
+        folder = _uploads()
+        _forget_old_uploads(folder)
+        (folder / upload).write_bytes(data)
     confirm = ConfirmForm(data={"upload": upload, "fingerprint": plan.fingerprint()})
     return render_template(
         "organisation/preview.html",
@@ -430,7 +433,7 @@ def _preview(book: workbook.Book, upload: str, form: UploadForm | None = None):
     )
 
 
-@bp.post("/workbook/preview")
+@bp.post("/workbook")
 @staff_required(RIGHT)
 def preview():
     form = UploadForm()
@@ -448,11 +451,7 @@ def preview():
         return render_template(
             "organisation/workbook.html", form=form, problems=[str(p) for p in book.problems]
         ), 400
-    folder = _uploads()
-    _forget_old_uploads(folder)
-    name = f"{secrets.token_urlsafe(18)}.{suffix}"
-    (folder / name).write_bytes(data)
-    return _preview(book, name, form)
+    return _preview(book, data, f"{secrets.token_urlsafe(18)}.{suffix}", form)
 
 
 @bp.post("/workbook/confirm")
@@ -473,7 +472,7 @@ def confirm():
         for problem in refused.problems:
             flash(f"没有导入：{problem}", "error")
         if any(problem.code == "plan_changed" for problem in refused.problems):
-            return _preview(book, path.name)
+            return _preview(book, None, path.name, UploadForm())
         return redirect(url_for(".workbook_page"))
     path.unlink(missing_ok=True)
     if plan:
