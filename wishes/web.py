@@ -112,6 +112,7 @@ def init_app(app: Flask) -> None:
     from .cards.views import bp as cards_bp
     from .dashboard.views import bp as dashboard_bp
     from .intake import views as intake
+    from .organisation.views import bp as organisation_bp
     from .questionnaires import views as survey
     from .questionnaires.admin import bp as questionnaire_admin_bp
     from .tracking import views as tracking
@@ -143,6 +144,7 @@ def init_app(app: Flask) -> None:
         questionnaire_admin_bp,
         dashboard_bp,
         assessment_bp,
+        organisation_bp,
     ):
         app.register_blueprint(blueprint)
     audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here

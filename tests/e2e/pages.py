@@ -15,6 +15,7 @@ crawl checks them too, allowing exactly that answer and Chromium's console line 
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from itertools import product
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 
 from wishes.dashboard.views import TABLES
@@ -143,6 +145,19 @@ BY_ENDPOINT: dict[str, Callable[[Server, Any], list[Sample]]] = {
         for row in s.rows("SELECT max(id) AS id FROM wishes WHERE fulfilment_photo IS NOT NULL")
         if row["id"] is not None
     ],
+    # Issue 17: one unit of each kind on its own page.
+    "organisation.unit_page": lambda s, app: [
+        Sample(
+            {"kind": kind, "code": s.rows(f"SELECT min(code) AS code FROM {table}")[0]["code"]},
+            "triager",
+            kind,
+        )
+        for kind, table in (
+            ("general_branch", "general_branches"),
+            ("branch", "branches"),
+            ("department", "departments"),
+        )
+    ],
 }
 
 
@@ -236,6 +251,29 @@ def _submit(button: str, **fields: str) -> Callable[[Page], None]:
     return send
 
 
+def _upload_workbook(page: Page, *, rename: bool) -> None:
+    """Upload the organisation's own export with a branch renamed (a preview), or with a
+    branch under a general branch that does not exist and a wrong kind (every problem)."""
+    exported = page.request.get("/admin/organisation/workbook/export.xlsx")
+    book = load_workbook(io.BytesIO(exported.body()))
+    exported.dispose()
+    if rename:
+        book["branches"]["B2"] = "门诊服务党支部"
+    else:
+        book["branches"]["D2"] = "no-such-general-branch"
+        book["departments"]["D2"] = "clinic"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    page.locator("#file").set_input_files(
+        {
+            "name": "organisation.xlsx",
+            "mimeType": "application/octet-stream",
+            "buffer": buffer.getvalue(),
+        }
+    )
+    page.get_by_role("button", name="上传并预览", exact=True).click()
+
+
 # endpoint -> the page reached only through a form: (where to start, visitor, what to do).
 RECIPES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "intake_kiosk.thanks": ("/kiosk/wish", "anon", _kiosk_wish),
@@ -287,6 +325,24 @@ BAD_INPUT = [
         400,
     ),
     Target("", "", "/admin/users/new", "admin", "new user sent empty", _submit("保存"), 400),
+    # Issue 17: the organisation workbook uploaded: its preview (200), and a bad one (400).
+    Target(
+        "",
+        "",
+        "/admin/organisation/workbook",
+        "triager",
+        "workbook preview",
+        lambda page: _upload_workbook(page, rename=True),
+    ),
+    Target(
+        "",
+        "",
+        "/admin/organisation/workbook",
+        "triager",
+        "workbook with problems",
+        lambda page: _upload_workbook(page, rename=False),
+        400,
+    ),
 ]
 NOT_FOUND = [
     Target("", "", "/t/2345678", "anon", "unknown tracking code", expect=404),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length, Optional
 
@@ -59,3 +60,9 @@ class UserForm(PageForm):
 
     def set_branches(self, branches: list[dict]) -> None:
         self.branch.choices = [("", "—（无）")] + [(b["code"], b["name"]) for b in branches]
+
+
+class StaffImportForm(PageForm):
+    file = FileField(
+        _l("员工名单（.xlsx 或 .csv）"), validators=[FileRequired(_l("请选择员工名单文件"))]
+    )

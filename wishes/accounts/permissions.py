@@ -85,6 +85,8 @@ ROLE_RIGHTS = {
     "manage_assessment": frozenset({Role.TRIAGER, Role.ADMIN}),
     "inspect_assessment": frozenset({Role.TRIAGER, Role.INSPECTOR}),
     "view_all_assessments": frozenset({Role.TRIAGER, Role.INSPECTOR, Role.MANAGER, Role.ADMIN}),
+    # Issue 17: the office and the administrator keep the organisation (units, workbook).
+    "manage_organisation": frozenset({Role.TRIAGER, Role.ADMIN}),
 }
 
 

@@ -20,8 +20,8 @@ from .. import audit, glossary, organisation
 from ..audiences import AreaBlueprint, Audience
 from ..paging import page_number
 from ..storage import get_db
-from . import directory, staff_required, store, who
-from .forms import ChangePasswordForm, LoginForm, UserForm
+from . import directory, staff_required, staff_sheet, store, who
+from .forms import ChangePasswordForm, LoginForm, StaffImportForm, UserForm
 from .permissions import ROLE_LABELS
 
 bp = AreaBlueprint("accounts", __name__, audience=Audience.STAFF)
@@ -133,13 +133,74 @@ def change_password():
 # ---- admin: users -------------------------------------------------------------------------
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+STAFF_SHEET_LIMIT = 2 * 1024 * 1024
+
+
+def _users_page(form: StaffImportForm | None = None, problems: list[str] | None = None):
+    db = get_db()
+    listed = {row["id"]: row for row in store.staff_list(db)}  # phone masked, source
+    users = [{**user, **listed.get(user["id"], {})} for user in store.list_users(db)]
+    return render_template(
+        "accounts/users.html",
+        users=users,
+        role_labels=ROLE_LABELS,
+        import_form=form or StaffImportForm(),
+        problems=problems or [],
+        directory_source=store.DIRECTORY,
+    )
+
+
+def _xlsx_download(data: bytes, filename: str):
+    response = make_response(data)
+    response.headers["Content-Type"] = XLSX
+    response.headers["Content-Disposition"] = f"attachment; filename={filename}"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 @bp.get("/admin/users")
 @staff_required("manage_users")
 def users():
+    return _users_page()
+
+
+@bp.post("/admin/users/import")
+@staff_required("manage_users")
+def import_users():
+    """A staff workbook in: every problem by row, or every account created and the sheet of
+    temporary passwords as this response, once. It is made in memory and never stored."""
+    form = StaffImportForm()
+    if not form.validate_on_submit():
+        return _users_page(form), 400
+    data = form.file.data.read(STAFF_SHEET_LIMIT + 1)
     db = get_db()
-    return render_template(
-        "accounts/users.html", users=store.list_users(db), role_labels=ROLE_LABELS
-    )
+    try:
+        if len(data) > STAFF_SHEET_LIMIT:
+            raise staff_sheet.SheetRefused([staff_sheet.Problem("unreadable")])
+        rows = staff_sheet.check(db, staff_sheet.read_rows(data))
+        sheet = staff_sheet.import_staff(db, rows, who())
+    except staff_sheet.SheetRefused as refused:
+        return _users_page(form, [problem.words() for problem in refused.problems]), 400
+    return _xlsx_download(sheet, "temporary-passwords.xlsx")
+
+
+@bp.get("/admin/users/export.xlsx")
+@staff_required("manage_users")
+def export_users():
+    rows = staff_sheet.export_staff(get_db(), who())
+    return _xlsx_download(staff_sheet.staff_xlsx(rows), "staff.xlsx")
+
+
+@bp.post("/admin/users/<int:user_id>/phone")
+@staff_required("manage_users")
+def reveal_phone(user_id: int):
+    db = get_db()
+    user = store.get_user(db, user_id) or abort(404)
+    phone = staff_sheet.reveal_phone(db, user_id, who())
+    response = make_response(render_template("accounts/phone.html", user=user, phone=phone))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _user_form(db, **kwargs) -> UserForm:

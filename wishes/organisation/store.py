@@ -440,6 +440,35 @@ def reorder(db: Database, kind: Kind, codes: list[str], who: audit.Who) -> None:
             )
 
 
+def siblings(db: Database, kind: Kind, code: str) -> list[str]:
+    """The units a page orders together with `code`, in their order: every general branch;
+    the branches of its general branch; the departments and wards of its campus."""
+    kind = Kind(kind)
+    found = _existing(db, kind, code)
+    if kind is Kind.BRANCH:
+        where, params = "WHERE general_branch_code = ?", [found["general_branch_code"]]
+    elif kind is Kind.DEPARTMENT:
+        where, params = "WHERE coalesce(campus, '') = ?", [found["campus"] or ""]
+    else:
+        where, params = "", []
+    sql = f"SELECT code FROM {kind.table} {where} ORDER BY sort_order, code"
+    return [row["code"] for row in db.query(sql, params)]
+
+
+def shift(db: Database, kind: Kind, code: str, step: int, who: audit.Who) -> bool:
+    """Move a unit one place up (step -1) or down (+1) among its siblings; False when it is
+    already first or last."""
+    with transaction(db):
+        order = siblings(db, kind, code)
+        place = order.index(code)
+        other = place + step
+        if not 0 <= other < len(order):
+            return False
+        order[place], order[other] = order[other], order[place]
+        reorder(db, kind, order, who)
+        return True
+
+
 def set_order(db: Database, kind: Kind, codes: list[str], who: audit.Who) -> None:
     """Number the given units 0, 1, 2 … in this order (a workbook's rows); the others keep
     their places. Nothing written, nothing audited when the numbers are already these."""
