@@ -294,3 +294,10 @@ NOT_FOUND = [
     Target("", "", "/s/no-such-survey", "anon", "no such questionnaire", expect=404),
     Target("", "", "/board/wishes/999999", "member", "no such wish", expect=404),
 ]
+
+# ---- the hospital's settings and the first run (issue 17, items 4 and 5) --------------------
+
+# The crawl's server is the demo, whose set-up is done: /setup answers 404 there (its pages are
+# tested on a fresh install in tests/test_setup.py).
+NOT_FOUND.append(Target("", "", "/setup", "admin", "set-up is over", expect=404))
+ONLY_BEFORE_SETUP = {"/setup"}
