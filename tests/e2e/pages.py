@@ -177,7 +177,7 @@ def plan(app, server: Server) -> Plan:
     """Every GET rule of the app as URLs to visit (or the rules it could not fill)."""
     found = Plan()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
-        if "GET" not in (rule.methods or ()):
+        if "GET" not in (rule.methods or ()) or rule.rule in ONLY_BEFORE_SETUP:
             continue
         if rule.endpoint in RECIPES:
             start, visitor, recipe = RECIPES[rule.endpoint]
