@@ -119,7 +119,10 @@ def test_an_environment_override_shows_and_cannot_be_changed(tmp_path):
     assert "环境医院" in client.get("/w/new").get_data(as_text=True)
 
 
-@pytest.mark.parametrize("address", ["", "http://127.0.0.1:8000", "http://localhost"])
+@pytest.mark.parametrize(
+    "address",
+    ["", "http://127.0.0.1:8000", "http://localhost", "http://0.0.0.0:8000", "http://[::1]:8000"],
+)
 def test_print_pages_warn_when_the_public_address_is_unset_or_this_machine(app, staff, address):
     client = app.test_client()
     login(client, "admin")

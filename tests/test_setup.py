@@ -172,3 +172,11 @@ def test_wishes_serve_prints_a_code_on_an_empty_database_and_not_with_a_chosen_p
     assert "set-up code:" not in result.output
     with connect(database_path(app)) as db:
         assert not setup.pending(db)
+
+
+def test_guessing_the_code_is_slowed_down(fresh):
+    app, code = fresh
+    client = app.test_client()
+    answers = [_unlock(client, f"WRONG-{n:05d}").status_code for n in range(11)]
+    assert answers == [400] * 10 + [429]
+    assert _unlock(client, code).status_code == 429  # even the right code waits

@@ -11,6 +11,7 @@ request (the notification worker) they are read from the database each time they
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections import ChainMap
 from collections.abc import Callable, Mapping
@@ -26,7 +27,19 @@ from ..storage import connect, database_path, get_db
 from . import store
 
 OVERRIDES = "wishes.hospital.overrides"
-LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "0.0.0.0", ""})  # noqa: S104 - names
+LOCAL_HOSTS = frozenset({"localhost", ""})
+
+
+def names_this_machine(host: str) -> bool:
+    """localhost, 127.x.x.x, ::1, 0.0.0.0, ::: an address a patient's phone cannot reach."""
+    host = host.lower().rstrip(".")
+    if host in LOCAL_HOSTS or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_unspecified
 
 
 def _web_address(value: str) -> str:
@@ -255,7 +268,7 @@ def public_address_problem() -> str | None:
     configured = value("WISHES_PUBLIC_URL")
     if not configured:
         return "unset"
-    return "local" if (urlsplit(configured).hostname or "") in LOCAL_HOSTS else None
+    return "local" if names_this_machine(urlsplit(configured).hostname or "") else None
 
 
 def init_app(app: Flask, names: Mapping[str, Any]) -> None:

@@ -16,7 +16,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from .. import accounts, audit, organisation
+from .. import accounts, audit, organisation, ratelimit
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..storage import get_db, transaction
@@ -148,6 +148,11 @@ def code():
     db = _pending_db()
     form = CodeForm()
     if form.validate_on_submit():
+        if wait := ratelimit.wait_for("setup_code"):
+            form.form_errors.append(f"尝试次数过多，请 {-(-wait // 60)} 分钟后再试。")
+            return render_template(
+                "hospital/setup_code.html", form=form, has_code=bool(setup.code_hash(db))
+            ), 429
         if found := setup.check_code(db, form.code.data):
             session[SESSION_KEY] = found
             return redirect(url_for(".start"))
@@ -189,6 +194,14 @@ def hospital_step():
         for name, text in typed.items():
             if name not in overridden():
                 change(db, name, text, user_id=None, label="setup")
+                audit.record(
+                    db,
+                    "hospital_setting_changed",
+                    audit.Who(label="setup", address=request.remote_addr or ""),
+                    subject_kind="setting",
+                    subject_id=name,
+                    detail={"setting": name, "to": text},
+                )
         setup.move_to(db, setup.Step.ORGANISATION)
     return redirect(url_for(".start"))
 
