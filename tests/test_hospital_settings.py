@@ -138,3 +138,19 @@ def test_only_the_administrator_may_open_the_settings(app, staff):
     client = app.test_client()
     login(client, "triager")
     assert client.get("/admin/settings").status_code == 403
+
+
+def test_the_notification_worker_reads_the_webhook_and_deadlines_from_the_page(app, db):
+    from wishes import hospital
+    from wishes.deadlines import Deadlines
+    from wishes.notifications.notifier import WebhookNotifier, notifier_from_config
+
+    with app.app_context():
+        hospital.change(
+            db, "WISHES_NOTIFY_WEBHOOK_URL", "http://10.9.9.9/hook", user_id=None, label="t"
+        )
+        hospital.change(db, "WISHES_FULFIL_DAYS", "3", user_id=None, label="t")
+    with app.app_context():  # as the worker's round does: no request, its own connection
+        config = hospital.config(db)
+        assert isinstance(notifier_from_config(config), WebhookNotifier)
+        assert Deadlines.from_config(config).fulfil_days == 3

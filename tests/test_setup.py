@@ -180,3 +180,67 @@ def test_guessing_the_code_is_slowed_down(fresh):
     answers = [_unlock(client, f"WRONG-{n:05d}").status_code for n in range(11)]
     assert answers == [400] * 10 + [429]
     assert _unlock(client, code).status_code == 429  # even the right code waits
+
+
+def test_setup_imports_a_workbook_after_a_preview(fresh, tmp_path):
+    import io
+
+    from wishes.organisation import store as organisation
+    from wishes.organisation import workbook
+    from wishes.storage import connect as open_db
+
+    with open_db(tmp_path / "other.db") as other:
+        from wishes.storage import upgrade
+
+        upgrade(other)
+        organisation.load_organisation(other, organisation.read_organisation_file())
+        data = workbook.to_json(workbook.export_rows(other)).encode()
+    app, code = fresh
+    client = app.test_client()
+    _unlock(client, code)
+    with connect(database_path(app)) as db:
+        setup.move_to(db, setup.Step.ORGANISATION)
+    page = client.get("/setup")
+    preview = client.post(
+        "/setup/organisation",
+        data={
+            "action": "upload",
+            "workbook": (io.BytesIO(data), "hospital.json"),
+            "csrf_token": page_token(page),
+        },
+    )
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "确认导入" in html
+    with connect(database_path(app)) as db:
+        assert db.table("departments").count == 0  # nothing before the confirmation
+    fingerprint = re.search(r'name="fingerprint" type="hidden" value="([^"]+)"', html).group(1)
+    response = client.post(
+        "/setup/organisation",
+        data={"action": "confirm", "fingerprint": fingerprint, "csrf_token": page_token(page)},
+    )
+    assert response.status_code == 302
+    with connect(database_path(app)) as db:
+        assert db.table("departments").count > 0
+        assert setup.step(db) is setup.Step.ACCOUNTS
+    assert not list((tmp_path / "data").glob("setup-workbook*"))  # the upload is not kept
+
+
+def test_a_workbook_with_problems_is_refused_with_its_reasons(fresh):
+    import io
+
+    app, code = fresh
+    client = app.test_client()
+    _unlock(client, code)
+    with connect(database_path(app)) as db:
+        setup.move_to(db, setup.Step.ORGANISATION)
+    page = client.get("/setup")
+    response = client.post(
+        "/setup/organisation",
+        data={
+            "action": "upload",
+            "workbook": (io.BytesIO(b"not a workbook"), "hospital.xlsx"),
+            "csrf_token": page_token(page),
+        },
+    )
+    assert response.status_code == 400
+    assert "工作簿不能导入" in response.get_data(as_text=True)
