@@ -235,6 +235,15 @@ MATRIX = {
     "POST /admin/assessment/scheme":            "login  403    403    403    302+   403    302+",
     "GET /admin/assessment/scheme/1.json":      "login  403    403    403    200    403    200",
     "GET /admin/assessment/scheme/9.json":      "login  403    403    403    404    403    404",
+    # -- the hospital's settings (the administrator), and the first run's set-up pages, gone
+    # once set-up is over (as here: the hospital has staff accounts)
+    "GET /admin/settings":                      "login  403    403    403    403    403    200",
+    "POST /admin/settings":                     "login  403    403    403    403    403    302+",
+    "GET /setup":                               "404    404    404    404    404    404    404",
+    "POST /setup/code":                         "404    404    404    404    404    404    404",
+    "POST /setup/hospital":                     "404    404    404    404    404    404    404",
+    "POST /setup/organisation":                 "404    404    404    404    404    404    404",
+    "POST /setup/accounts":                     "404    404    404    404    404    404    404",
 }
 # fmt: on
 
@@ -331,6 +340,9 @@ FORMS: dict[str, Any] = {
             {**assessment_scheme.load_default(), "name": "五化考评（修订）"}, ensure_ascii=False
         ),
     },
+    "POST /admin/settings": {"setting": "WISHES_HOSPITAL_NAME", "value": "第一人民医院"},
+    "POST /setup/code": {"code": "ABCDE-FGHJK"},
+    "POST /setup/organisation": {"action": "demo"},
 }
 
 # GETs that write on purpose: endpoint -> (the only tables they may change, why).

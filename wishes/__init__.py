@@ -42,6 +42,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings.load(None if test_config is None else {}))
     if test_config:
         app.config.update(test_config)
+    from . import hospital
+
+    # A setting the environment (or a test's config) gives wins over the settings page.
+    hospital.init_app(app, os.environ if test_config is None else test_config)
     data_dir = Path(app.config["WISHES_DATA_DIR"])
     data_dir.mkdir(parents=True, exist_ok=True)
     app.config.setdefault("SECRET_KEY", None)
@@ -94,6 +98,9 @@ def create_settings_app() -> Flask:
     """
     app = Flask(__name__)
     app.config.update(settings.load())
+    from . import hospital
+
+    hospital.init_app(app, os.environ)
     storage.prepare(app)
     return app
 

@@ -15,6 +15,7 @@ from . import demo
 from .accounts import password_problem
 from .accounts.commands import FIRST_ADMIN, ensure_first_admin
 from .assessment import ensure_default as ensure_assessment_scheme
+from .hospital import setup
 from .routing.commands import train_command
 from .storage import connect, database_path
 
@@ -41,6 +42,25 @@ def demo_command() -> None:
     )
 
 
+def _setup_banner(bind: str, code: str) -> str:
+    return (
+        f"\nfirst run: set the hospital up at http://{bind}/setup\n"
+        f"  set-up code: {code}  (shown here only; it works until set-up is finished)\n"
+    )
+
+
+@click.command("setup-code")
+@with_appcontext
+def setup_code_command() -> None:
+    """Print a new one-time code for the first run's set-up pages (/setup) while set-up is
+    pending; the previous code stops working."""
+    with connect(database_path()) as db:
+        if not setup.pending(db):
+            raise click.ClickException("set-up is finished: there is nothing to set up")
+        code = setup.new_code(db)
+    click.echo(_setup_banner(current_app.config["WISHES_BIND"], code))
+
+
 @click.command("serve")
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo hospital first.")
 @click.pass_context
@@ -58,14 +78,22 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         click.echo("no usable router model: training the bundled one")
         ctx.invoke(train_command)
         app.extensions["wishes.router"].refresh()
+    setup_code = first_admin = None
     with connect(database_path()) as db:
         if with_demo:
             report = demo.load(db)
             click.echo(f"demo hospital ready: {report.wishes_total} wishes")
-        first_admin = ensure_first_admin(db)
+        # An empty database: the first administrator sets the hospital up at /setup, unlocked
+        # by a one-time code shown here. A scripted install (WISHES_ADMIN_PASSWORD) skips it.
+        if not chosen and setup.pending(db):
+            setup_code = setup.new_code(db)
+        else:
+            first_admin = ensure_first_admin(db)
         ensure_assessment_scheme(db)  # the 五化 rubric, on first start
     if first_admin:
         click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
+    if setup_code:
+        click.echo(_setup_banner(app.config["WISHES_BIND"], setup_code))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     env = dict(os.environ)
     if with_demo:
@@ -113,6 +141,7 @@ def register_commands(app: Flask) -> None:
         init_db_command,
         demo_command,
         serve_command,
+        setup_code_command,
         *ROUTER_COMMANDS,
         *ACCOUNT_COMMANDS,
         *NOTIFY_COMMANDS,

@@ -24,7 +24,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import gettext as _
 from wtforms.i18n import messages_path
 
-from . import audiences
+from . import audiences, hospital
 
 # The same codes as a questionnaire's labels (questionnaires.definition.LANGUAGES).
 LANGUAGES = ("zh_Hans", "zh_Hant", "en")
@@ -166,13 +166,15 @@ def unit_names(units: Iterable[Mapping[str, Any]], lang: str | None = None) -> d
 
 
 def hospital_name() -> str:
-    """The hospital's name in the page's language (WISHES_HOSPITAL_NAME[_EN])."""
-    name = current_app.config["WISHES_HOSPITAL_NAME"]
+    """The hospital's name in the page's language (WISHES_HOSPITAL_NAME[_HANT|_EN], as the
+    settings page or the environment set them)."""
+    settings = hospital.config()
+    name = settings["WISHES_HOSPITAL_NAME"]
     lang = language()
     if lang == "zh_Hant":
-        return to_traditional(name)
+        return settings["WISHES_HOSPITAL_NAME_HANT"] or to_traditional(name)
     if lang == "en":
-        if english := current_app.config["WISHES_HOSPITAL_NAME_EN"]:
+        if english := settings["WISHES_HOSPITAL_NAME_EN"]:
             return english
         if name == DEMO_HOSPITAL:
             return _("示范医院")

@@ -31,6 +31,7 @@ LIMITS = {
     "wish": Limit(20, 600),  # wishes submitted
     "answer": Limit(30, 600),  # questionnaires submitted
     "tracking": Limit(120, 600),  # tracking pages opened
+    "setup_code": Limit(10, 600),  # codes tried on the first run's set-up page
 }
 # Pages counted before they are shown (the forms count their own submissions: `wait_for`).
 PAGES = {"tracking.wish_status": "tracking", "tracking_kiosk.wish_status": "tracking"}

@@ -1,5 +1,8 @@
 """Every WISHES_* setting, declared once with its default and help text.
 
+Some of them the administrator may also set in the app (`wishes/hospital/`: the settings page):
+there the environment variable, when set, still wins, and the page says so.
+
 The README's settings table is checked against this list by a test, so a new setting
 cannot go undocumented. Values come from the environment; an unknown WISHES_* name is
 refused at start, because a typo there would otherwise be silently ignored.
@@ -102,6 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
         "WISHES_HOSPITAL_NAME",
         "示范医院",
         "The hospital's name, shown on every patient page and on printed bedside cards.",
+    ),
+    Setting(
+        "WISHES_HOSPITAL_NAME_HANT",
+        "",
+        "The hospital's name on pages in Traditional Chinese. Empty: WISHES_HOSPITAL_NAME "
+        "converted character by character.",
     ),
     Setting(
         "WISHES_HOSPITAL_NAME_EN",

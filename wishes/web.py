@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.routing import IntegerConverter
 
-from . import audiences, i18n
+from . import audiences, hospital, i18n
 from .cards import public_url, qr_svg
 from .intake import mask_phone
 from .notifications import escape_for_log
@@ -111,6 +111,8 @@ def init_app(app: Flask) -> None:
     from .board import views as board
     from .cards.views import bp as cards_bp
     from .dashboard.views import bp as dashboard_bp
+    from .hospital import setup
+    from .hospital import views as hospital_views
     from .intake import views as intake
     from .organisation.views import bp as organisation_bp
     from .questionnaires import views as survey
@@ -129,6 +131,7 @@ def init_app(app: Flask) -> None:
     board.init_app(app)
     vendor.init_app(app)
     ratelimit.init_app(app)
+    setup.init_app(app)  # an empty database leads to the first run's set-up
     for blueprint in (
         home.bp,
         home.monitoring,
@@ -145,6 +148,8 @@ def init_app(app: Flask) -> None:
         dashboard_bp,
         assessment_bp,
         organisation_bp,
+        hospital_views.settings_bp,
+        hospital_views.setup_bp,
     ):
         app.register_blueprint(blueprint)
     audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here
@@ -158,6 +163,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(age, "age")
     app.add_template_filter(text_in, "label")
     app.add_template_global(qr_for, "qr_for")
+    app.add_template_global(hospital.public_address_problem, "public_address_problem")
+    app.add_template_global(public_url, "public_url")
 
     @app.context_processor
     def _globals():

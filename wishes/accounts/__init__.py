@@ -14,7 +14,7 @@ from .. import audit
 from ..storage import get_db
 from . import store
 from .permissions import BRANCH_ROLES, Role, may
-from .store import create_user, find_user, password_problem
+from .store import AccountError, create_user, find_user, has_password_account, password_problem
 
 
 def who() -> audit.Who:
@@ -70,10 +70,12 @@ def init_app(app: Flask) -> None:
 
 
 __all__ = [
+    "AccountError",
     "BRANCH_ROLES",
     "Role",
     "create_user",
     "find_user",
+    "has_password_account",
     "init_app",
     "may",
     "password_problem",

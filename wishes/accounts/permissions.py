@@ -76,6 +76,8 @@ ROLE_RIGHTS = {
     "view_board": frozenset(Role),
     "manage_users": frozenset({Role.ADMIN}),
     "read_audit": frozenset({Role.ADMIN}),
+    # The hospital's settings (its name, public address, deadlines…: /admin/settings).
+    "manage_settings": frozenset({Role.ADMIN}),
     # The BRIEF: the Party-building office manages questionnaires; managers read the figures.
     "manage_questionnaires": frozenset({Role.TRIAGER, Role.ADMIN}),
     "view_dashboard": frozenset({Role.MANAGER, Role.ADMIN}),

@@ -219,6 +219,12 @@ def list_users(db: Database) -> list[dict[str, Any]]:
     )
 
 
+def has_password_account(db: Database) -> bool:
+    """True when any staff account has a local password (the first run is over)."""
+    sql = "SELECT 1 FROM users WHERE source = 'local' AND coalesce(password_hash, '') != ''"
+    return db.execute(sql + " LIMIT 1").fetchone() is not None
+
+
 def has_active_admin(db: Database) -> bool:
     return (
         db.execute("SELECT 1 FROM users WHERE role = 'admin' AND active = 1").fetchone() is not None

@@ -30,7 +30,7 @@ from flask import (
 from flask_login import current_user
 from sqlite_utils import Database
 
-from .. import audit, organisation
+from .. import audit, hospital, organisation
 from ..accounts import BRANCH_ROLES, Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..dashboard import to_csv, to_xlsx
@@ -102,7 +102,7 @@ def _branch_of(current: Round, code: str) -> None:
 
 
 def _claim_hours() -> int:
-    return current_app.config["WISHES_CLAIM_HOURS"]
+    return hospital.value("WISHES_CLAIM_HOURS")
 
 
 def _ranked(current: Round, codes: list[str] | None = None) -> list[results.BranchScore]:

@@ -31,7 +31,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from .. import audit, glossary, lifecycle, organisation
+from .. import audit, glossary, hospital, lifecycle, organisation
 from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
@@ -64,7 +64,7 @@ def _now() -> datetime:
 
 
 def _deadlines() -> Deadlines:
-    return Deadlines.from_config(current_app.config)
+    return Deadlines.from_config(hospital.config())
 
 
 def _actor() -> Actor:

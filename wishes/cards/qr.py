@@ -6,13 +6,15 @@ import io
 
 import qrcode
 import qrcode.image.svg
-from flask import current_app, request
+from flask import request
 from markupsafe import Markup
+
+from .. import hospital
 
 
 def public_url(path: str) -> str:
     """The absolute address a phone should open: the configured public URL, or this request's."""
-    base = current_app.config["WISHES_PUBLIC_URL"] or request.host_url
+    base = hospital.value("WISHES_PUBLIC_URL") or request.host_url
     return base.rstrip("/") + path
 
 

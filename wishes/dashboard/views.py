@@ -11,7 +11,7 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request
 from werkzeug.datastructures import MultiDict
 
-from .. import audit, organisation, questionnaires
+from .. import audit, hospital, organisation, questionnaires
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..clock import today
@@ -33,7 +33,7 @@ class Scope:
 
 
 def _deadlines() -> Deadlines:
-    return Deadlines.from_config(current_app.config)
+    return Deadlines.from_config(hospital.config())
 
 
 # Every table a manager can download, by name: the page shows the same builders' output.

@@ -94,6 +94,8 @@ AUDIT_EVENTS = {
     "organisation_unit_reactivated": _l("组织：恢复启用单位"),
     "organisation_branches_merged": _l("组织：合并支部"),
     "organisation_imported": _l("组织：导入工作簿"),
+    "hospital_setting_changed": _l("修改系统设置"),
+    "setup_finished": _l("首次设置完成"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from flask import current_app, flash, redirect, render_template, request, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from .. import audiences, organisation, questionnaires, ratelimit
+from .. import audiences, hospital, organisation, questionnaires, ratelimit
 from ..audiences import AreaBlueprint, Audience
 from ..storage import get_db
 from .forms import WishForm
@@ -55,7 +55,7 @@ def _received(audience: Audience, code: str):
 
 @kiosk.get("/kiosk")
 def welcome():
-    slug = current_app.config["WISHES_KIOSK_QUESTIONNAIRE"]
+    slug = hospital.value("WISHES_KIOSK_QUESTIONNAIRE")
     survey = slug and questionnaires.live_version(get_db(), slug)
     return render_template("intake/kiosk_welcome.html", survey_slug=slug if survey else None)
 

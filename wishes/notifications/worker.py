@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlite_utils import Database
 
+from .. import hospital
 from ..deadlines import Deadlines, overdue_unreminded
 from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
 from . import store
@@ -103,9 +104,11 @@ def run_once(
 ) -> Round:
     """One round on a connection of its own (never a request's): queue overdue, deliver due."""
     now = datetime.now(UTC)
-    notifier = notifier or notifier_from_config(app.config)
-    with connect(database_path(app)) as db:
-        queued = queue_overdue(db, Deadlines.from_config(app.config), now)
+    with app.app_context(), connect(database_path(app)) as db:
+        # The settings page's values (deadlines, webhook, public address), read each round.
+        config = hospital.config(db)
+        notifier = notifier or notifier_from_config(config)
+        queued = queue_overdue(db, Deadlines.from_config(config), now)
         delivered, failed = deliver_due(db, notifier, now, stop=stop)
     return Round(queued, delivered, failed)
 
@@ -164,7 +167,7 @@ def run_forever(app: Flask, stop_event: threading.Event | None = None) -> None:
             with exclusive(app) as mine:
                 if mine:
                     log.info("notification worker: to %s every %s s", describe(notifier), interval)
-                    _rounds(app, notifier, interval, stop)
+                    _rounds(app, None, interval, stop)
                     break
             if not standing_by:
                 log.info("another notification worker is running for this database; standing by")
@@ -173,7 +176,7 @@ def run_forever(app: Flask, stop_event: threading.Event | None = None) -> None:
     log.info("notification worker stopped")
 
 
-def _rounds(app: Flask, notifier: Notifier, interval: int, stop: threading.Event) -> None:
+def _rounds(app: Flask, notifier: Notifier | None, interval: int, stop: threading.Event) -> None:
     while not stop.is_set():
         try:
             run_once(app, notifier, stop=stop)

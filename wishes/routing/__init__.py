@@ -16,6 +16,7 @@ from pathlib import Path
 
 from flask import Flask, current_app
 
+from .. import hospital
 from . import artifacts, text
 from .text import keyword_tags, normalise, tokenizer, traditional_to_simplified
 from .training import predict_top
@@ -82,7 +83,8 @@ class Router:
             return self.refresh()
         return self._model
 
-    def route(self, wish_text: str) -> RouteDecision | None:
+    def route(self, wish_text: str, threshold: float | None = None) -> RouteDecision | None:
+        """`threshold`: the settings page's (None: the one the router was made with)."""
         model = self.model
         if model is None:
             return None
@@ -91,7 +93,7 @@ class Router:
             suggestions=[(label, round(p, 4)) for label, p in top],
             tags=text.keyword_tags(wish_text, model.word_idf),
             model_version=model.version,
-            confident=top[0][1] >= self.threshold,
+            confident=top[0][1] >= (self.threshold if threshold is None else threshold),
         )
 
 
@@ -106,7 +108,8 @@ def init_app(app: Flask) -> None:
 
 def route(wish_text: str) -> RouteDecision | None:
     """Top branches with probabilities and keyword tags for one wish, or None (triage)."""
-    return current_app.extensions[EXTENSION].route(wish_text)
+    threshold = hospital.value("WISHES_ROUTER_THRESHOLD")
+    return current_app.extensions[EXTENSION].route(wish_text, threshold)
 
 
 __all__ = [

@@ -734,3 +734,22 @@ def staff_phone_and_directory(db: Database) -> None:
     users = db.table("users")
     users.add_column("phone", str)
     users.add_column("source", str, not_null_default="local")
+
+
+@migrations(name="0017_hospital_settings")
+def hospital_settings(db: Database) -> None:
+    """Settings the administrator edits in the app (the hospital's name, public address,
+    deadlines…; `wishes/hospital/`), one row per setting with who changed it and when, as
+    typed (parsed when read). The first run's state is kept here too (`setup_state`,
+    `setup_code_hash`): rows no page lists."""
+    db.table("hospital_settings").create(
+        {
+            "name": str,
+            "value": str,
+            "changed_by_user_id": int,
+            "changed_by": str,
+            "changed_at": str,
+        },
+        pk="name",
+        not_null={"name", "value", "changed_at"},
+    )
