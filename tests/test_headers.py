@@ -36,14 +36,26 @@ def test_session_cookies_are_httponly_and_samesite_lax(client, staff):
 
 @pytest.fixture
 def https_app(tmp_path):
-    return create_app(
-        {
-            "TESTING": True,
-            "WISHES_DATA_DIR": str(tmp_path / "https-data"),
-            "WISHES_HTTPS": True,
-            "WISHES_PROXY_HOPS": 1,
-        }
+    return _set_up(
+        create_app(
+            {
+                "TESTING": True,
+                "WISHES_DATA_DIR": str(tmp_path / "https-data"),
+                "WISHES_HTTPS": True,
+                "WISHES_PROXY_HOPS": 1,
+            }
+        )
     )
+
+
+def _set_up(app):
+    """A hospital past its first run (an organisation), so pages are not sent to set-up."""
+    from wishes import organisation
+    from wishes.storage import connect, database_path
+
+    with connect(database_path(app)) as db:
+        organisation.load_organisation(db, organisation.read_organisation_file())
+    return app
 
 
 def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(https_app):
@@ -56,8 +68,10 @@ def test_behind_an_https_proxy_cookies_are_secure_and_hsts_is_sent(https_app):
 def test_the_client_address_comes_from_the_proxy_only_when_told_to_trust_it(app, tmp_path):
     from wishes.storage import connect, database_path
 
-    proxied = create_app(
-        {"TESTING": True, "WISHES_DATA_DIR": str(tmp_path / "proxied"), "WISHES_PROXY_HOPS": 1}
+    proxied = _set_up(
+        create_app(
+            {"TESTING": True, "WISHES_DATA_DIR": str(tmp_path / "proxied"), "WISHES_PROXY_HOPS": 1}
+        )
     )
     for each, expected in ((app, "127.0.0.1"), (proxied, "10.9.8.7")):
         client = each.test_client()
