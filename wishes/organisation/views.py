@@ -281,33 +281,30 @@ def move(kind: str, code: str):
 @bp.post("/units/<kind>/<code>/deactivate")
 @staff_required(RIGHT)
 def deactivate(kind: str, code: str):
-    kind = _kind(kind)
-    found = _unit(kind, code)
-    if not ActionForm().validate_on_submit():
-        abort(400)
-    try:
-        store.deactivate(get_db(), kind, code, who())
-    except OrganisationError as error:
-        _refused(error)
-        return _back(kind, code)
-    flash(f"已停用“{found['name']}”：它不再出现在选择列表中，历史记录保留原名。", "success")
-    return _back(kind, code)
+    return _switch(
+        kind, code, store.deactivate, "已停用“{name}”：它不再出现在选择列表中，历史记录保留原名。"
+    )
 
 
 @bp.post("/units/<kind>/<code>/reactivate")
 @staff_required(RIGHT)
 def reactivate(kind: str, code: str):
-    kind = _kind(kind)
-    found = _unit(kind, code)
+    return _switch(kind, code, store.reactivate, "已恢复启用“{name}”。")
+
+
+def _switch(kind: str, code: str, change, done: str):
+    """Deactivate or reactivate a unit; the store refuses one in use (the glossary's words)."""
+    unit_kind = _kind(kind)
+    found = _unit(unit_kind, code)
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        store.reactivate(get_db(), kind, code, who())
+        change(get_db(), unit_kind, code, who())
     except OrganisationError as error:
         _refused(error)
-        return _back(kind, code)
-    flash(f"已恢复启用“{found['name']}”。", "success")
-    return _back(kind, code)
+        return _back(unit_kind, code)
+    flash(done.format(name=found["name"]), "success")
+    return _back(unit_kind, code)
 
 
 # ---- merging branches -----------------------------------------------------------------------
