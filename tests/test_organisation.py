@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import PASSWORD
+from hospital_workbook import hospital_rows
 from openpyxl import load_workbook
 
 from wishes import audit, glossary, i18n
@@ -88,51 +89,6 @@ def same_units(exported, rows):
     units = [{k: v for k, v in book.items() if k != "serves"} for book in (exported, rows)]
     pairs = [{tuple(row.items()) for row in book["serves"]} for book in (exported, rows)]
     return units[0] == units[1] and pairs[0] == pairs[1]
-
-
-def hospital_rows():
-    """A hospital like the seed article's: 6 general branches, 34 branches, 24 departments and
-    wards on two campuses."""
-    general = [
-        {"code": f"general-{i}", "name": f"第{i}党总支", "name_en": f"General Branch {i}"}
-        for i in range(1, 7)
-    ]
-    branches = [
-        {
-            "code": f"branch-{n:02d}",
-            "name": f"第{n}党支部",
-            "name_en": "" if n % 5 == 0 else f"Party Branch {n}",
-            "general_branch": f"general-{(n - 1) % 6 + 1}",
-            "scope": f"第{n}支部负责的患者需求",
-        }
-        for n in range(1, 35)
-    ]
-    departments = [
-        {
-            "code": f"{'ward' if n % 2 else 'dept'}-{n:02d}",
-            "name": f"{'东院' if n > 12 else '本部'}{n}{'病区' if n % 2 else '科'}",
-            "name_en": f"Unit {n}",
-            "kind": "ward" if n % 2 else "department",
-            "campus": "东院" if n > 12 else "本部",
-        }
-        for n in range(1, 25)
-    ]
-    serves = [
-        {"branch": branch["code"], "department": departments[i % 24]["code"]}
-        for i, branch in enumerate(branches)
-    ]
-    routing = [
-        {"category": "meals", "department": "", "branch": "branch-07"},
-        {"category": "meals", "department": "ward-13", "branch": "branch-08"},
-        {"category": "repairs", "department": "", "branch": "branch-12"},
-    ]
-    return {
-        "general_branches": general,
-        "branches": branches,
-        "departments": departments,
-        "serves": serves,
-        "routing": routing,
-    }
 
 
 # ---- one workbook in, one workbook out --------------------------------------------------------

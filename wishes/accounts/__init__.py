@@ -67,6 +67,12 @@ def init_app(app: Flask) -> None:
     manager.session_protection = None  # sessions are server-side rows; see store.session_user
     manager.user_loader(_load_user)
     app.config.setdefault("REMEMBER_COOKIE_DURATION", timedelta(seconds=0))
+    # Pages offer a next step only to who may take it: {% if may("manage_questionnaires") %}.
+    app.add_template_global(_current_user_may, "may")
+
+
+def _current_user_may(action: str) -> bool:
+    return current_user.is_authenticated and may(current_user, action)
 
 
 __all__ = [

@@ -97,6 +97,12 @@ def _tallied_counts(db: Database, branch: str | None) -> dict[str, int]:
     return {row["state"]: row["n"] for row in db.query(sql, [branch] if branch else [])}
 
 
+def any_wishes(db: Database) -> bool:
+    """Whether the hospital has had a single wish yet: the board's empty page says what comes
+    first when it has not."""
+    return bool(_tallied_counts(db, None))
+
+
 def _page_rows(
     db: Database, source: str, where: str, order: str, params: dict, with_: str = ""
 ) -> list[dict]:

@@ -113,6 +113,21 @@ def index():
         state_tabs=_state_tabs(form, page),
         now=_now(),
         search_limit=store.SEARCH_LIMIT,
+        first_wish_to_come=not page.rows and not store.any_wishes(db),
+        filtered=_filtered(form),
+    )
+
+
+def _filtered(form: BoardFilterForm) -> bool:
+    """Whether a filter other than the branch narrows the board (its empty page offers to
+    clear them)."""
+    return bool(
+        form.state.data
+        or form.overdue.data
+        or form.mine.data
+        or form.created_from.data
+        or form.created_to.data
+        or form.q.data
     )
 
 

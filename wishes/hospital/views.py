@@ -224,7 +224,14 @@ def organisation_step():
             return _step_page(db, 400, problems=[str(p) for p in error.problems])
         path = _upload_path().with_suffix(suffix)
         path.write_bytes(data)
-        return _step_page(db, preview={"lines": plan.lines(), "fingerprint": plan.fingerprint()})
+        return _step_page(
+            db,
+            preview={
+                "lines": plan.lines(),
+                "counts": plan.summary(),
+                "fingerprint": plan.fingerprint(),
+            },
+        )
     elif action == "confirm":
         found = [
             p for p in (_upload_path().with_suffix(s) for s in (".xlsx", ".json")) if p.exists()

@@ -425,7 +425,7 @@ def _preview(book: workbook.Book, data: bytes | None, upload: str, form: UploadF
     return render_template(
         "organisation/preview.html",
         plan=plan,
-        counts={words.ACTIONS[action]: n for action, n in plan.counts().items()},
+        counts=plan.summary(),
         confirm=confirm,
     )
 

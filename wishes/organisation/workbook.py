@@ -185,6 +185,10 @@ class Plan:
     def lines(self) -> list[str]:
         return [str(change) for change in self.changes]
 
+    def summary(self) -> dict[str, int]:
+        """How many changes of each kind, by their words ("新增": 98), for the preview's top."""
+        return {words.ACTIONS[action]: n for action, n in self.counts().items()}
+
     def fingerprint(self) -> str:
         """A short digest of the changes: the page shows a preview with it, and the confirmed
         import is made only if the plan is still the one previewed (`apply(expected=…)`)."""
