@@ -122,3 +122,26 @@ def page_token(response):
 
 def flashes(html):
     return re.findall(r'class="flash[^"]*"[^>]*>([^<]*)<', html)
+
+
+# A category of need the demo's routing map sends to each demo branch (for tests that route a
+# wish to a branch: lifecycle.submit(db, entry, routed_to(branch), branch)).
+CATEGORY_OF = {
+    "logistics": "daily_items",
+    "catering": "meals",
+    "outpatient": "appointments",
+    "medtech": "exams",
+    "pharmacy": "medication",
+    "finance": "fees_insurance",
+    "nursing": "nursing_care",
+    "pediatrics": "child_joy",
+    "volunteer": "companionship",
+    "office": "praise",
+}
+
+
+def routed_to(branch, confidence=0.9, tags=(), confident=True):
+    """The router's decision for a wish whose category the demo map gives to `branch`."""
+    from wishes.routing import RouteDecision
+
+    return RouteDecision([(CATEGORY_OF[branch], confidence)], list(tags), "test", confident)

@@ -56,7 +56,7 @@ def hospital_rows() -> dict[str, list[dict[str, str]]]:
     routing = [
         {"category": "meals", "department": "", "branch": "branch-07"},
         {"category": "meals", "department": "ward-14", "branch": "branch-08"},
-        {"category": "repairs", "department": "", "branch": "branch-12"},
+        {"category": "room_repairs", "department": "", "branch": "branch-12"},
     ]
     return {
         "general_branches": general,

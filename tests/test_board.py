@@ -9,7 +9,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, STAFF, csrf_token, flashes, login, page_token
+from conftest import CATEGORY_OF, PASSWORD, STAFF, csrf_token, flashes, login, page_token
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 
@@ -32,12 +32,12 @@ def new_wish(
 ):
     """A wish routed to `branch` (None: waiting for triage)."""
     route = RouteDecision(
-        suggestions=suggestions or [(branch or "pediatrics", 0.9), ("volunteer", 0.06)],
+        suggestions=suggestions or [(CATEGORY_OF[branch or "pediatrics"], 0.9), ("errands", 0.06)],
         tags=["绘本", "儿科"],
         confident=branch is not None,
     )
     entry = WishEntry(text=text, channel="phone", phone=phone, contact_consent=True)
-    return lifecycle.submit(db, entry, route, at=at)
+    return lifecycle.submit(db, entry, route, branch, at=at)
 
 
 def claimed_by(db, staff, username="member_a", **kwargs):
@@ -172,13 +172,28 @@ def test_reroute_keeps_the_routers_first_choice_as_a_training_label(client, db, 
     assert "已改派" in "".join(flashes(html.get_data(as_text=True)))
     stored = db["wishes"].get(wish["id"])
     assert (stored["router_branch_code"], stored["branch_code"]) == ("pediatrics", "volunteer")
-    assert ("想请志愿者陪我聊聊天", "volunteer") in lifecycle.corrected_labels(db)
+    # the category was left as the router had it: the router's suggestion the map places at
+    # the chosen branch becomes the lesson
+    assert lifecycle.corrected_labels(db) == ([("想请志愿者陪我聊聊天", "errands")], 0)
     assert "系统最初分给儿科党支部" in html.get_data(as_text=True)
+
+
+def test_triage_records_the_category_the_office_chose(client, db, staff):
+    wish = new_wish(db, text="我想找个人说说话", branch=None)
+    login(client, "triager")
+    page = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
+    assert '<option value="child_joy" selected>' in page  # the router's guess comes chosen
+    post_action(client, wish["id"], "triage", branch="volunteer", category="companionship")
+    stored = db["wishes"].get(wish["id"])
+    assert (stored["branch_code"], stored["category"]) == ("volunteer", "companionship")
+    assert lifecycle.corrected_labels(db) == ([("我想找个人说说话", "companionship")], 0)
 
 
 def test_triage_offers_the_routers_top_three_first(client, db, staff):
     wish = new_wish(
-        db, branch=None, suggestions=[("logistics", 0.41), ("nursing", 0.3), ("catering", 0.1)]
+        db,
+        branch=None,
+        suggestions=[("daily_items", 0.41), ("nursing_care", 0.3), ("meals", 0.1)],
     )
     login(client, "triager")
     html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy
 import pytest
-from conftest import login
+from conftest import login, routed_to
 from openpyxl import load_workbook
 
 from wishes import lifecycle
@@ -16,7 +16,6 @@ from wishes.dashboard import exports, figures, stats
 from wishes.deadlines import Deadlines
 from wishes.lifecycle import Actor, ClaimantKind, WishEntry
 from wishes.questionnaires import store
-from wishes.routing import RouteDecision
 
 # --- statistics on small hand-made data ------------------------------------------------------
 
@@ -199,8 +198,9 @@ STAFF = Actor("staff", "tester")
 
 def _wish(db, created: datetime, branch: str, router_branch: str, claim_h=None, fulfil_h=None):
     stamp = lambda moment: moment.strftime("%Y-%m-%d %H:%M:%S")  # noqa: E731
-    route = RouteDecision([(router_branch, 0.9)], ["轮椅"], "test", True)
-    wish = lifecycle.submit(db, WishEntry("需要一个轮椅", "phone"), route, at=stamp(created))
+    route = routed_to(router_branch, tags=["轮椅"])
+    entry = WishEntry("需要一个轮椅", "phone")
+    wish = lifecycle.submit(db, entry, route, router_branch, at=stamp(created))
     if router_branch != branch:
         lifecycle.reroute(db, wish["id"], branch, STAFF, "不是我们", at=stamp(created))
     if claim_h is not None:

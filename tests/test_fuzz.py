@@ -49,7 +49,7 @@ from typing import Any
 from urllib.parse import quote, quote_from_bytes, urlsplit
 
 import pytest
-from conftest import PASSWORD, csrf_token, login
+from conftest import CATEGORY_OF, PASSWORD, csrf_token, login
 from flask import request
 from hypothesis import HealthCheck, assume, event, example, given, settings
 from hypothesis import strategies as st
@@ -756,7 +756,9 @@ def make_wish(site: Site, state: str = "open", branch: str = "pediatrics") -> di
     secretary = site.staff["secretary_a" if branch == "pediatrics" else "secretary_b"]
     actor = Actor("staff", secretary["username"], secretary["id"])
     route = RouteDecision(
-        suggestions=[(branch, 0.9), ("volunteer", 0.06)], tags=["儿科"], confident=state != "triage"
+        suggestions=[(CATEGORY_OF[branch], 0.9), ("companionship", 0.06)],
+        tags=["儿科"],
+        confident=state != "triage",
     )
     entry = WishEntry(
         text="希望有人陪孩子读绘本",
@@ -766,7 +768,7 @@ def make_wish(site: Site, state: str = "open", branch: str = "pediatrics") -> di
         patient_name="李小红",
     )
     with connect(database_path(site.app)) as db:
-        wish = lifecycle.submit(db, entry, route)
+        wish = lifecycle.submit(db, entry, route, branch)
         if state in ("claimed", "in_progress", "fulfilled", "followed_up"):
             lifecycle.claim(db, wish["id"], actor, ClaimantKind.BRANCH, "儿科党支部")
         if state == "in_progress":

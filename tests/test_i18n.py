@@ -173,14 +173,14 @@ def story(db):
     declined, the default questionnaire published. What patients typed is in English, so an
     English page must have no Chinese at all."""
     questionnaires.ensure_default(db)
-    route = RouteDecision(suggestions=[("pediatrics", 0.95)], confident=True)
+    route = RouteDecision(suggestions=[("child_joy", 0.95)], confident=True)
     entry = WishEntry(
         text="A birthday cake for my son on the ward",
         channel="phone",
         reason="He turns six",
         department_code="ward-pediatrics",
     )
-    wish = lifecycle.submit(db, entry, route)
+    wish = lifecycle.submit(db, entry, route, "pediatrics")
     branch = Actor("staff", "儿科党支部")
     lifecycle.claim(db, wish["id"], branch, ClaimantKind.BRANCH, "儿科党支部")
     lifecycle.start(db, wish["id"], branch)
@@ -557,14 +557,15 @@ def test_a_comment_in_english_that_asks_for_something_is_offered_as_a_wish(comme
 
 
 def test_a_department_claim_is_named_in_the_pages_language_and_a_person_as_written(client, db):
-    route = RouteDecision(suggestions=[("nursing", 0.9)], confident=True)
+    route = RouteDecision(suggestions=[("nursing_care", 0.9)], confident=True)
     staff_member = Actor("staff", "护理党支部")
     codes = {}
     for kind, name in (
         (ClaimantKind.DEPARTMENT, "心血管内科病区"),
         (ClaimantKind.PERSON, "王护士长"),
     ):
-        wish = lifecycle.submit(db, WishEntry(text="A fan please", channel="phone"), route)
+        entry = WishEntry(text="A fan please", channel="phone")
+        wish = lifecycle.submit(db, entry, route, "nursing")
         lifecycle.claim(db, wish["id"], staff_member, kind, name)
         codes[kind] = wish["tracking_code"]
     page = client.get(f"/t/{codes[ClaimantKind.DEPARTMENT]}?lang=en").get_data(as_text=True)

@@ -1,4 +1,5 @@
 import pytest
+from conftest import CATEGORY_OF
 
 from wishes import lifecycle
 from wishes.lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, WishEntry
@@ -75,8 +76,8 @@ def test_every_action_from_every_state_is_allowed_or_refused(db, state, action):
 
 
 def wish_at(db, branch="outpatient"):
-    route = lifecycle.RouteDecision([(branch, 0.9)], [], "v1", True)
-    return lifecycle.submit(db, WishEntry(text="想借个轮椅", channel="kiosk"), route)
+    route = lifecycle.RouteDecision([(CATEGORY_OF[branch], 0.9)], [], "v1", True)
+    return lifecycle.submit(db, WishEntry(text="想借个轮椅", channel="kiosk"), route, branch)
 
 
 def test_a_move_on_a_wish_seen_at_another_branch_is_refused_and_changes_nothing(db):
@@ -130,23 +131,26 @@ def test_refusals_carry_codes_for_the_page_to_put_in_words(db):
 
 def test_confident_route_opens_the_wish_at_the_branch(db):
     route = lifecycle.RouteDecision(
-        [("logistics", 0.91), ("nursing", 0.05)], ["吹风机"], "v1", True
+        [("daily_items", 0.91), ("nursing_care", 0.05)], ["吹风机"], "v1", True
     )
-    wish = lifecycle.submit(db, WishEntry(text="想借吹风机", channel="phone"), route)
+    wish = lifecycle.submit(db, WishEntry(text="想借吹风机", channel="phone"), route, "logistics")
     assert wish["state"] == State.OPEN and wish["branch_code"] == "logistics"
+    assert wish["category"] == "daily_items"
     assert [e["action"] for e in lifecycle.history(db, wish["id"])] == ["submit", "route"]
 
 
 def test_unsure_route_waits_for_triage_with_its_suggestions_kept(db):
-    route = lifecycle.RouteDecision([("logistics", 0.41), ("nursing", 0.38)], [], "v1", False)
-    wish = lifecycle.submit(db, WishEntry(text="晚上冷", channel="phone"), route)
+    route = lifecycle.RouteDecision(
+        [("room_repairs", 0.41), ("nursing_care", 0.38)], [], "v1", False
+    )
+    wish = lifecycle.submit(db, WishEntry(text="晚上冷", channel="phone"), route, "logistics")
     assert wish["state"] == State.TRIAGE and wish["branch_code"] is None
     assert wish["router_branch_code"] == "logistics"
 
 
 def test_reroute_keeps_the_routers_first_choice_beside_the_new_branch(db):
-    route = lifecycle.RouteDecision([("nursing", 0.9)], [], "v1", True)
-    wish = lifecycle.submit(db, WishEntry(text="护士真好", channel="phone"), route)
+    route = lifecycle.RouteDecision([("nursing_care", 0.9)], [], "v1", True)
+    wish = lifecycle.submit(db, WishEntry(text="护士真好", channel="phone"), route, "nursing")
     moved = lifecycle.reroute(db, wish["id"], "office", STAFF, "表扬归投诉中心")
     assert (moved["router_branch_code"], moved["branch_code"]) == ("nursing", "office")
     assert lifecycle.history(db, wish["id"])[-1]["reason"] == "表扬归投诉中心"

@@ -31,7 +31,7 @@ from wishes.notifications.worker import deliver_due, exclusive, queue_overdue, r
 from wishes.routing import RouteDecision
 from wishes.storage import TIMESTAMP_FORMAT
 
-PEDIATRICS = RouteDecision(suggestions=[("pediatrics", 0.9)], confident=True)
+PEDIATRICS = RouteDecision(suggestions=[("child_joy", 0.9)], confident=True)
 STAFF = Actor("staff", "儿科党支部")
 
 
@@ -94,7 +94,7 @@ def stamp(moment):
 
 def submit(db, text="孩子明天过生日，想要一本绘本", route=PEDIATRICS, at=None):
     entry = WishEntry(text=text, channel="phone")
-    return lifecycle.submit(db, entry, route, at=at and stamp(at))
+    return lifecycle.submit(db, entry, route, route and "pediatrics", at=at and stamp(at))
 
 
 def notifications(db, kind=None):
@@ -287,7 +287,7 @@ def test_notifier_follows_the_settings(app):
 def test_submitting_a_wish_never_waits_for_the_webhook(app, db, submit_wish, webhook, monkeypatch):
     webhook.delay = 3
     app.config["WISHES_NOTIFY_WEBHOOK_URL"] = webhook.url
-    decision = RouteDecision(suggestions=[("logistics", 0.95)], confident=True)
+    decision = RouteDecision(suggestions=[("daily_items", 0.95)], confident=True)
     monkeypatch.setattr(routing, "route", lambda text: decision)
     assert submit_wish(text="想借一个充电器").status_code == 302  # warms up jieba
 

@@ -188,6 +188,7 @@ def test_an_import_renames_moves_deactivates_and_brings_back_units(db):
     rows["branches"][1]["general_branch"] = "internal-medicine"
     rows["branches"] = [b for b in rows["branches"] if b["code"] != "volunteer"]
     rows["serves"] = [s for s in rows["serves"] if s["branch"] != "volunteer"]
+    rows["routing"] = [r for r in rows["routing"] if r["branch"] != "volunteer"]
     rows["general_branches"] = [g for g in rows["general_branches"] if g["code"] != "retirees"]
     rows["departments"].reverse()
 
@@ -458,8 +459,15 @@ def test_rename_fills_traditional_from_opencc_unless_typed(db):
     assert added["name_hant"] == "重症監護病區" and added["campus"] == "东院"
 
 
+def unrouted(db, branch):
+    """The routing map without the rows that send categories to `branch`."""
+    rows = [row for row in organisation.routing_rows(db) if row["branch_code"] != branch]
+    organisation.set_routing(db, rows, WHO)
+
+
 def test_deactivated_units_leave_the_pickers_but_keep_naming_history(db):
     wish = put_wish(db, "volunteer", state="fulfilled", department="ward-geriatrics")
+    unrouted(db, "volunteer")
 
     organisation.deactivate(db, Kind.BRANCH, "volunteer", WHO)
     organisation.deactivate(db, Kind.DEPARTMENT, "ward-geriatrics", WHO)
@@ -483,10 +491,10 @@ def test_a_unit_still_in_use_cannot_be_deactivated(db):
     with pytest.raises(OrganisationError) as refused:
         organisation.deactivate(db, Kind.BRANCH, "pediatrics", WHO)
     assert refused.value.code == "still_referred"
-    assert refused.value.values["uses"] == {"open_wishes": 1, "members": 1}
+    assert refused.value.values["uses"] == {"open_wishes": 1, "members": 1, "routing": 2}
     said = words.message(refused.value.code, refused.value.values)
     assert said.startswith("支部“pediatrics”（儿科党支部）仍在使用")
-    assert said.endswith("：1 个未办结的心愿、1 名在用的账号")
+    assert said.endswith("：1 个未办结的心愿、1 名在用的账号、分派表中的 2 行")
     with pytest.raises(OrganisationError, match="still_referred"):
         organisation.deactivate(db, Kind.GENERAL_BRANCH, "women-children", WHO)
     assert organisation.unit(db, Kind.BRANCH, "pediatrics")["active"] == 1
@@ -530,7 +538,7 @@ def test_every_change_leaves_an_audit_row(db):
     organisation.set_served_departments(db, "surgery-1", ["ward-icu"], WHO)
     organisation.set_routing(
         db,
-        [{"category": "surgery", "department_code": "ward-icu", "branch_code": "surgery-1"}],
+        [{"category": "nursing_care", "department_code": "ward-icu", "branch_code": "surgery-1"}],
         WHO,
     )
     organisation.deactivate(db, Kind.GENERAL_BRANCH, "surgery", WHO)
@@ -586,7 +594,7 @@ def test_merge_moves_open_wishes_and_members_and_history_keeps_the_old_name(db):
     )
     member = accounts.create_user(db, "member_p", PASSWORD, "member", branch_code="pediatrics")
     organisation.set_routing(
-        db, [{"category": "birthday", "department_code": None, "branch_code": "pediatrics"}], WHO
+        db, [{"category": "child_joy", "department_code": None, "branch_code": "pediatrics"}], WHO
     )
 
     moved = organisation.merge_branches(db, "pediatrics", "nursing", WHO)
@@ -637,6 +645,7 @@ def test_a_merge_that_fails_half_way_changes_nothing(db):
 
 
 def test_a_branch_cannot_be_merged_into_itself_or_an_inactive_branch(db):
+    unrouted(db, "volunteer")
     organisation.deactivate(db, Kind.BRANCH, "volunteer", WHO)
     for source, target, code in [
         ("pediatrics", "pediatrics", "merge_into_itself"),

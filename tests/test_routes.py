@@ -389,14 +389,14 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 def _wish(db, text: str, branch: str | None, phone: str = "", name: str = "") -> dict:
     route = RouteDecision(
-        suggestions=[(branch or "pediatrics", 0.9 if branch else 0.4), ("volunteer", 0.06)],
+        suggestions=[("child_joy", 0.9 if branch else 0.4), ("companionship", 0.06)],
         tags=["儿科"],
         confident=branch is not None,
     )
     entry = WishEntry(
         text=text, channel="phone", phone=phone, contact_consent=bool(phone), patient_name=name
     )
-    return lifecycle.submit(db, entry, route)
+    return lifecycle.submit(db, entry, route, branch)
 
 
 def _config(data_dir: Path) -> dict[str, Any]:

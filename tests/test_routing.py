@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from wishes import create_app, create_serving_app, lifecycle
+from wishes import audit, create_app, create_serving_app, lifecycle, needs
 from wishes.lifecycle import Actor, WishEntry
 from wishes.organisation import store as organisation
 from wishes.routing import Router, artifacts, text, training
@@ -81,7 +81,7 @@ def test_traditional_and_simplified_wishes_go_to_the_same_branch(trained_models)
 
 def test_route_gives_top_three_with_probabilities_and_tags(trained_models):
     decision = Router(trained_models, threshold=0.5).route("护士站能不能放个吹风机，洗完头没法吹")
-    assert decision.suggestions[0][0] == "logistics"
+    assert decision.suggestions[0][0] == decision.category == "daily_items"
     assert len(decision.suggestions) == 3
     probabilities = [p for _, p in decision.suggestions]
     assert probabilities == sorted(probabilities, reverse=True) and 0 < sum(probabilities) <= 1.0001
@@ -92,8 +92,9 @@ def test_model_round_trip_through_the_safe_format(tmp_path, trained_models):
     version = artifacts.active_version(trained_models)
     model = artifacts.load(trained_models, version)
     meta = json.loads((trained_models / version / "metadata.json").read_text())
-    assert meta["labels"] == model.labels and len(meta["labels"]) == 10
-    assert meta["training"]["sha256"] and meta["training"]["size"] > 1500
+    assert meta["labels"] == model.labels and set(meta["labels"]) == set(needs.codes())
+    assert meta["training"]["sha256"] and meta["training"]["size"] > 4000
+    assert (trained_models / version / "model.skops").stat().st_size < 5 * 1024 * 1024
     assert meta["libraries"]["scikit-learn"] and meta["metrics"]["accuracy"] > 0.8
     assert not list(trained_models.glob("**/*.pkl")) and not list(
         trained_models.glob("**/*.joblib")
@@ -126,47 +127,75 @@ def test_unsure_wish_waits_for_triage_with_its_suggestions(tmp_path, trained_mod
         wish = next(db.query("SELECT * FROM wishes"))
     assert wish["state"] == "triage" and wish["branch_code"] is None
     assert len(json.loads(wish["router_suggestions"])) == 3
-    assert wish["router_branch_code"] == "logistics"
+    assert wish["category"] == "daily_items" and wish["router_branch_code"] == "logistics"
 
 
 def test_confident_wish_goes_straight_to_its_branch(tmp_path, trained_models):
     app = routed_app(tmp_path, trained_models, threshold=0.3)
     with app.app_context(), connect(database_path(app)) as db:
-        from wishes import routing
+        from wishes import intake
 
-        wish = lifecycle.submit(
-            db, WishEntry(text="想借个充电宝", channel="phone"), routing.route("想借个充电宝")
-        )
+        route, branch = intake.route_and_place(db, "想借个充电宝")
+        wish = lifecycle.submit(db, WishEntry(text="想借个充电宝", channel="phone"), route, branch)
     assert wish["state"] == "open" and wish["branch_code"] == "logistics"
+    assert wish["category"] == "daily_items"
     assert json.loads(wish["tags"])
 
 
-def test_a_guess_that_is_no_branch_here_goes_to_triage_not_to_an_error(db):
-    route = lifecycle.RouteDecision([("cardiology-ward", 0.99)], ["心内"], "other-hospital", True)
-    wish = lifecycle.submit(db, WishEntry(text="想借轮椅", channel="kiosk"), route)
+def test_a_branch_that_is_no_branch_here_goes_to_triage_not_to_an_error(db):
+    route = lifecycle.RouteDecision([("mobility", 0.99)], ["轮椅"], "v", True)
+    wish = lifecycle.submit(db, WishEntry(text="想借轮椅", channel="kiosk"), route, "cardiology")
     assert wish["state"] == "triage" and wish["router_branch_code"] is None
+    assert wish["category"] == "mobility"
+
+
+def test_not_a_wish_and_a_category_the_map_leaves_out_wait_for_triage(app, db):
+    with app.app_context():
+        assert organisation.branch_for(db, "not_a_wish") is None
+        unrouted = [r for r in organisation.routing_rows(db) if r["category"] != "parking"]
+        organisation.set_routing(db, unrouted, audit.Who(label="test"))
+        assert organisation.branch_for(db, "parking") is None
+    hello = lifecycle.RouteDecision([("not_a_wish", 0.99)], [], "v", True)
+    wish = lifecycle.submit(db, WishEntry(text="你好", channel="kiosk"), hello, "office")
+    assert wish["state"] == "triage" and wish["category"] == "not_a_wish"
+
+
+def test_a_department_row_of_the_map_wins_over_the_category_row(db):
+    assert organisation.branch_for(db, "meals", "ward-pediatrics") == "catering"
+    rows = organisation.routing_rows(db) + [
+        {"category": "meals", "department_code": "ward-pediatrics", "branch_code": "pediatrics"}
+    ]
+    organisation.set_routing(db, rows, audit.Who(label="test"))
+    assert organisation.branch_for(db, "meals", "ward-pediatrics") == "pediatrics"
+    assert organisation.branch_for(db, "meals", "ward-cardiology") == "catering"
+    assert organisation.branch_for(db, "meals") == "catering"
 
 
 def test_triaged_and_rerouted_wishes_become_training_labels_and_win_conflicts(app, db):
     office = Actor("staff", "党建工作部")
     triaged = lifecycle.submit(db, WishEntry(text="护士姐姐人真好想表扬", channel="phone"), None)
-    lifecycle.triage(db, triaged["id"], "office", office)
+    lifecycle.triage(db, triaged["id"], "office", office, category="praise")
     routed = lifecycle.submit(
         db,
         WishEntry(text="夜里太冷", channel="phone"),
-        lifecycle.RouteDecision([("nursing", 0.9)], [], "v", True),
+        lifecycle.RouteDecision([("nursing_care", 0.9)], [], "v", True),
+        "nursing",
     )
-    lifecycle.reroute(db, routed["id"], "logistics", office, "空调归后勤")
+    lifecycle.reroute(db, routed["id"], "logistics", office, "空调归后勤", category="room_repairs")
     untouched = lifecycle.submit(
         db,
         WishEntry(text="想订餐", channel="phone"),
-        lifecycle.RouteDecision([("catering", 0.9)], [], "v", True),
+        lifecycle.RouteDecision([("meals", 0.9)], [], "v", True),
+        "catering",
     )
-    labels = lifecycle.corrected_labels(db)
-    assert labels == [("护士姐姐人真好想表扬", "office"), ("夜里太冷", "logistics")]
-    assert untouched["text"] not in dict(labels)
-    merged = dict(training.merge([("夜里太冷", "nursing"), ("想订餐", "catering")], labels))
-    assert merged["夜里太冷"] == "logistics"
+    labels, waiting = lifecycle.corrected_labels(db)
+    assert labels == [("护士姐姐人真好想表扬", "praise"), ("夜里太冷", "room_repairs")]
+    assert waiting == 0 and untouched["text"] not in dict(labels)
+    assert db["wishes"].get(routed["id"])["category"] == "room_repairs"
+    merged = dict(training.merge([("夜里太冷", "nursing_care"), ("想订餐", "meals")], labels))
+    assert merged["夜里太冷"] == "room_repairs"
+    # one account's corrections beyond the weekly number wait for the office's review
+    assert lifecycle.corrected_labels(db, weekly_limit=1) == (labels[:1], 1)
 
 
 def test_train_and_evaluate_work_for_another_label_set(tmp_path, runner):
@@ -177,13 +206,15 @@ def test_train_and_evaluate_work_for_another_label_set(tmp_path, runner):
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["activated"] and report["version"]
     assert set(report["metrics"]["labels"]) == {"fruit", "vehicle", "weather"}
-    result = runner.invoke(args=["evaluate", "--data", str(test), "--json"])
+    result = runner.invoke(args=["evaluate", "--data", str(test), "--level", "category", "--json"])
     assert result.exit_code == 0, result.output
     scores = json.loads(result.stdout)
-    assert scores["n"] == 30 and scores["accuracy"] > 0.9 and scores["top3_accuracy"] == 1.0
+    # the row of a label the model does not know counts as an error, never left out
+    assert scores["n"] == 31 and 0.87 < scores["accuracy"] <= 30 / 31
+    assert scores["top3_accuracy"] == round(30 / 31, 4)
     assert scores["unknown_labels"] == {"sky": 1}
     assert {"macro_f1", "per_label", "confusion", "mean_ms", "p95_ms"} <= set(scores)
-    text_report = runner.invoke(args=["evaluate", "--data", str(test)])
+    text_report = runner.invoke(args=["evaluate", "--data", str(test), "--level", "category"])
     assert "confusion matrix" in text_report.output and "sky (1)" in text_report.output
 
 
@@ -251,3 +282,71 @@ def test_the_serving_app_loads_jieba_before_the_workers_fork_even_without_a_rout
         gc.unfreeze()  # create_serving_app froze this test process's objects
     assert app.extensions["wishes.router"].model is None
     assert text._tokenizer is not None
+
+
+def test_a_model_that_lost_a_label_is_not_activated(tmp_path):
+    """Held-out rows of a label the new model does not know count as errors: a model that
+    lost a whole label cannot pass by leaving its rows out."""
+    models = tmp_path / "models"
+    examples = training.read_examples(generated(tmp_path / "a.csv", 40, seed=1))
+    heldout = training.read_examples(generated(tmp_path / "held.csv", 15, seed=3))
+    assert training.train(models, {"files": examples}, heldout).activated
+    without_weather = [(t, label) for t, label in examples if label != "weather"]
+    run = training.train(models, {"files": without_weather}, heldout)
+    assert not run.activated and "weather" in run.reason
+    assert run.scores.unknown_labels == {"weather": 15} and run.scores.accuracy < 0.7
+
+
+def test_a_model_whose_recall_falls_for_one_label_is_not_activated(tmp_path):
+    """Overall accuracy may hold while one topic is moved to the wrong label by targeted
+    corrections: a recall fall of more than 3 points on any label keeps the active model."""
+    models = tmp_path / "models"
+    examples = training.read_examples(generated(tmp_path / "a.csv", 60, seed=1))
+    heldout = training.read_examples(generated(tmp_path / "held.csv", 30, seed=3))
+    assert training.train(models, {"files": examples}, heldout).activated
+    # every wish about grapes is taught as weather
+    poisoned = [(t, "weather" if "葡萄" in t else label) for t, label in examples]
+    run = training.train(models, {"files": poisoned}, heldout)
+    assert not run.activated and "recall" in run.reason and "fruit" in run.reason
+    meta = json.loads((models / run.version / "metadata.json").read_text())
+    assert meta["decision"]["activated"] is False and meta["decision"]["reason"] == run.reason
+
+
+def test_training_keeps_the_newest_five_versions_and_the_active_one(tmp_path):
+    models = tmp_path / "models"
+    examples = training.read_examples(generated(tmp_path / "a.csv", 20, seed=1))
+    heldout = training.read_examples(generated(tmp_path / "held.csv", 5, seed=3))
+    runs = [training.train(models, {"files": examples}, heldout) for _ in range(7)]
+    assert set(artifacts.versions(models)) == {run.version for run in runs[-5:]}
+    assert artifacts.active_version(models) == runs[-1].version
+
+
+def test_route_json_gives_the_decision_category_branch_confidence_and_top3(
+    tmp_path, trained_models
+):
+    app = routed_app(tmp_path, trained_models, threshold=0.5)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["route", "护士站能不能借个吹风机", "--json"])
+    assert result.exit_code == 0, result.output
+    routed = json.loads(result.stdout)
+    assert routed["decision"] == "route" and routed["category"] == "daily_items"
+    assert routed["branch"] == "logistics" and routed["confidence"] >= 0.5
+    assert [row["category"] for row in routed["top3"]][0] == "daily_items"
+    assert len(routed["top3"]) == 3
+    hello = json.loads(runner.invoke(args=["route", "你好你好", "--json"]).stdout)
+    assert hello["decision"] == "triage" and hello["branch"] is None
+    assert hello["category"] == "not_a_wish"
+
+
+def test_evaluate_scores_branches_through_the_routing_map(tmp_path, trained_models):
+    app = routed_app(tmp_path, trained_models, threshold=0.5)
+    data = tmp_path / "branches.csv"
+    data.write_text(
+        "text,label\n想借个吹风机,logistics\n病房空调坏了,logistics\n想订一份午饭,catering\n",
+        encoding="utf-8",
+    )
+    result = app.test_cli_runner().invoke(args=["evaluate", "--data", str(data), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["level"] == "branch" and scores["n"] == 3 and scores["accuracy"] == 1.0
+    assert {"accuracy", "top3_accuracy", "macro_f1", "n"} <= set(scores)

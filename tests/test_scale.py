@@ -12,22 +12,21 @@ from datetime import UTC, date, datetime, timedelta
 
 import numpy
 import pytest
-from conftest import login
+from conftest import login, routed_to
 
 from wishes import lifecycle
 from wishes.board import store as board
 from wishes.dashboard import figures
 from wishes.deadlines import Deadlines, overdue_for_navigation
 from wishes.lifecycle import Actor, ClaimantKind, WishEntry
-from wishes.routing import RouteDecision
 
 STAFF = Actor("staff", "党员小王", None)
 BRANCHES = ["pediatrics", "logistics", "catering", "nursing"]
 
 
 def _submit(db, text="想借一个轮椅", branch="logistics", at=None, confident=True):
-    route = RouteDecision([(branch, 0.9 if confident else 0.3)], ["轮椅"], "test", confident)
-    return lifecycle.submit(db, WishEntry(text=text, channel="phone"), route, at=at)
+    route = routed_to(branch, 0.9 if confident else 0.3, ["轮椅"], confident)
+    return lifecycle.submit(db, WishEntry(text=text, channel="phone"), route, branch, at=at)
 
 
 def _plan(db, sql, params=()) -> list[str]:

@@ -17,7 +17,15 @@ from importlib import resources
 
 from sqlite_utils import Database
 
-from . import accounts, assessment, lifecycle, notifications, organisation, questionnaires, routing
+from . import (
+    accounts,
+    assessment,
+    intake,
+    lifecycle,
+    notifications,
+    organisation,
+    questionnaires,
+)
 from .lifecycle import Actor, ClaimantKind, WishEntry
 from .storage import TIMESTAMP_FORMAT, transaction
 
@@ -106,7 +114,13 @@ class DemoReport:
 def _corpus() -> list[tuple[str, str]]:
     data = resources.files("wishes.routing").joinpath("data/wishes.csv")
     with data.open("r", encoding="utf-8") as handle:
-        return [(row["text"], row["label"]) for row in csv.DictReader(handle)]
+        # The corpus's `label` is the wish's category; `branch` is the demo branch that
+        # fulfils it in this story (not-a-wish rows have none and are left out).
+        return [
+            (row["text"], row["branch"])
+            for row in csv.DictReader(handle)
+            if row["branch"] != "none"
+        ]
 
 
 def _stamp(moment: datetime) -> str:
@@ -148,7 +162,8 @@ def _walk(
         else "",
     )
     entry = dataclasses.replace(entry, contact_consent=bool(entry.phone))
-    wish = lifecycle.submit(db, entry, routing.route(text), at=_stamp(created))
+    route, routed_to = intake.route_and_place(db, text, entry.department_code)
+    wish = lifecycle.submit(db, entry, route, routed_to, at=_stamp(created))
     moment = created
 
     def later(hours_low: float, hours_high: float) -> str | None:

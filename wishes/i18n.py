@@ -24,7 +24,7 @@ from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import gettext as _
 from wtforms.i18n import messages_path
 
-from . import audiences, hospital
+from . import audiences, hospital, needs
 
 # The same codes as a questionnaire's labels (questionnaires.definition.LANGUAGES).
 LANGUAGES = ("zh_Hans", "zh_Hant", "en")
@@ -160,6 +160,12 @@ def unit_name(unit: Mapping[str, Any] | None, lang: str | None = None) -> str:
     return unit["name"]
 
 
+def category_name(code: str | None, lang: str | None = None) -> str:
+    """A category of need in the page's language (wishes/needs.toml); the code itself for a
+    code the taxonomy does not have."""
+    return unit_name(needs.category(code), lang) or (code or "")
+
+
 def unit_names(units: Iterable[Mapping[str, Any]], lang: str | None = None) -> dict[str, str]:
     """Code -> name in the page's language."""
     return {unit["code"]: unit_name(unit, lang) for unit in units}
@@ -243,6 +249,7 @@ def init_app(app: Flask) -> None:
         }
 
     app.add_template_filter(unit_name, "unit_name")
+    app.add_template_global(category_name, "category_name")
     app.add_template_global(switch_links, "language_links")  # global: macros see it
     from . import glossary  # the words for a wish's states and moves, on every kind of page
 

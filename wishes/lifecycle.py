@@ -181,6 +181,10 @@ def normalise_tracking_code(typed: str) -> str:
     return "".join(ch for ch in typed.upper() if ch.isascii() and ch.isalnum())
 
 
+# How many category corrections one account may teach the router in a week (corrected_labels).
+WEEKLY_CORRECTIONS = 50
+
+
 def _event(
     db: Database,
     wish_id: int,
@@ -234,15 +238,24 @@ def _is_active_branch(db: Database, code: str) -> bool:
 
 
 def submit(
-    db: Database, entry: WishEntry, route: RouteDecision | None, *, at: str | None = None
+    db: Database,
+    entry: WishEntry,
+    route: RouteDecision | None,
+    branch: str | None = None,
+    *,
+    at: str | None = None,
 ) -> dict[str, Any]:
-    """Store a new wish with a fresh tracking code; a confident route opens it at a branch."""
+    """Store a new wish with a fresh tracking code and the category the router gave it.
+
+    `branch` is the routing map's branch for that category (and the patient's department).
+    The wish opens there when the router is confident and it is a wish; otherwise (unsure, not
+    a wish, a category the map does not place) it waits for triage, where a person decides.
+    """
     at = at or utcnow()
-    first_choice = route.suggestions[0] if route and route.suggestions else (None, None)
-    if first_choice[0] is not None and not _is_active_branch(db, first_choice[0]):
-        # A model trained for another organisation: its guess is no branch here; a person decides.
-        first_choice = (None, None)
-    routed = route is not None and route.confident and first_choice[0] is not None
+    if branch is not None and not _is_active_branch(db, branch):
+        branch = None
+    confidence = route.confidence if route else None
+    routed = route is not None and route.confident and route.is_a_wish and branch is not None
     state = State.OPEN if routed else State.TRIAGE
     row: dict[str, Any] = {
         "text": entry.text,
@@ -254,9 +267,10 @@ def submit(
         "contact_consent": int(entry.contact_consent),
         "channel": entry.channel,
         "state": str(state),
-        "branch_code": first_choice[0] if routed else None,
-        "router_branch_code": first_choice[0],
-        "router_confidence": first_choice[1],
+        "branch_code": branch if routed else None,
+        "category": route.category if route else None,
+        "router_branch_code": branch,
+        "router_confidence": confidence,
         "router_suggestions": json.dumps(route.suggestions) if route else None,
         "router_model": route.model_version if route else None,
         "tags": json.dumps(route.tags, ensure_ascii=False) if route else None,
@@ -289,7 +303,11 @@ def submit(
                 from_state=state,
                 to_state=state,
                 branch_code=row["branch_code"],
-                data={"confidence": first_choice[1], "model": row["router_model"]},
+                data={
+                    "confidence": confidence,
+                    "category": row["category"],
+                    "model": row["router_model"],
+                },
             )
             notifications.wish_reached_branch(db, wish_id, row["branch_code"], at)
         return wish_id
@@ -368,12 +386,14 @@ def triage(
     branch_code: str,
     actor: Actor,
     *,
+    category: str | None = None,
     seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
-    """The Party-building office sends a wish waiting for triage to a branch."""
+    """The Party-building office sends a wish waiting for triage to a branch, confirming or
+    correcting its category of need (None: the wish keeps the one it has)."""
     at = at or utcnow()
-    return _send_to_branch(db, wish_id, Action.TRIAGE, branch_code, actor, at, "", seen)
+    return _send_to_branch(db, wish_id, Action.TRIAGE, branch_code, actor, at, "", seen, category)
 
 
 def claim(
@@ -419,12 +439,16 @@ def reroute(
     actor: Actor,
     reason: str,
     *,
+    category: str | None = None,
     seen: Seen | None = None,
     at: str | None = None,
 ) -> dict[str, Any]:
-    """Send a wish to another branch; the router's first choice stays beside the new branch."""
+    """Send a wish to another branch; the router's first choice stays beside the new branch.
+    `category`: the need as the person sending it on sees it (None: unchanged)."""
     at = at or utcnow()
-    return _send_to_branch(db, wish_id, Action.REROUTE, branch_code, actor, at, reason, seen)
+    return _send_to_branch(
+        db, wish_id, Action.REROUTE, branch_code, actor, at, reason, seen, category
+    )
 
 
 def _send_to_branch(
@@ -436,8 +460,10 @@ def _send_to_branch(
     at: str,
     reason: str,
     seen: Seen | None,
+    category: str | None = None,
 ) -> dict[str, Any]:
-    """Triage and re-route: the new branch must exist, and its time to claim starts now."""
+    """Triage and re-route: the new branch must exist, and its time to claim starts now. The
+    category a person confirmed is recorded on the event: it is a lesson for the router."""
     with transaction(db):
         if not _is_active_branch(db, branch_code):
             raise UnknownBranch(branch_code)
@@ -454,7 +480,13 @@ def _send_to_branch(
             seen=seen,
             at=at,
             reason=reason,
-            changes={**_NO_CLAIM, "branch_code": branch_code, "routed_at": at},
+            changes={
+                **_NO_CLAIM,
+                "branch_code": branch_code,
+                "routed_at": at,
+                **({"category": category} if category else {}),
+            },
+            data={"category": category} if category else None,
         )
         notifications.wish_reached_branch(db, wish_id, branch_code, at)
         return wish
@@ -545,16 +577,30 @@ def history(db: Database, wish_id: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id", [wish_id]))
 
 
-def corrected_labels(db: Database) -> list[tuple[str, str]]:
-    """(text, final branch) of every wish a person sent to a branch: triaged or re-routed.
-
-    These are the router's lessons: the branch a human chose, whatever the router had said.
-    """
+def corrected_labels(
+    db: Database, weekly_limit: int = WEEKLY_CORRECTIONS
+) -> tuple[list[tuple[str, str]], int]:
+    """(text, category) of every wish whose category a person confirmed or corrected when
+    triaging or re-routing it: the router's lessons, whatever it had said. The latest word on
+    a wish counts. One account's corrections beyond `weekly_limit` in a week are left out,
+    waiting for the office's review (one account cannot retrain the router on its own);
+    returns the lessons and how many wait."""
     sql = """
-        SELECT w.text, w.branch_code FROM wishes w
-        WHERE w.branch_code IS NOT NULL
-          AND EXISTS (SELECT 1 FROM wish_events e
-                      WHERE e.wish_id = w.id AND e.action IN ('triage', 'reroute'))
-        ORDER BY w.id
+        SELECT w.id, w.text, json_extract(e.data, '$.category') AS category,
+               e.actor_user_id, strftime('%Y-%W', e.at) AS week
+        FROM wish_events e JOIN wishes w ON w.id = e.wish_id
+        WHERE e.action IN ('triage', 'reroute')
+          AND json_extract(e.data, '$.category') IS NOT NULL
+        ORDER BY e.id
     """
-    return [(row["text"], row["branch_code"]) for row in db.query(sql)]
+    per_week: dict[tuple[Any, str], int] = {}
+    lessons: dict[int, tuple[str, str]] = {}
+    waiting = 0
+    for row in db.query(sql):
+        key = (row["actor_user_id"], row["week"])
+        per_week[key] = per_week.get(key, 0) + 1
+        if per_week[key] > weekly_limit:
+            waiting += 1
+            continue
+        lessons[row["id"]] = (row["text"], row["category"])
+    return list(lessons.values()), waiting

@@ -21,6 +21,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
+from .. import needs
 from ..glossary import STATES
 from ..lifecycle import Action, ClaimantKind
 from ..pageform import PageForm, clean_line, clean_text
@@ -83,12 +84,31 @@ class WishActionForm(PageForm):
         """Fill in the choices that depend on the wish and the organisation."""
 
 
-class TriageForm(WishActionForm):
+def _category_choices() -> list[tuple[str, str]]:
+    return [("", "— 请选择 —")] + [(row["code"], row["name"]) for row in needs.categories()]
+
+
+class CategoryForm(WishActionForm):
+    """A move that sends the wish to a branch, with its category of need as the person sees
+    it: the router's guess chosen in advance; what is sent is a lesson for the router
+    (lifecycle.corrected_labels)."""
+
+    category = SelectField(_l("需求类别"), choices=_category_choices)
+
+    def fit_category(self, wish: dict[str, Any]) -> None:
+        """Not sent (an older page), or not a category: the wish's own category, if any."""
+        if self.category.data not in needs.codes():
+            known = needs.category(wish.get("category"))
+            self.category.data = known["code"] if known else ""
+
+
+class TriageForm(CategoryForm):
     move = Action.TRIAGE
     branch = RadioField(_l("转交给"), validators=[DataRequired(_l("请选择一个党支部"))])
 
     def fit(self, wish, branches, departments) -> None:
-        self.branch.choices = _branch_choices(branches, wish["router_suggestions"])
+        self.branch.choices = _branch_choices(branches, wish["placed_branches"])
+        self.fit_category(wish)
 
 
 class ClaimForm(WishActionForm):
@@ -138,16 +158,17 @@ class DeclineForm(ReasonForm):
     move = Action.DECLINE
 
 
-class RerouteForm(ReasonForm):
+class RerouteForm(CategoryForm, ReasonForm):
     move = Action.REROUTE
     branch = SelectField(_l("改派给"), choices=[], validators=[DataRequired(_l("请选择党支部"))])
 
     def fit(self, wish, branches, departments) -> None:
         self.branch.choices = [("", "— 请选择党支部 —")] + [
             choice
-            for choice in _branch_choices(branches, wish["router_suggestions"])
+            for choice in _branch_choices(branches, wish["placed_branches"])
             if choice[0] != wish["branch_code"]
         ]
+        self.fit_category(wish)
 
 
 class FulfilForm(WishActionForm):

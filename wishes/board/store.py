@@ -114,7 +114,7 @@ def _page_rows(
             f"""{with_}
                 SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.channel,
                        w.department_code, w.location, w.created_at, w.routed_at, w.claimed_at,
-                       w.router_confidence, w.tags, w.claimant_kind, w.claimant_name,
+                       w.router_confidence, w.tags, w.category, w.claimant_kind, w.claimant_name,
                        w.claimed_by_user_id, {OVERDUE_SQL} AS overdue,
                        b.name AS branch_name, d.name AS department_name
                 FROM (SELECT w.id FROM {source} WHERE {where}

@@ -31,7 +31,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from .. import audit, glossary, hospital, lifecycle, organisation
+from .. import audit, glossary, hospital, lifecycle, needs, organisation
 from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
@@ -43,6 +43,7 @@ from .forms import (
     WISH_FORMS,
     ActionForm,
     BoardFilterForm,
+    CategoryForm,
     ClaimForm,
     DeclineForm,
     FollowUpForm,
@@ -156,10 +157,45 @@ def _state_tabs(form: BoardFilterForm, page: store.BoardPage) -> list[dict[str, 
 
 
 def _wish_or_404(wish_id: int) -> dict[str, Any]:
-    wish = store.wish_detail(get_db(), wish_id, _deadlines(), _now())
+    db = get_db()
+    wish = store.wish_detail(db, wish_id, _deadlines(), _now())
     if wish is None:
         abort(404)
+    wish["placed"] = _placed(db, wish)
+    wish["placed_branches"] = list(
+        {
+            p["branch"]: (p["branch"], p["probability"])
+            for p in reversed(wish["placed"])
+            if p["branch"]
+        }.values()
+    )[::-1]
     return wish
+
+
+def _placed(db, wish: dict[str, Any]) -> list[dict[str, Any]]:
+    """The router's top categories, each with the branch today's routing map gives it (for
+    the wish's department). Wishes routed before categories named branches: kept as such."""
+    placed = []
+    for code, probability in wish["router_suggestions"][:3]:
+        if needs.category(code):
+            branch = organisation.branch_for(db, code, wish["department_code"])
+            placed.append({"category": code, "branch": branch, "probability": probability})
+        else:
+            placed.append({"category": None, "branch": code, "probability": probability})
+    return placed
+
+
+def _confirmed_category(wish: dict[str, Any], form: CategoryForm, branch: str) -> str | None:
+    """The category sent with a triage or re-route. Left as the router had it but sent to a
+    branch the map does not give it, the category is inferred from the branch: the first of
+    the router's suggestions that the map places there (else it stays as chosen)."""
+    chosen = form.category.data or None
+    if chosen != wish.get("category"):
+        return chosen
+    for placed in wish["placed"]:
+        if placed["branch"] == branch and placed["category"]:
+            return placed["category"]
+    return chosen
 
 
 def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, WishActionForm]:
@@ -317,7 +353,14 @@ def triage(wish_id: int):
     return _moved(
         wish,
         Action.TRIAGE,
-        lambda seen: lifecycle.triage(get_db(), wish_id, form.branch.data, _actor(), seen=seen),
+        lambda seen: lifecycle.triage(
+            get_db(),
+            wish_id,
+            form.branch.data,
+            _actor(),
+            category=_confirmed_category(wish, form, form.branch.data),
+            seen=seen,
+        ),
     )
 
 
@@ -399,7 +442,13 @@ def reroute(wish_id: int):
         wish,
         Action.REROUTE,
         lambda seen: lifecycle.reroute(
-            get_db(), wish_id, form.branch.data, _actor(), form.reason.data, seen=seen
+            get_db(),
+            wish_id,
+            form.branch.data,
+            _actor(),
+            form.reason.data,
+            category=_confirmed_category(wish, form, form.branch.data),
+            seen=seen,
         ),
     )
 

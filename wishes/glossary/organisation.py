@@ -39,6 +39,9 @@ WORDS = {
     "too_long": "“{value}”太长：最多 {limit} 个字符",
     "unknown_kind": "类型“{value}”不对：只能填 department（科室）或 ward（病区）",
     "category_required": "类别不能为空",
+    "unknown_category": (
+        "需求类别“{value}”不存在：只能填需求类别表中的代码（见组织架构的“分派规则”页）"
+    ),
     # references between units
     "unknown_general_branch": "总支“{value}”不存在（不在 general_branches 表中，或已停用）",
     "unknown_branch": "支部“{value}”不存在（不在 branches 表中，或已停用）",

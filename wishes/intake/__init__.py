@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from .forms import mask_phone, normalise_phone
+from .receive import route_and_place
 
 __all__ = [
     "mask_phone",
     "normalise_phone",
+    "route_and_place",
 ]

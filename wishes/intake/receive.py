@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .. import lifecycle, routing
+from .. import lifecycle, organisation, routing
 from .forms import WishForm, normalise_phone
 
 
@@ -24,7 +24,21 @@ def entry_from_form(form: WishForm, channel: str) -> lifecycle.WishEntry:
     )
 
 
+def route_and_place(
+    db: Database, wish_text: str, department_code: str | None = None
+) -> tuple[routing.RouteDecision | None, str | None]:
+    """The router's decision and the branch the hospital's routing map gives its category (for
+    the patient's department when the map has a row for it); the branch is None when the map
+    does not place the category. Whether the wish goes there is lifecycle.submit's rule."""
+    decision = routing.route(wish_text)
+    if decision is None or decision.category is None:
+        return decision, None
+    return decision, organisation.branch_for(db, decision.category, department_code)
+
+
 def receive(db: Database, form: WishForm, channel: str) -> dict[str, Any]:
-    """Route the wish outside the write transaction (routing takes milliseconds), then store it."""
+    """Find the wish's category and branch outside the write transaction (milliseconds),
+    then store it."""
     entry = entry_from_form(form, channel)
-    return lifecycle.submit(db, entry, routing.route(entry.text))
+    route, branch = route_and_place(db, entry.text, entry.department_code)
+    return lifecycle.submit(db, entry, route, branch)

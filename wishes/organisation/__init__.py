@@ -5,6 +5,7 @@ departments each branch serves. Other areas read it through these functions.
 from __future__ import annotations
 
 from .store import (
+    branch_for,
     branch_names,
     branches,
     department,
@@ -43,6 +44,7 @@ __all__ = [
     "import_workbook",
     "preview_workbook",
     "workbook_refused",
+    "branch_for",
     "branch_names",
     "branches",
     "department",

@@ -90,6 +90,16 @@ def load_organisation(db: Database, organisation: dict[str, list[dict[str, Any]]
                     {"branch_code": branch["code"], "department_code": code}
                     for code in branch["serves"]
                 )
+        # The routing map's rows that the hospital has not set otherwise.
+        for row in organisation.get("routing", []):
+            db.execute(
+                """INSERT INTO routing (category, department_code, branch_code)
+                   SELECT ?, ?, ? WHERE NOT EXISTS (
+                     SELECT 1 FROM routing
+                     WHERE category = ? AND coalesce(department_code, '') = ?)""",
+                [row["category"], row["department"] or None, row["branch"]]
+                + [row["category"], row["department"] or ""],
+            )
 
 
 # ---- reading ----------------------------------------------------------------------------------
@@ -152,6 +162,21 @@ def unit(db: Database, kind: Kind, code: str) -> dict[str, Any] | None:
     """One unit, active or not."""
     rows = list(db.query(f"SELECT * FROM {Kind(kind).table} WHERE code = ?", [code]))
     return rows[0] if rows else None
+
+
+def branch_for(db: Database, category: str, department_code: str | None = None) -> str | None:
+    """The active branch the routing map gives a need's category, for the patient's department
+    when the map has a row for it (it wins), else the category's row for any department; None
+    when the map does not place the category (the wish then waits for triage)."""
+    row = db.execute(
+        """SELECT r.branch_code FROM routing r
+           JOIN branches b ON b.code = r.branch_code AND b.active = 1
+           WHERE r.category = ? AND (r.department_code IS NULL OR r.department_code = ?)
+           ORDER BY r.department_code IS NULL
+           LIMIT 1""",
+        [category, department_code or ""],
+    ).fetchone()
+    return row[0] if row else None
 
 
 def routing_rows(db: Database) -> list[dict[str, Any]]:

@@ -34,7 +34,7 @@ from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlite_utils import Database
 
-from .. import audit
+from .. import audit, needs
 from ..glossary import organisation as words
 from ..storage import transaction
 from . import store
@@ -50,7 +50,6 @@ SHEETS: dict[str, tuple[str, ...]] = {
 }
 UNIT_SHEETS = {"general_branches": Kind.GENERAL_BRANCH, "branches": Kind.BRANCH}
 UNIT_SHEETS["departments"] = Kind.DEPARTMENT
-CATEGORY_LIMIT = 100
 # Text a spreadsheet would run as a formula; a CSV cell holding it gets a leading apostrophe.
 FORMULA_STARTS = ("=", "+", "-", "@")
 
@@ -82,7 +81,7 @@ EXAMPLE: dict[str, list[dict[str, str]]] = {
         }
     ],
     "serves": [{"branch": "outpatient", "department": "clinic-hall"}],
-    "routing": [{"category": "appointment", "department": "", "branch": "outpatient"}],
+    "routing": [{"category": "appointments", "department": "", "branch": "outpatient"}],
 }
 
 Rows = dict[str, list[dict[str, str]]]
@@ -412,8 +411,8 @@ def _link_rows(
         if sheet == "routing":
             if not row["category"]:
                 yield _problem("category_required", sheet, row, "category", row)
-            elif len(row["category"]) > CATEGORY_LIMIT:
-                yield _problem("too_long", sheet, row, "category", row, limit=CATEGORY_LIMIT)
+            elif not needs.category(row["category"]) or row["category"] == needs.NOT_A_WISH:
+                yield _problem("unknown_category", sheet, row, "category", row)
         if row["branch"] not in codes["branches"]:
             yield _problem("unknown_branch", sheet, row, "branch", row)
         department = row["department"]

@@ -17,6 +17,7 @@ from pathlib import Path
 from flask import Flask, current_app
 
 from .. import hospital
+from ..needs import NOT_A_WISH
 from . import artifacts, text
 from .text import keyword_tags, normalise, tokenizer, traditional_to_simplified
 from .training import predict_top
@@ -28,12 +29,26 @@ EXTENSION = "wishes.router"
 
 @dataclass(frozen=True)
 class RouteDecision:
-    """What the router said about a wish: the top branches with probabilities, and tags."""
+    """What the router said about a wish: the top categories of need with probabilities, and
+    tags. The hospital's routing map, not the router, says which branch handles a category."""
 
     suggestions: list[tuple[str, float]]
     tags: list[str] = field(default_factory=list)
     model_version: str = ""
     confident: bool = False
+
+    @property
+    def category(self) -> str | None:
+        return self.suggestions[0][0] if self.suggestions else None
+
+    @property
+    def confidence(self) -> float | None:
+        return self.suggestions[0][1] if self.suggestions else None
+
+    @property
+    def is_a_wish(self) -> bool:
+        """False for greetings, tests and nonsense: those are never routed."""
+        return self.category != NOT_A_WISH
 
 
 class Router:
@@ -107,7 +122,7 @@ def init_app(app: Flask) -> None:
 
 
 def route(wish_text: str) -> RouteDecision | None:
-    """Top branches with probabilities and keyword tags for one wish, or None (triage)."""
+    """Top categories with probabilities and keyword tags for one wish, or None (no model)."""
     threshold = hospital.value("WISHES_ROUTER_THRESHOLD")
     return current_app.extensions[EXTENSION].route(wish_text, threshold)
 

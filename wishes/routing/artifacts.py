@@ -16,6 +16,8 @@ import json
 import os
 import platform
 import secrets
+import shutil
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -90,7 +92,8 @@ def save(models_dir: Path, pipeline: Pipeline, info: dict[str, Any]) -> str:
     version = new_version()
     folder = Path(models_dir) / version
     folder.mkdir(parents=True)
-    sio.dump(pipeline, folder / MODEL_FILE)
+    # Compressed: the fitted vocabularies are most of the file and compress about tenfold.
+    sio.dump(pipeline, folder / MODEL_FILE, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
     meta = {
         "version": version,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -157,3 +160,28 @@ def versions(models_dir: Path) -> list[str]:
     if not folder.exists():
         return []
     return sorted(p.name for p in folder.iterdir() if (p / METADATA_FILE).exists())
+
+
+def record_decision(models_dir: Path, version: str, *, activated: bool, reason: str) -> None:
+    """Write beside a version whether it was activated and why (its figures are already in
+    its metadata), so every activation can be explained later."""
+    path = Path(models_dir) / version / METADATA_FILE
+    meta = json.loads(path.read_text(encoding="utf-8"))
+    meta["decision"] = {
+        "activated": activated,
+        "reason": reason,
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    path.write_text(json.dumps(meta, ensure_ascii=False, indent=2), encoding="utf-8")
+
+
+def prune(models_dir: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` versions and the active one; returns those deleted."""
+    active = active_version(models_dir)
+    folder = Path(models_dir)
+    # oldest first, by when the model was written (names of one second sort at random)
+    names = sorted(versions(models_dir), key=lambda n: (folder / n / MODEL_FILE).stat().st_mtime_ns)
+    doomed = [name for name in names[:-keep] if name != active] if keep else []
+    for name in doomed:
+        shutil.rmtree(Path(models_dir) / name, ignore_errors=True)
+    return doomed

@@ -9,9 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import lifecycle
+from .. import hospital, lifecycle, needs, organisation
 from ..storage import connect, database_path
-from . import artifacts, training
+from . import artifacts, route, training
 
 
 def _models_dir() -> Path:
@@ -24,17 +24,44 @@ def _echo_json(payload: dict) -> None:
 
 @click.command("route")
 @click.argument("text")
+@click.option(
+    "--department", help="The patient's department or ward code (the map may have a row for it)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @with_appcontext
-def route_command(text: str) -> None:
-    """Show the top-3 branches for TEXT with probabilities, and its keyword tags."""
-    router = current_app.extensions["wishes.router"]
-    decision = router.route(text)
+def route_command(text: str, department: str | None, as_json: bool) -> None:
+    """Show the decision for TEXT: its category of need, the branch the routing map gives it
+    (or triage), the confidence, the top-3 categories and the keyword tags."""
+    decision = route(text)  # with the hospital's threshold, as the wish form does
     if decision is None:
         raise click.ClickException("no usable router model is active: run `wishes train` first")
-    verdict = "routed" if decision.confident else f"to triage (below {router.threshold:.2f})"
+    with connect(database_path()) as db:
+        branch = organisation.branch_for(db, decision.category or "", department)
+    routed = decision.confident and decision.is_a_wish and branch is not None
+    if as_json:
+        _echo_json(
+            {
+                "decision": "route" if routed else "triage",
+                "category": decision.category,
+                "branch": branch if routed else None,
+                "confidence": decision.confidence,
+                "top3": [{"category": code, "probability": p} for code, p in decision.suggestions],
+                "tags": decision.tags,
+                "model": decision.model_version,
+            }
+        )
+        return
+    if routed:
+        verdict = f"route to {branch}"
+    elif not decision.is_a_wish:
+        verdict = "triage (not a wish)"
+    elif branch is None:
+        verdict = f"triage (the routing map does not place {decision.category})"
+    else:
+        verdict = f"triage (below {hospital.value('WISHES_ROUTER_THRESHOLD'):.2f})"
     click.echo(f"model {decision.model_version}: {verdict}")
-    for label, probability in decision.suggestions:
-        click.echo(f"  {label:<14} {probability:6.1%}")
+    for code, probability in decision.suggestions:
+        click.echo(f"  {code:<16} {probability:6.1%}")
     click.echo("tags: " + " ".join(decision.tags))
 
 
@@ -85,7 +112,13 @@ def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> 
         )
     if not no_db:
         with connect(database_path()) as db:
-            sources["database corrections"] = lifecycle.corrected_labels(db)
+            lessons, waiting = lifecycle.corrected_labels(db)
+        sources["database corrections"] = lessons
+        if waiting:
+            progress(
+                f"{waiting} corrections beyond {lifecycle.WEEKLY_CORRECTIONS} a week from one "
+                "account are left out until the office reviews them"
+            )
     hold_out_from_data = False
     if heldout_file:
         heldout = _read((heldout_file,))
@@ -135,7 +168,13 @@ def _print_scores(scores: training.Scores) -> None:
         )
     if scores.unknown_labels:
         unknown = ", ".join(f"{label} ({n})" for label, n in scores.unknown_labels.items())
-        click.echo(f"  labels the model does not know (rows left out): {unknown}")
+        click.echo(f"  labels the model does not know (counted as errors): {unknown}")
+
+
+def placement(db) -> training.Placement:
+    """The hospital's routing map as the evaluation scores it (no department: the map's
+    rows for any department)."""
+    return training.Placement({code: organisation.branch_for(db, code) for code in needs.codes()})
 
 
 @click.command("evaluate")
@@ -146,28 +185,42 @@ def _print_scores(scores: training.Scores) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="CSV with columns text and label (other columns are ignored).",
 )
+@click.option(
+    "--level",
+    type=click.Choice(["branch", "category"]),
+    default="branch",
+    show_default=True,
+    help="What `label` holds: branch codes (scored through the routing map) or categories.",
+)
 @click.option("--model", "version", help="Model version. Default: the active one.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 @with_appcontext
-def evaluate_command(data_file: str, version: str | None, as_json: bool) -> None:
-    """Score a model on any labelled CSV: accuracy, macro-F1, top-3, per label, confusion, speed."""
+def evaluate_command(data_file: str, level: str, version: str | None, as_json: bool) -> None:
+    """Score the decision the app makes on a labelled CSV: the category model and, at branch
+    level, the hospital's routing map. Accuracy, macro-F1, top-3, per label, confusion, speed."""
     models_dir = _models_dir()
     version = version or artifacts.active_version(models_dir)
     if not version:
         raise click.ClickException("no active model: run `wishes train` or pass --model")
+    decide = None
+    if level == "branch":
+        with connect(database_path()) as db:
+            decide = placement(db)
     try:
         model = artifacts.load(models_dir, version)
-        scores = training.score(model.pipeline, _read((data_file,)), groups=training.SCRIPT_GROUPS)
+        scores = training.score(
+            model.pipeline, _read((data_file,)), groups=training.SCRIPT_GROUPS, decide=decide
+        )
     except (artifacts.ModelError, training.DataError) as error:
         raise click.ClickException(str(error)) from error
     if as_json:
-        _echo_json({"model": version, **scores.as_dict()})
+        _echo_json({"model": version, "level": level, **scores.as_dict()})
         return
-    click.echo(f"model {version} on {data_file}")
+    click.echo(f"model {version} on {data_file} ({level} level)")
     _print_scores(scores)
     click.echo("confusion matrix (rows: true label, columns: predicted, same order):")
     for label, row in zip(scores.labels, scores.confusion, strict=True):
-        click.echo(f"  {label:<14} " + " ".join(f"{n:4d}" for n in row))
+        click.echo(f"  {label:<16} " + " ".join(f"{n:4d}" for n in row))
 
 
 COMMANDS = (route_command, train_command, evaluate_command)

@@ -101,6 +101,27 @@ class Scores:
         return dict(self.__dict__)
 
 
+TRIAGE = "triage"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Scores a model's labels as other labels: a category as the branch a routing map gives
+    it, or `triage` where the map places none (not a wish, a category left to a person)."""
+
+    placed: dict[str, str | None]
+
+    def labels(self) -> set[str]:
+        return {branch or TRIAGE for branch in self.placed.values()} | {TRIAGE}
+
+    def __call__(self, top: list[tuple[str, float]]) -> list[tuple[str, float]]:
+        """Top categories → their branches, each branch once, in the categories' order."""
+        branches: dict[str, float] = {}
+        for label, probability in top:
+            branches.setdefault(self.placed.get(label) or TRIAGE, probability)
+        return list(branches.items())
+
+
 def predict_top(model: Pipeline, texts: list[str], k: int = 3) -> list[list[tuple[str, float]]]:
     """The k most likely labels with probabilities for each text."""
     probabilities = model.predict_proba(texts)
@@ -117,18 +138,25 @@ def score(
     *,
     timing_sample: int = 300,
     groups: dict[str, Callable[[str], bool]] | None = None,
+    decide: Placement | None = None,
 ) -> Scores:
-    """Accuracy, macro-F1, top-3, per-label precision/recall, confusion matrix and latency."""
-    known = set(model.classes_)
+    """Accuracy, macro-F1, top-3, per-label precision/recall, confusion matrix and latency.
+
+    A row whose label the model does not know counts as an error (a model that lost a label
+    must not pass a comparison by leaving that label's rows out); `unknown_labels` names them.
+    `decide` turns the top-3 labels into the labels scored (the routing map, for branches).
+    """
+    known = set(model.classes_) if decide is None else decide.labels()
     unknown = Counter(label for _, label in examples if label not in known)
-    usable = [(t, label) for t, label in examples if label in known]
-    if not usable:
+    if len(unknown) == len({label for _, label in examples}):
         raise DataError("none of the labels in this file are known to the model")
-    texts = [t for t, _ in usable]
-    truth = [label for _, label in usable]
+    texts = [t for t, _ in examples]
+    truth = [label for _, label in examples]
     top = predict_top(model, texts)
-    predicted = [choices[0][0] for choices in top]
-    labels = sorted(known)
+    if decide is not None:
+        top = [decide(choices) for choices in top]
+    predicted = [choices[0][0] if choices else "" for choices in top]
+    labels = sorted(known | set(truth) if decide is None else set(truth) | set(predicted))
     precision, recall, f1, support = precision_recall_fscore_support(
         truth, predicted, labels=labels, zero_division=0
     )
@@ -148,7 +176,7 @@ def score(
         timings.append((time.perf_counter() - started) * 1000)
     present = sorted(set(truth))
     result = Scores(
-        n=len(usable),
+        n=len(examples),
         accuracy=round(float(accuracy_score(truth, predicted)), 4),
         macro_f1=round(float(f1_score(truth, predicted, labels=present, average="macro")), 4),
         top3_accuracy=round(
@@ -206,6 +234,24 @@ def split_heldout(
     except ValueError as error:  # too few examples of a label to hold some back
         raise DataError(f"cannot hold out {share:.0%} of every label: {error}") from None
     return list(train), list(heldout)
+
+
+# The not-worse gate: besides overall accuracy, no label's held-out recall may fall by more
+# than this (a topic quietly moved to the wrong branch by targeted corrections must not pass).
+RECALL_DROP_LIMIT = 0.03
+KEEP_VERSIONS = 5  # `wishes train` keeps the newest five versions and the active one
+
+
+def recall_drops(new: Scores, old: Scores) -> list[tuple[str, float, float]]:
+    """Labels of the held-out set whose recall fell by more than RECALL_DROP_LIMIT."""
+    drops = []
+    for label, before in old.per_label.items():
+        if not before["support"]:
+            continue
+        after = new.per_label.get(label, {"recall": 0.0})["recall"]
+        if before["recall"] - after > RECALL_DROP_LIMIT + 1e-9:
+            drops.append((label, before["recall"], after))
+    return drops
 
 
 @dataclass
@@ -271,11 +317,20 @@ def train(
         activated, reason = True, "activated (--force)"
     elif active_scores is None:
         activated, reason = True, "activated (no usable active model)"
+    elif drops := recall_drops(scores, active_scores):
+        activated = False
+        reason = (
+            f"kept {before}: recall on the held-out set fell by more than "
+            f"{RECALL_DROP_LIMIT * 100:.0f} points for "
+            + ", ".join(f"{label} {old:.2f} → {new:.2f}" for label, old, new in drops)
+            + " (use --force to activate anyway)"
+        )
     elif scores.accuracy >= active_scores.accuracy:
         activated = True
         reason = (
             f"activated: held-out accuracy {scores.accuracy:.4f} "
-            f"≥ active {active_scores.accuracy:.4f}"
+            f"≥ active {active_scores.accuracy:.4f}, and no label's recall fell by more "
+            f"than {RECALL_DROP_LIMIT * 100:.0f} points"
         )
     else:
         activated, reason = (
@@ -285,7 +340,9 @@ def train(
                 f"{active_scores.accuracy:.4f} (use --force to activate anyway)"
             ),
         )
+    artifacts.record_decision(models_dir, version, activated=activated, reason=reason)
     if activated:
         artifacts.activate(models_dir, version)
+        artifacts.prune(models_dir, keep=KEEP_VERSIONS)
     progress(reason)
     return TrainingRun(version, scores, activated, before, active_scores, reason, info)

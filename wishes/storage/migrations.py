@@ -753,3 +753,36 @@ def hospital_settings(db: Database) -> None:
         pk="name",
         not_null={"name", "value", "changed_at"},
     )
+
+
+# 0018's copy of the demo hospital's routing map (wishes/organisation/default.json, `routing`).
+_DEMO_MAP = {
+    "logistics": ("daily_items", "room_repairs", "mobility", "parking"),
+    "catering": ("meals", "drinking_water"),
+    "outpatient": ("appointments", "visit_guidance"),
+    "medtech": ("exams", "reports"),
+    "pharmacy": ("medication",),
+    "finance": ("fees_insurance",),
+    "nursing": ("nursing_care",),
+    "pediatrics": ("child_joy", "newborn_care"),
+    "volunteer": ("companionship", "errands"),
+    "office": ("praise", "complaints", "info_channels"),
+}
+
+
+@migrations(name="0018_wish_categories")
+def wish_categories(db: Database) -> None:
+    """Each wish's category of need (wishes/needs.toml): the router predicts it, staff confirm
+    or correct it, and the routing map turns it into a branch. Wishes stored before have none
+    until `wishes categorise` gives them one. A database made by the demo, whose routing map
+    is still empty, gets the demo's map, which routes as its branch model did."""
+    db.table("wishes").add_column("category", str)
+    db.table("wishes").create_index(["category", "created_at"])
+    branches = {row[0] for row in db.execute("SELECT code FROM branches WHERE active = 1")}
+    empty = db.execute("SELECT count(*) FROM routing").fetchone()[0] == 0
+    if empty and set(_DEMO_MAP) <= branches:
+        db.table("routing").insert_all(
+            {"category": category, "department_code": None, "branch_code": branch}
+            for branch, categories in _DEMO_MAP.items()
+            for category in categories
+        )
