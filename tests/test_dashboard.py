@@ -246,6 +246,30 @@ def test_branch_waits_rates_and_reroutes(db, survey):
     assert (
         tags.rows[0]["tag"] == "轮椅" and tags.rows[0]["n"] == 5 and tags.rows[0]["previous"] == 0
     )
+    categories = figures.wishes_by_category(db, filters)
+    # the one the router placed at catering was re-routed without a category: it keeps its own
+    assert _row(categories, "category", "生活用品")["n"] == 4
+    assert _row(categories, "category", "订餐与饮食")["n"] == 1
+
+
+def test_a_change_is_shown_only_against_an_earlier_count_of_five_or_more(db):
+    """A count that went from 1 to 10 is not "+900 %": too few before to compare."""
+    march = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    for week, count in ((-7, 1), (0, 10)):
+        for i in range(count):
+            _wish(db, march + timedelta(days=week, hours=i), "logistics", "logistics")
+    for i in range(5):
+        _wish(db, march + timedelta(days=-7, hours=20 + i), "catering", "catering")
+    for i in range(6):
+        _wish(db, march + timedelta(hours=20 + i), "catering", "catering")
+    filters = figures.Filters(date(2026, 3, 2), date(2026, 3, 8), "week", None, None, 1)
+    categories = figures.wishes_by_category(db, filters)
+    items = _row(categories, "category", "生活用品")
+    assert (items["n"], items["previous"], items["change"]) == (10, 1, None)
+    meals = _row(categories, "category", "订餐与饮食")
+    assert (meals["n"], meals["previous"], meals["change"]) == (6, 5, pytest.approx(20))
+    wheelchairs = _row(figures.top_tags(db, filters), "tag", "轮椅")  # every wish: 6 → 16
+    assert wheelchairs["change"] == pytest.approx(100 * 10 / 6)
 
 
 # --- pages, access and downloads -----------------------------------------------------------

@@ -350,3 +350,12 @@ def test_evaluate_scores_branches_through_the_routing_map(tmp_path, trained_mode
     scores = json.loads(result.stdout)
     assert scores["level"] == "branch" and scores["n"] == 3 and scores["accuracy"] == 1.0
     assert {"accuracy", "top3_accuracy", "macro_f1", "n"} <= set(scores)
+
+
+def test_tags_are_nouns_and_verb_object_phrases_never_filler(trained_models):
+    router = Router(trained_models, threshold=0.5)
+    filler = "过个 有个 一个月 帮个 de 不能 哪个".split()
+    for wish in ("想过个生日，有个一个月大的宝宝", "帮个忙 de 不能 哪个", "能不能帮个忙"):
+        assert not set(router.route(wish).tags) & set(filler), wish
+    assert "借轮椅" in router.route("想借轮椅推老人去做检查").tags
+    assert {"空调", "病房"} <= set(router.route("病房空调不制冷，晚上太热睡不着").tags)

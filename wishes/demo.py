@@ -81,6 +81,7 @@ DECLINE_REASONS = [
     "出于安全原因病房内不能使用该电器，护士站可为您代为充电。",
 ]
 # Wishes as vague as some patients write them: the router is unsure, so they wait for triage.
+WAITING_WISH = "孩子在病房里过八岁生日，想要一个小蛋糕和一本恐龙绘本"
 VAGUE_WISHES = [
     ("能不能帮帮忙，我有点事想问问", "office"),
     ("我想找个人说说", "volunteer"),
@@ -237,6 +238,20 @@ def load(
             for (text, label), created in zip(corpus, moments, strict=False):
                 _walk(db, rng, text, label, created, now, departments, branch_names, staff)
                 added += 1
+            # The demo member's branch always has a wish waiting to be claimed, whatever
+            # the draw above left open: the first thing a member is shown how to do.
+            waiting = lifecycle.submit(
+                db, WishEntry(text=WAITING_WISH, channel="kiosk"), None, at=_stamp(now)
+            )
+            lifecycle.triage(
+                db,
+                waiting["id"],
+                "pediatrics",
+                staff["triager"],
+                category="child_joy",
+                at=_stamp(now),
+            )
+            added += 1
             notifications.settle_backlog(db, _stamp(now))
     responses = 0
     if not db.table("responses").count:

@@ -20,7 +20,7 @@ import numpy as np
 from flask import g, has_request_context
 from sqlite_utils import Database
 
-from .. import organisation, questionnaires
+from .. import needs, organisation, questionnaires
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..glossary import ACTIONS, STATES
 from ..lifecycle import Action, State
@@ -591,6 +591,65 @@ def _tag_counts(db: Database, filters: Filters, tags: list[str] | None = None) -
     return {row["tag"]: row["n"] for row in db.query(sql + limit, params)}
 
 
+# A change is shown only against an earlier count of at least this many: 1 → 10 is not "+900 %".
+CHANGE_FROM_AT_LEAST = 5
+
+
+def _change(now: int, before: int) -> float | None:
+    return stats.ratio(now - before, before) if before >= CHANGE_FROM_AT_LEAST else None
+
+
+def _category_counts(db: Database, filters: Filters) -> dict[str | None, dict[str, int]]:
+    where, params = _department_clause(filters)
+    sql = f"""SELECT category, count(*) AS n,
+                     sum(state IN ('fulfilled', 'followed_up')) AS fulfilled
+              FROM wishes WHERE local_day BETWEEN ? AND ?{where}
+              GROUP BY category"""
+    return {
+        row["category"]: {"n": row["n"], "fulfilled": row["fulfilled"]}
+        for row in db.query(sql, [*filters.days, *params])
+    }
+
+
+def wishes_by_category(db: Database, filters: Filters) -> Table:
+    """Wishes by category of need (the router's, or as staff corrected it): what patients ask
+    for, comparable across reorganisations, and how each moved against the previous range."""
+    now = _category_counts(db, filters)
+    before = _category_counts(db, filters.previous())
+    out = []
+    for category in [*needs.categories(), None]:
+        code = category["code"] if category else None
+        counts = now.get(code)
+        if not counts:
+            continue
+        previous = before.get(code, {}).get("n", 0)
+        out.append(
+            {
+                "category": category["name"] if category else "未分类",
+                "n": counts["n"],
+                "previous": previous,
+                "change": _change(counts["n"], previous),
+                "fulfilled": stats.ratio(counts["fulfilled"], counts["n"]),
+            }
+        )
+    out.sort(key=lambda row: -row["n"])
+    return Table(
+        "categories",
+        "心愿需求类别",
+        [
+            Column("category", "需求类别"),
+            Column("n", "本期心愿数", "count"),
+            Column("previous", "上期心愿数", "count"),
+            Column("change", "变化", "percent"),
+            Column("fulfilled", "实现率", "percent"),
+        ],
+        out,
+        note=f"上期：本期之前同样长度的一段时间；上期不足 {CHANGE_FROM_AT_LEAST} 条时不计变化。"
+        "未分类：分类上线之前、尚未运行 wishes categorise 的心愿。",
+        chart={"type": "hbar", "series": "0,1"},
+    )
+
+
 def top_tags(db: Database, filters: Filters) -> Table:
     """The most frequent keyword tags, and how each moved against the previous range."""
     now = _tag_counts(db, filters)
@@ -600,7 +659,7 @@ def top_tags(db: Database, filters: Filters) -> Table:
             "tag": tag,
             "n": n,
             "previous": before.get(tag, 0),
-            "change": stats.ratio(n - before.get(tag, 0), before[tag]) if before.get(tag) else None,
+            "change": _change(n, before.get(tag, 0)),
         }
         for tag, n in now.items()
     ]
@@ -614,7 +673,7 @@ def top_tags(db: Database, filters: Filters) -> Table:
             Column("change", "变化", "percent"),
         ],
         out,
-        note="上期：本期之前同样长度的一段时间。",
+        note=f"上期：本期之前同样长度的一段时间；上期不足 {CHANGE_FROM_AT_LEAST} 次时不计变化。",
         chart={"type": "hbar", "series": "0,1"},
     )
 

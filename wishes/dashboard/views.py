@@ -46,6 +46,7 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "branches": lambda s: figures.wishes_by_branch(
         s.db, s.filters, _deadlines(), datetime.now(UTC)
     ),
+    "categories": lambda s: figures.wishes_by_category(s.db, s.filters),
     "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
     "tags": lambda s: figures.top_tags(s.db, s.filters),
 }
@@ -173,7 +174,15 @@ def report():
         }
     )
     scope, form = _scope(args)
-    names = ("satisfaction", "nps", "satisfaction_trend", "departments", "branches", "tags")
+    names = (
+        "satisfaction",
+        "nps",
+        "satisfaction_trend",
+        "departments",
+        "branches",
+        "categories",
+        "tags",
+    )
     tables = {name: TABLES[name](scope) for name in names}
     return render_template(
         "dashboard/report.html",

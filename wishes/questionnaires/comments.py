@@ -32,7 +32,9 @@ def tags(comment: str) -> list[str]:
     if not comment:
         return []
     model = current_app.extensions[ROUTER].model
-    return keyword_tags(comment, model.word_idf if model else {})
+    if model is None:
+        return keyword_tags(comment, {})
+    return keyword_tags(comment, model.word_idf, model.word_tags)
 
 
 def reads_like_wish(comment: str) -> bool:

@@ -83,7 +83,7 @@ class Router:
                     try:
                         model = artifacts.load(self.models_dir, version)
                         model.pipeline.predict_proba(["预热"])  # builds jieba's dictionary now
-                        _ = model.word_idf
+                        _ = model.word_idf, model.word_tags
                         log.info("router model %s loaded", version)
                     except artifacts.ModelError as error:
                         log.error("router model %s not usable: %s", version, error)
@@ -106,7 +106,7 @@ class Router:
         top = predict_top(model.pipeline, [wish_text])[0]
         return RouteDecision(
             suggestions=[(label, round(p, 4)) for label, p in top],
-            tags=text.keyword_tags(wish_text, model.word_idf),
+            tags=text.keyword_tags(wish_text, model.word_idf, model.word_tags),
             model_version=model.version,
             confident=top[0][1] >= (self.threshold if threshold is None else threshold),
         )

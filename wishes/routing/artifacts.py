@@ -28,6 +28,8 @@ from typing import Any
 import skops.io as sio
 from sklearn.pipeline import Pipeline
 
+from .text import dictionary_tags
+
 MODEL_FILE = "model.skops"
 METADATA_FILE = "metadata.json"
 ACTIVE_FILE = "active.json"
@@ -74,6 +76,11 @@ class LoadedModel:
             for term, index in words.vocabulary_.items()
             if " " not in term
         }
+
+    @cached_property
+    def word_tags(self) -> dict[str, str]:
+        """Parts of speech of the words the model knows (for keyword tags: nouns, phrases)."""
+        return dictionary_tags(self.word_idf)
 
 
 def library_versions() -> dict[str, str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -102,17 +102,74 @@ def char_text(text: str) -> str:
     return normalise(text)
 
 
-def keyword_tags(text: str, idf: Mapping[str, float], count: int = 5) -> list[str]:
-    """Up to `count` keywords of a wish: its jieba words ranked by TF-IDF.
+# Parts of speech (jieba's dictionary tags) that make a tag: nouns of every kind, verbal and
+# adjectival nouns, abbreviations. Pronouns, numerals, measure words, time words, particles and
+# bare verbs (过个, 有个, 一个月, 哪个, 不能, de…) never do.
+NOUN_TAGS = frozenset({"n", "nr", "nrt", "nrfg", "ns", "nt", "nz", "ng", "vn", "an", "j"})
+VERB_TAGS = frozenset({"v", "vd", "vi"})
+# Verbs too light to make a verb–object phrase with the noun after them.
+# A new word jieba found that holds one of these is filler or a clause (借个, 太热, 没回音).
+_FUNCTION_CHARACTERS = frozenset("个了的着过能不没太很完吗呢吧啊哦一这那些点下")
+_LIGHT_VERBS = frozenset("能 想 要 有 是 去 做 给 让 帮 请 来 到 在 说 问 看 会 用 找 叫".split())
+
+
+def dictionary_tags(words: Iterable[str]) -> dict[str, str]:
+    """The part of speech jieba's dictionary and the hospital dictionary give each of `words`
+    (the hospital's wins). Read once per model from the two files, keeping only the words the
+    model knows: jieba.posseg would hold all 350,000 words and its HMM, ~100 MB per worker."""
+    wanted = set(words)
+    found: dict[str, str] = {}
+    jieba_dict = Path(jieba.__file__).with_name("dict.txt")
+    hospital = resources.files(__package__).joinpath("data/hospital_dict.txt")
+    with open(jieba_dict, encoding="utf-8") as main, hospital.open(encoding="utf-8") as ours:
+        for handle in (main, ours):
+            for line in handle:
+                parts = line.split()
+                if len(parts) == 3 and parts[0] in wanted:
+                    found[parts[0]] = parts[2]
+    return found
+
+
+def keyword_tags(
+    text: str, idf: Mapping[str, float], pos: Mapping[str, str] | None = None, count: int = 5
+) -> list[str]:
+    """Up to `count` keywords of a wish: its nouns and verb–object phrases (借轮椅, 修空调),
+    ranked by TF-IDF.
 
     `idf` comes from the router's own word vectoriser, so the weights are learned from hospital
-    wishes (jieba.analyse's general-news table would cost ~130 MB per process; see
-    docs/routing.md). A word the router never saw gets the highest weight: it is rare.
+    wishes; a word the router never saw gets the highest weight: it is rare. `pos` gives the
+    words' parts of speech (`dictionary_tags`); a word it does not list is a new word that
+    jieba found, a noun unless it holds a function character. Filler never makes a tag.
     """
     unseen = max(idf.values(), default=1.0)
+    pos = pos or {}
+    tokens = words(normalise(text))
     counts: dict[str, int] = {}
-    for word in words(normalise(text)):
-        if len(word) >= 2 and not word.isdigit() and word not in _TAG_STOP_WORDS:
+
+    def noun(word: str) -> bool:
+        if word.isascii():
+            return False
+        if word in pos:
+            return pos[word] in NOUN_TAGS
+        return not _FUNCTION_CHARACTERS.intersection(word)  # a new word: 遥控车 yes, 过个 no
+
+    for index, word in enumerate(tokens):
+        if word in _TAG_STOP_WORDS or word.isdigit():
+            continue
+        if len(word) >= 2 and noun(word):
             counts[word] = counts.get(word, 0) + 1
+        following = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if (
+            pos.get(word) in VERB_TAGS
+            and word not in _LIGHT_VERBS
+            and following not in _TAG_STOP_WORDS
+            and noun(following)
+        ):
+            phrase = word + following
+            counts[phrase] = counts.get(phrase, 0) + 1
+
+    def weight(tag: str) -> float:
+        return counts[tag] * idf.get(tag, idf.get(tag[-2:], unseen))
+
     # Python's sort is stable: equal weights keep the order the words appear in.
-    return sorted(counts, key=lambda word: -counts[word] * idf.get(word, unseen))[:count]
+    return sorted(counts, key=lambda tag: -weight(tag))[:count]
