@@ -616,7 +616,7 @@ def wishes_by_category(db: Database, filters: Filters) -> Table:
     for, comparable across reorganisations, and how each moved against the previous range."""
     now = _category_counts(db, filters)
     before = _category_counts(db, filters.previous())
-    out = []
+    out: list[dict[str, Any]] = []
     for category in [*needs.categories(), None]:
         code = category["code"] if category else None
         counts = now.get(code)
@@ -632,7 +632,7 @@ def wishes_by_category(db: Database, filters: Filters) -> Table:
                 "fulfilled": stats.ratio(counts["fulfilled"], counts["n"]),
             }
         )
-    out.sort(key=lambda row: -row["n"])
+    out.sort(key=lambda row: -int(row["n"]))
     return Table(
         "categories",
         "心愿需求类别",
