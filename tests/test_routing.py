@@ -359,3 +359,23 @@ def test_tags_are_nouns_and_verb_object_phrases_never_filler(trained_models):
         assert not set(router.route(wish).tags) & set(filler), wish
     assert "借轮椅" in router.route("想借轮椅推老人去做检查").tags
     assert {"空调", "病房"} <= set(router.route("病房空调不制冷，晚上太热睡不着").tags)
+
+
+def test_categorise_gives_older_wishes_a_category_and_keeps_the_ones_people_gave(
+    tmp_path, trained_models
+):
+    app = routed_app(tmp_path, trained_models, threshold=0.5)
+    with connect(database_path(app)) as db:
+        older = [
+            lifecycle.submit(db, WishEntry(text=text, channel="phone"), None)["id"]
+            for text in ("想借个吹风机", "病房空调坏了", "想订一份午饭")
+        ]
+        lifecycle.triage(db, older[2], "logistics", Actor("staff", "党建办"), category="parking")
+    result = app.test_cli_runner().invoke(args=["categorise", "--batch", "2"])
+    assert result.exit_code == 0, result.output
+    assert "2 wishes now have a category" in result.output
+    with connect(database_path(app)) as db:
+        found = [db["wishes"].get(wish_id)["category"] for wish_id in older]
+    assert found == ["daily_items", "room_repairs", "parking"]
+    again = app.test_cli_runner().invoke(args=["categorise"])
+    assert "every wish has a category" in again.output

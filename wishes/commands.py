@@ -90,6 +90,13 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         else:
             first_admin = ensure_first_admin(db)
         ensure_assessment_scheme(db)  # the 五化 rubric, on first start
+        uncategorised = db.execute("SELECT count(*) FROM wishes WHERE category IS NULL")
+        waiting = uncategorised.fetchone()[0]
+    if waiting:
+        click.echo(
+            f"{waiting:,} wishes stored before categories of need have none yet: "
+            "`wishes categorise` gives them one (the board and the figures show them uncategorised)"
+        )
     if first_admin:
         click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
     if setup_code:

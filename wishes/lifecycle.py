@@ -577,6 +577,22 @@ def history(db: Database, wish_id: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM wish_events WHERE wish_id = ? ORDER BY id", [wish_id]))
 
 
+def uncategorised(db: Database, limit: int, after: int = 0) -> list[tuple[int, str]]:
+    """(id, text) of wishes stored before categories, oldest first, from id `after` on."""
+    sql = "SELECT id, text FROM wishes WHERE category IS NULL AND id > ? ORDER BY id LIMIT ?"
+    return [(row[0], row[1]) for row in db.execute(sql, [after, limit])]
+
+
+def set_categories(db: Database, categories: list[tuple[int, str]]) -> None:
+    """Give wishes stored before categories the one the router predicts now (`wishes
+    categorise`); a wish that has one already, from a person or the router, keeps it."""
+    with transaction(db):
+        db.conn.executemany(
+            "UPDATE wishes SET category = ? WHERE id = ? AND category IS NULL",
+            [(category, wish_id) for wish_id, category in categories],
+        )
+
+
 def corrected_labels(
     db: Database, weekly_limit: int = WEEKLY_CORRECTIONS
 ) -> tuple[list[tuple[str, str]], int]:

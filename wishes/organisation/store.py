@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from .. import audit
+from .. import audit, needs
 from ..i18n import to_traditional
 from ..storage import transaction, utcnow
 
@@ -177,6 +177,46 @@ def branch_for(db: Database, category: str, department_code: str | None = None) 
         [category, department_code or ""],
     ).fetchone()
     return row[0] if row else None
+
+
+# A change to the map is suggested when at least this many wishes of one category, and at
+# least this share of those the map placed at a branch, were re-routed to one other branch.
+SUGGEST_AFTER = 5
+SUGGEST_SHARE = 0.5
+
+
+def routing_suggestions(db: Database, since: str) -> list[dict[str, Any]]:
+    """Where re-routes show the map is wrong for this hospital ("18 of 20 parking wishes were
+    moved from 后勤 to 保卫" since `since`, a stored timestamp): category, from_branch,
+    to_branch, moved, placed. Only moves to an active branch, from the map's present branch."""
+    sql = """
+        WITH placed AS (
+          SELECT w.id, w.category, w.router_branch_code AS from_branch, w.branch_code
+          FROM wishes w
+          WHERE w.created_at >= ? AND w.category IS NOT NULL
+            AND w.router_branch_code IS NOT NULL
+        ), moved AS (
+          SELECT p.category, p.from_branch, p.branch_code AS to_branch, count(*) AS moved
+          FROM placed p
+          WHERE p.branch_code IS NOT NULL AND p.branch_code != p.from_branch
+            AND EXISTS (SELECT 1 FROM wish_events e
+                        WHERE e.wish_id = p.id AND e.action IN ('reroute', 'triage'))
+          GROUP BY 1, 2, 3
+        )
+        SELECT m.*, (SELECT count(*) FROM placed p
+                     WHERE p.category = m.category AND p.from_branch = m.from_branch) AS placed
+        FROM moved m
+        JOIN branches b ON b.code = m.to_branch AND b.active = 1
+        JOIN routing r ON r.category = m.category AND r.department_code IS NULL
+                       AND r.branch_code = m.from_branch
+        WHERE m.moved >= ?
+        ORDER BY m.moved DESC
+    """
+    return [
+        row
+        for row in db.query(sql, [since, SUGGEST_AFTER])
+        if row["moved"] >= SUGGEST_SHARE * row["placed"]
+    ]
 
 
 def routing_rows(db: Database) -> list[dict[str, Any]]:
@@ -603,20 +643,37 @@ def set_routing(db: Database, rows: list[dict[str, Any]], who: audit.Who) -> Non
         for row in rows
     ]
     with transaction(db):
-        if routing_rows(db) == clean:
+        before = routing_rows(db)
+        if before == clean:
             return
         for row in clean:
+            if not needs.category(row["category"]) or row["category"] == needs.NOT_A_WISH:
+                raise OrganisationError("unknown_category", value=row["category"])
             _active(db, Kind.BRANCH, row["branch_code"])
             if row["department_code"]:
                 _active(db, Kind.DEPARTMENT, row["department_code"])
         db.execute("DELETE FROM routing")
         db.table("routing").insert_all(clean)
+
+        def placed(rows: list[dict[str, Any]]) -> dict[str, str]:
+            return {
+                f"{r['category']}/{r['department_code'] or '*'}": r["branch_code"] for r in rows
+            }
+
+        old, new = placed(before), placed(clean)
         audit.record(
             db,
             "organisation_unit_changed",
             who,
             subject_kind="routing",
-            detail={"rows": len(clean)},
+            detail={
+                "rows": len(clean),
+                "changed": {
+                    key: [old.get(key), new.get(key)]
+                    for key in sorted(old.keys() | new.keys())
+                    if old.get(key) != new.get(key)
+                },
+            },
         )
 
 

@@ -8,15 +8,17 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 
+from .. import needs
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..glossary import organisation as words
-from ..storage import get_db
+from ..storage import TIMESTAMP_FORMAT, get_db
 from . import store, workbook
 from .forms import (
     ADD_FORMS,
@@ -477,3 +479,109 @@ def confirm():
     else:
         flash("工作簿与现有组织相同，没有需要修改的。", "info")
     return redirect(url_for(".index"))
+
+
+# ---- the routing map --------------------------------------------------------------------------
+
+SUGGESTION_DAYS = 90
+
+
+def _map_page(db, rows: list[dict[str, Any]], problems: list[str] | None = None, status=200):
+    general = {r["category"]: r["branch_code"] for r in rows if not r["department_code"]}
+    since = (datetime.now(UTC) - timedelta(days=SUGGESTION_DAYS)).strftime(TIMESTAMP_FORMAT)
+    return (
+        render_template(
+            "organisation/routing.html",
+            categories=[c for c in needs.categories() if c["code"] != needs.NOT_A_WISH],
+            general=general,
+            department_rows=[r for r in rows if r["department_code"]],
+            branches=store.branches(db),
+            departments=store.departments(db),
+            branch_names=store.branch_names(db),
+            category_names={c["code"]: c["name"] for c in needs.categories()},
+            suggestions=store.routing_suggestions(db, since),
+            suggestion_days=SUGGESTION_DAYS,
+            form=ActionForm(),
+            problems=problems or [],
+        ),
+        status,
+    )
+
+
+@bp.get("/routing")
+@staff_required(RIGHT)
+def routing_map():
+    db = get_db()
+    return _map_page(db, store.routing_rows(db))
+
+
+def _posted_map() -> tuple[list[dict[str, Any]], list[str]]:
+    """The map as the page sent it: one branch per category (empty: triage), then the
+    department rows (a row left blank is dropped; one ticked "remove" too)."""
+    form = request.form
+    rows: list[dict[str, Any]] = []
+    for category in needs.codes():
+        if branch := form.get(f"branch-{category}", ""):
+            rows.append({"category": category, "department_code": None, "branch_code": branch})
+    problems = []
+    removed = set(form.getlist("remove"))
+    entries = zip(
+        form.getlist("row_category"),
+        form.getlist("row_department"),
+        form.getlist("row_branch"),
+        strict=False,
+    )
+    seen: set[tuple[str, str]] = set()
+    for number, (category, department, branch) in enumerate(entries, start=1):
+        if str(number) in removed or not (category or department or branch):
+            continue
+        if not (category and department and branch):
+            problems.append(f"科室规则第 {number} 行：需求类别、科室和党支部都要选")
+        elif (category, department) in seen:
+            problems.append(f"科室规则第 {number} 行：与前面的规则重复")
+        else:
+            seen.add((category, department))
+            rows.append(
+                {"category": category, "department_code": department, "branch_code": branch}
+            )
+    return rows, problems
+
+
+@bp.post("/routing")
+@staff_required(RIGHT)
+def save_routing_map():
+    db = get_db()
+    rows, problems = _posted_map()
+    if not ActionForm().validate_on_submit():
+        problems.append("页面停留太久已过期，请再提交一次（填写的内容还在）")
+    if problems:
+        return _map_page(db, rows, problems, 400)
+    try:
+        store.set_routing(db, rows, who())
+    except OrganisationError as error:
+        return _map_page(db, rows, [words.message(error.code, error.values)], 400)
+    flash("分派表已保存：新的心愿按新的规则分派。", "success")
+    return redirect(url_for(".routing_map"))
+
+
+@bp.post("/routing/suggestion")
+@staff_required(RIGHT)
+def take_suggestion():
+    """Send a category to the branch the re-routes suggest (the map's general row)."""
+    db = get_db()
+    category, branch = request.form.get("category", ""), request.form.get("branch", "")
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    rows = [
+        {**row, "branch_code": branch}
+        if row["category"] == category and not row["department_code"]
+        else row
+        for row in store.routing_rows(db)
+    ]
+    try:
+        store.set_routing(db, rows, who())
+    except OrganisationError as error:
+        _refused(error)
+    else:
+        flash("已按建议修改分派表。", "success")
+    return redirect(url_for(".routing_map"))

@@ -223,4 +223,31 @@ def evaluate_command(data_file: str, level: str, version: str | None, as_json: b
         click.echo(f"  {label:<16} " + " ".join(f"{n:4d}" for n in row))
 
 
-COMMANDS = (route_command, train_command, evaluate_command)
+@click.command("categorise")
+@click.option("--batch", default=500, show_default=True, help="Wishes per transaction.")
+@with_appcontext
+def categorise_command(batch: int) -> None:
+    """Give every wish stored before categories the category the active model predicts, with a
+    progress bar; wishes that have one keep it. Safe to stop and run again."""
+    model = current_app.extensions["wishes.router"].model
+    if model is None:
+        raise click.ClickException("no usable router model is active: run `wishes train` first")
+    with connect(database_path()) as db:
+        total = db.execute("SELECT count(*) FROM wishes WHERE category IS NULL").fetchone()[0]
+        if not total:
+            click.echo("every wish has a category")
+            return
+        done, after = 0, 0
+        with click.progressbar(length=total, label=f"categorising {total:,} wishes") as bar:
+            while rows := lifecycle.uncategorised(db, batch, after):
+                top = training.predict_top(model.pipeline, [text for _, text in rows], k=1)
+                lifecycle.set_categories(
+                    db,
+                    [(wish_id, best[0][0]) for (wish_id, _), best in zip(rows, top, strict=True)],
+                )
+                after, done = rows[-1][0], done + len(rows)
+                bar.update(len(rows))
+    click.echo(f"{done:,} wishes now have a category (model {model.version})")
+
+
+COMMANDS = (route_command, train_command, evaluate_command, categorise_command)
