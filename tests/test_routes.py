@@ -165,6 +165,11 @@ MATRIX = {
     "GET /admin/organisation/merge?source=pediatrics&target=logistics":
                                                 "login  403    403    403    200    403    200",
     "POST /admin/organisation/merge":           "login  403    403    403    302+   403    302+",
+    # issue 18: the routing map (saving it with every category to a branch and one department
+    # row; taking a suggestion sends parking to the office)
+    "GET /admin/organisation/routing":          "login  403    403    403    200    403    200",
+    "POST /admin/organisation/routing":         "login  403    403    403    302+   403    302+",
+    "POST /admin/organisation/routing/suggestion": "login 403 403 403  302+   403    302+",
     "GET /admin/organisation/workbook":         "login  403    403    403    200    403    200",
     "GET /admin/organisation/workbook/export.xlsx":   "login 403 403 403  200    403    200",
     "GET /admin/organisation/workbook/template.xlsx": "login 403 403 403  200    403    200",
@@ -293,6 +298,13 @@ FORMS: dict[str, Any] = {
     "POST /admin/organisation/units/branch/pediatrics/serves": {"departments": ["lab"]},
     "POST /admin/organisation/units/branch/outpatient/move": {"direction": "down"},
     "POST /admin/organisation/merge": {"source": "logistics", "target": "pediatrics"},
+    "POST /admin/organisation/routing": {
+        "branch-parking": "office",
+        "row_category": ["meals"],
+        "row_department": ["ward-pediatrics"],
+        "row_branch": ["pediatrics"],
+    },
+    "POST /admin/organisation/routing/suggestion": {"category": "parking", "branch": "office"},
     "POST /admin/organisation/workbook": lambda: {
         "file": (io.BytesIO(organisation_workbook.template_xlsx()), "template.xlsx"),
     },

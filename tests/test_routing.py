@@ -379,3 +379,27 @@ def test_categorise_gives_older_wishes_a_category_and_keeps_the_ones_people_gave
     assert found == ["daily_items", "room_repairs", "parking"]
     again = app.test_cli_runner().invoke(args=["categorise"])
     assert "every wish has a category" in again.output
+
+
+def test_the_routers_calibration_gives_scikit_learns_probabilities(tmp_path):
+    """SigmoidSVC applies the sigmoids of every label at once; the probabilities must be those
+    of scikit-learn's CalibratedClassifierCV, which applies them one label at a time."""
+    examples = training.read_examples(generated(tmp_path / "a.csv", 40, seed=1))
+    texts = [t for t, _ in training.read_examples(generated(tmp_path / "b.csv", 10, seed=2))]
+    ours = training.fit(examples, "words+chars-svm-calibrated").predict_proba(texts)
+    theirs = training.fit(examples, "words+chars-svm-sigmoid").predict_proba(texts)
+    assert abs(ours - theirs).max() < 1e-4
+
+
+def test_a_new_dictionary_cuts_stored_wishes_again_so_search_still_finds_them(app, db):
+    """Stored search words were cut with the old dictionary; once the words change, the
+    serving app cuts every wish again, or a query would be cut one way and the wish another."""
+    from wishes import search
+
+    wish = lifecycle.submit(db, WishEntry(text="想借个吹风机", channel="phone"), None)
+    db.execute("UPDATE wishes SET search_text = '想借个吹 风机' WHERE id = ?", [wish["id"]])
+    db.execute("PRAGMA user_version = 1")
+    assert search.reindex_if_needed(db) == 1
+    assert "吹风机" in db["wishes"].get(wish["id"])["search_text"].split()
+    assert db.execute("PRAGMA user_version").fetchone()[0] == text.WORDS_VERSION
+    assert search.reindex_if_needed(db) == 0

@@ -113,9 +113,16 @@ def create_serving_app() -> Flask:
     app.extensions["wishes.router"].refresh()
     # Search cuts words with jieba too: loaded here even when there is no router model yet,
     # or each worker would load its dictionary (0.4 s) in the middle of its first search.
+    from . import search
     from .routing import tokenizer
 
     tokenizer()
+    with storage.connect(storage.database_path(app)) as db:
+        recut = search.reindex_if_needed(
+            db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)
+        )
+    if recut:
+        app.logger.warning("search words cut again with the new dictionary: %d wishes", recut)
     # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the
     # process. Frozen, the collector no longer walks it (a full collection took 78 ms over it, in
     # the middle of some request) nor writes its bookkeeping into it, so more of its pages stay

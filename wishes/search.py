@@ -14,7 +14,10 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
-from .routing import normalise, tokenizer
+from sqlite_utils import Database
+
+from .routing import WORDS_VERSION, normalise, tokenizer
+from .storage import transaction
 
 MAX_QUERY_TERMS = 12
 
@@ -49,3 +52,28 @@ def fts_query(typed: str) -> str | None:
     if not terms:
         return None
     return " ".join('"' + term.replace('"', '""') + '"' for term in terms)
+
+
+def reindex_if_needed(db: Database, progress=lambda done, total: None, batch: int = 2000) -> int:
+    """Cut every stored wish's search text again when the words changed since it was stored
+    (a new dictionary: `routing.WORDS_VERSION`, kept as the database's user_version), or a
+    query would be cut one way and the wishes it should find another. Returns how many."""
+    if db.execute("PRAGMA user_version").fetchone()[0] == WORDS_VERSION:
+        return 0
+    total = db.execute("SELECT count(*) FROM wishes").fetchone()[0]
+    done, after = 0, 0
+    while rows := list(
+        db.query(
+            "SELECT id, text, reason, location, tags FROM wishes WHERE id > ? ORDER BY id LIMIT ?",
+            [after, batch],
+        )
+    ):
+        with transaction(db):
+            db.conn.executemany(
+                "UPDATE wishes SET search_text = ? WHERE id = ?",
+                [(index_text(row), row["id"]) for row in rows],
+            )
+        after, done = rows[-1]["id"], done + len(rows)
+        progress(done, total)
+    db.execute(f"PRAGMA user_version = {int(WORDS_VERSION)}")
+    return done

@@ -40,6 +40,7 @@ TRUSTED_TYPES = frozenset(
     {
         "wishes.routing.text.char_text",
         "wishes.routing.text.word_features",
+        "wishes.routing.pipeline.SigmoidSVC",
         "sklearn.calibration._CalibratedClassifier",
         "sklearn.calibration._SigmoidCalibration",
     }
