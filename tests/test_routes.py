@@ -170,6 +170,7 @@ MATRIX = {
     "GET /admin/organisation/routing":          "login  403    403    403    200    403    200",
     "POST /admin/organisation/routing":         "login  403    403    403    302+   403    302+",
     "POST /admin/organisation/routing/suggestion": "login 403 403 403  302+   403    302+",
+    "POST /admin/organisation/routing/corrections": "login 403 403 403 302+  403    302+",
     "GET /admin/organisation/workbook":         "login  403    403    403    200    403    200",
     "GET /admin/organisation/workbook/export.xlsx":   "login 403 403 403  200    403    200",
     "GET /admin/organisation/workbook/template.xlsx": "login 403 403 403  200    403    200",
@@ -305,6 +306,7 @@ FORMS: dict[str, Any] = {
         "row_branch": ["pediatrics"],
     },
     "POST /admin/organisation/routing/suggestion": {"category": "parking", "branch": "office"},
+    "POST /admin/organisation/routing/corrections": {"user": "1", "week": "2026-10"},
     "POST /admin/organisation/workbook": lambda: {
         "file": (io.BytesIO(organisation_workbook.template_xlsx()), "template.xlsx"),
     },

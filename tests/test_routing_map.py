@@ -100,3 +100,32 @@ def test_only_the_office_and_the_administrator_see_the_map(client, staff):
         login(client, username)
         assert client.get("/admin/organisation/routing").status_code == status
         client.post("/logout", data={"csrf_token": page_token(client.get("/board"))})
+
+
+def test_corrections_beyond_one_accounts_weekly_number_wait_for_the_office(client, db, staff):
+    office = Actor("staff", "党建办小王", staff["triager"]["id"])
+    for i in range(lifecycle.WEEKLY_CORRECTIONS + 2):
+        entry = WishEntry(text=f"想找人陪我说说话 {i}", channel="phone")
+        wish = lifecycle.submit(db, entry, None)
+        lifecycle.triage(db, wish["id"], "volunteer", office, category="companionship")
+    lessons, waiting = lifecycle.corrected_labels(db)
+    assert (len(lessons), waiting) == (lifecycle.WEEKLY_CORRECTIONS, 2)
+    login(client, "triager")
+    page = client.get("/admin/organisation/routing").get_data(as_text=True)
+    assert "党建办小王 在" in page and "还有 2 条纠正等待审核" in page
+    week = re.search(r'name="week" value="([^"]+)"', page)[1]
+    accepted = client.post(
+        "/admin/organisation/routing/corrections",
+        data={"csrf_token": page_token_of(page), "user": staff["triager"]["id"], "week": week},
+    )
+    assert accepted.status_code == 302
+    assert lifecycle.corrected_labels(db) == (lessons + _last_two(db), 0)
+    assert db["audit_events"].count_where("action = 'router_corrections_accepted'") == 1
+    assert "等待审核" not in client.get("/admin/organisation/routing").get_data(as_text=True)
+
+
+def _last_two(db):
+    return [
+        (row["text"], "companionship")
+        for row in db.query("SELECT text FROM wishes ORDER BY id DESC LIMIT 2")
+    ][::-1]

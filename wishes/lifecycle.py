@@ -593,30 +593,77 @@ def set_categories(db: Database, categories: list[tuple[int, str]]) -> None:
         )
 
 
+_CORRECTIONS_SQL = """
+    SELECT w.id, w.text, json_extract(e.data, '$.category') AS category,
+           e.actor_user_id, e.actor_label, strftime('%Y-%W', e.at) AS week,
+           r.actor_user_id IS NOT NULL AS reviewed
+    FROM wish_events e JOIN wishes w ON w.id = e.wish_id
+    LEFT JOIN correction_reviews r
+      ON r.actor_user_id = e.actor_user_id AND r.week = strftime('%Y-%W', e.at)
+    WHERE e.action IN ('triage', 'reroute')
+      AND json_extract(e.data, '$.category') IS NOT NULL
+    ORDER BY e.id
+"""
+
+
+def _corrections(db: Database, weekly_limit: int):
+    """Each correction, and whether it waits: beyond `weekly_limit` from one account in one
+    week, unless the office reviewed that account's week."""
+    per_week: dict[tuple[Any, str], int] = {}
+    for row in db.query(_CORRECTIONS_SQL):
+        key = (row["actor_user_id"], row["week"])
+        per_week[key] = per_week.get(key, 0) + 1
+        yield row, per_week[key] > weekly_limit and not row["reviewed"]
+
+
 def corrected_labels(
     db: Database, weekly_limit: int = WEEKLY_CORRECTIONS
 ) -> tuple[list[tuple[str, str]], int]:
     """(text, category) of every wish whose category a person confirmed or corrected when
     triaging or re-routing it: the router's lessons, whatever it had said. The latest word on
-    a wish counts. One account's corrections beyond `weekly_limit` in a week are left out,
-    waiting for the office's review (one account cannot retrain the router on its own);
+    a wish counts. One account's corrections beyond `weekly_limit` in a week are left out
+    until the office reviews that week (one account cannot retrain the router on its own);
     returns the lessons and how many wait."""
-    sql = """
-        SELECT w.id, w.text, json_extract(e.data, '$.category') AS category,
-               e.actor_user_id, strftime('%Y-%W', e.at) AS week
-        FROM wish_events e JOIN wishes w ON w.id = e.wish_id
-        WHERE e.action IN ('triage', 'reroute')
-          AND json_extract(e.data, '$.category') IS NOT NULL
-        ORDER BY e.id
-    """
-    per_week: dict[tuple[Any, str], int] = {}
     lessons: dict[int, tuple[str, str]] = {}
     waiting = 0
-    for row in db.query(sql):
-        key = (row["actor_user_id"], row["week"])
-        per_week[key] = per_week.get(key, 0) + 1
-        if per_week[key] > weekly_limit:
+    for row, waits in _corrections(db, weekly_limit):
+        if waits:
             waiting += 1
-            continue
-        lessons[row["id"]] = (row["text"], row["category"])
+        else:
+            lessons[row["id"]] = (row["text"], row["category"])
     return list(lessons.values()), waiting
+
+
+def waiting_corrections(
+    db: Database, weekly_limit: int = WEEKLY_CORRECTIONS
+) -> list[dict[str, Any]]:
+    """Accounts and weeks whose corrections wait for the office: actor_user_id, actor_label,
+    week, waiting (how many), examples (three texts with their categories)."""
+    found: dict[tuple[Any, str], dict[str, Any]] = {}
+    for row, waits in _corrections(db, weekly_limit):
+        if waits:
+            entry = found.setdefault(
+                (row["actor_user_id"], row["week"]),
+                {
+                    "actor_user_id": row["actor_user_id"],
+                    "actor_label": row["actor_label"],
+                    "week": row["week"],
+                    "waiting": 0,
+                    "examples": [],
+                },
+            )
+            entry["waiting"] += 1
+            if len(entry["examples"]) < 3:
+                entry["examples"].append((row["text"], row["category"]))
+    return list(found.values())
+
+
+def accept_corrections(db: Database, actor_user_id: int, week: str, reviewer: Actor) -> None:
+    """The office reviewed one account's corrections of one week: all of them teach the router."""
+    with transaction(db):
+        db.execute(
+            """INSERT OR IGNORE INTO correction_reviews
+               (actor_user_id, week, reviewed_by_user_id, reviewed_by, reviewed_at)
+               VALUES (?, ?, ?, ?, ?)""",
+            [actor_user_id, week, reviewer.user_id, reviewer.label, utcnow()],
+        )

@@ -90,6 +90,7 @@ AUDIT_EVENTS = {
     "assessment_attachment_added": _l("考评：上传佐证材料"),
     "organisation_unit_added": _l("组织：新增单位"),
     "organisation_unit_changed": _l("组织：修改单位"),
+    "router_corrections_accepted": _l("分派：审核并采纳一个账号一周的类别纠正"),
     "organisation_unit_deactivated": _l("组织：停用单位"),
     "organisation_unit_reactivated": _l("组织：恢复启用单位"),
     "organisation_branches_merged": _l("组织：合并支部"),

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
-from .. import needs
+from .. import audit, lifecycle, needs
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..glossary import organisation as words
@@ -500,6 +501,8 @@ def _map_page(db, rows: list[dict[str, Any]], problems: list[str] | None = None,
             branch_names=store.branch_names(db),
             category_names={c["code"]: c["name"] for c in needs.categories()},
             suggestions=store.routing_suggestions(db, since),
+            waiting_corrections=lifecycle.waiting_corrections(db),
+            weekly_corrections=lifecycle.WEEKLY_CORRECTIONS,
             suggestion_days=SUGGESTION_DAYS,
             form=ActionForm(),
             problems=problems or [],
@@ -584,4 +587,31 @@ def take_suggestion():
         _refused(error)
     else:
         flash("已按建议修改分派表。", "success")
+    return redirect(url_for(".routing_map"))
+
+
+@bp.post("/routing/corrections")
+@staff_required(RIGHT)
+def accept_corrections():
+    """The office reviewed one account's category corrections of one week: the router learns
+    from all of them at its next training."""
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    week = request.form.get("week", "")
+    user_id = request.form.get("user", type=int)
+    if user_id is None or not re.fullmatch(r"\d{4}-\d{2}", week):
+        abort(400)
+    db = get_db()
+    lifecycle.accept_corrections(
+        db, user_id, week, lifecycle.Actor("staff", current_user.name, current_user.id)
+    )
+    audit.record(
+        db,
+        "router_corrections_accepted",
+        who(),
+        subject_kind="user",
+        subject_id=str(user_id),
+        detail={"week": week},
+    )
+    flash("已采纳：下次训练分派模型时会用到这些纠正。", "success")
     return redirect(url_for(".routing_map"))

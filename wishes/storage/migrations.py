@@ -786,3 +786,20 @@ def wish_categories(db: Database) -> None:
             for branch, categories in _DEMO_MAP.items()
             for category in categories
         )
+
+
+@migrations(name="0019_correction_reviews")
+def correction_reviews(db: Database) -> None:
+    """The office's review of one account's category corrections in one week (%Y-%W) beyond
+    the weekly number the router learns from unreviewed (lifecycle.corrected_labels)."""
+    db.table("correction_reviews").create(
+        {
+            "actor_user_id": int,
+            "week": str,
+            "reviewed_by_user_id": int,
+            "reviewed_by": str,
+            "reviewed_at": str,
+        },
+        pk=("actor_user_id", "week"),
+        not_null={"actor_user_id", "week", "reviewed_at"},
+    )
