@@ -1,7 +1,7 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from conftest import PASSWORD, csrf_token, flashes, login, post_form
+from conftest import PASSWORD, csrf_token, flashes, login, page_token, post_form
 
 from wishes import audit
 from wishes.accounts import store
@@ -273,6 +273,23 @@ def test_next_after_login_stays_on_this_site(target, expected):
 def test_login_follows_a_safe_next(client, staff):
     response = login(client, "member_a", query="?next=/board?state=open")
     assert response.location == "/board?state=open"
+
+
+@pytest.mark.parametrize("next_", ["/board%0a", "/board%0d%0aSet-Cookie:%20x=1", "/board%09"])
+def test_a_next_with_a_line_break_goes_home_instead_of_ending_in_a_500(client, staff, next_):
+    response = login(client, "member_a", query=f"?next={next_}")
+    assert (response.status_code, response.location) == (302, "/board")
+    page = client.get("/account/password")
+    changed = client.post(
+        f"/account/password?next={next_}",
+        data={
+            "current": PASSWORD,
+            "new": "晚霞 over the river 7",
+            "confirm": "晚霞 over the river 7",
+            "csrf_token": page_token(page),
+        },
+    )
+    assert changed.status_code == 302 and "\n" not in changed.headers["Location"]
 
 
 def test_the_audit_log_cannot_be_changed(db, staff):

@@ -28,8 +28,11 @@ bp = AreaBlueprint("accounts", __name__, audience=Audience.STAFF)
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A `next` address only if it stays on this site (no open redirect)."""
+    """A `next` address only if it stays on this site (no open redirect) and holds no control
+    character (a CR or LF in a Location header ended the request in a 500)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in target):
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
