@@ -403,3 +403,18 @@ def test_a_new_dictionary_cuts_stored_wishes_again_so_search_still_finds_them(ap
     assert "吹风机" in db["wishes"].get(wish["id"])["search_text"].split()
     assert db.execute("PRAGMA user_version").fetchone()[0] == text.WORDS_VERSION
     assert search.reindex_if_needed(db) == 0
+
+
+def test_a_new_database_holds_the_current_words_and_an_old_one_is_cut_again(tmp_path):
+    from wishes.storage import migrations
+
+    with connect(tmp_path / "new.db") as db:
+        migrations.apply(db)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == text.WORDS_VERSION
+    with connect(tmp_path / "old.db") as db:
+        migrations.apply(db, stop_before="0020_search_words_version")
+        wish = {"text": "想借个吹风机", "tracking_code": "ABCDEFG", "state": "triage"}
+        at = {"created_at": "2026-01-01 00:00:00", "updated_at": "2026-01-01 00:00:00"}
+        db["wishes"].insert({**wish, **at, "channel": "phone"})
+        migrations.apply(db)
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 1

@@ -108,8 +108,8 @@ def create_settings_app() -> Flask:
 def create_serving_app() -> Flask:
     """The app as the WSGI server runs it: router model and jieba loaded before workers fork."""
     app = create_app()
-    if warning := storage.sqlite_warning():
-        app.logger.warning(warning)
+    if (warning := storage.sqlite_warning()) and not app.config["WISHES_DEMO"]:
+        app.logger.warning(warning)  # a hospital's data: the demo's is made up
     app.extensions["wishes.router"].refresh()
     # Search cuts words with jieba too: loaded here even when there is no router model yet,
     # or each worker would load its dictionary (0.4 s) in the middle of its first search.
@@ -122,7 +122,7 @@ def create_serving_app() -> Flask:
             db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)
         )
     if recut:
-        app.logger.warning("search words cut again with the new dictionary: %d wishes", recut)
+        app.logger.warning("search words of %d stored wishes cut with the new dictionary", recut)
     # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the
     # process. Frozen, the collector no longer walks it (a full collection took 78 ms over it, in
     # the middle of some request) nor writes its bookkeeping into it, so more of its pages stay

@@ -63,20 +63,30 @@ def setup_code_command() -> None:
 
 @click.command("serve")
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo hospital first.")
+@click.option(
+    "--bind",
+    metavar="HOST:PORT",
+    help="Where to listen (default: WISHES_BIND, else 127.0.0.1:8000). 0.0.0.0:8080 answers "
+    "other machines on port 8080; 127.0.0.1:8001 only this one, on port 8001.",
+)
 @click.pass_context
 @with_appcontext
-def serve_command(ctx: click.Context, with_demo: bool) -> None:
-    """Serve the app with gunicorn (a production WSGI server) at WISHES_BIND.
+def serve_command(ctx: click.Context, with_demo: bool, bind: str | None) -> None:
+    """Serve the app with gunicorn (a production WSGI server).
 
-    Trains the bundled router first when no usable model is active.
+    It listens at --bind, or WISHES_BIND (127.0.0.1:8000 unless set): for example
+    `wishes serve --bind 0.0.0.0:8080`, or `WISHES_BIND=0.0.0.0:8080 wishes serve`. Trains the
+    bundled router first when no usable model is active (the first start only).
     """
     app: Flask = current_app
+    if bind:
+        app.config["WISHES_BIND"] = bind
     chosen = app.config["WISHES_ADMIN_PASSWORD"]
     if chosen and (problem := password_problem(chosen, FIRST_ADMIN)):
         raise click.ClickException(f"WISHES_ADMIN_PASSWORD cannot be used: {problem}")
     if app.extensions["wishes.router"].refresh() is None:
-        click.echo("no usable router model: training the bundled one")
-        ctx.invoke(train_command)
+        click.echo("first start: training the router on the bundled wishes (a few seconds)…")
+        ctx.invoke(train_command, quiet=True)
         app.extensions["wishes.router"].refresh()
     setup_code = first_admin = None
     with connect(database_path()) as db:
@@ -103,13 +113,18 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         click.echo(_setup_banner(app.config["WISHES_BIND"], setup_code))
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     env = dict(os.environ)
+    bind = app.config["WISHES_BIND"]
+    env["WISHES_BIND"] = bind
+    # The demo says what it is doing and ends with its address; a hospital's server keeps
+    # gunicorn's log of every request.
+    log_options = ["--access-logfile", "-"]
     if with_demo:
         env["WISHES_DEMO"] = "1"
+        log_options = ["--log-level", "warning"]
     # glibc gives each thread its own malloc arena and keeps what it freed: with 4 threads a
     # worker grew past 300 MB in the load benchmark at 1M wishes; two arenas keep it about
     # 10 MB lower (docs/performance.md). An operator's own value wins.
     env.setdefault("MALLOC_ARENA_MAX", "2")
-    bind = app.config["WISHES_BIND"]
     args = [
         gunicorn,
         "--bind",
@@ -119,8 +134,7 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         "--threads",
         str(app.config["WISHES_THREADS"]),
         "--preload",
-        "--access-logfile",
-        "-",
+        *log_options,
         "--config",
         "python:wishes.serving",  # runs the notification worker beside it
         # One control socket per data dir: gunicorn's default is shared by every server
@@ -129,9 +143,9 @@ def serve_command(ctx: click.Context, with_demo: bool) -> None:
         str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
         "wishes:create_serving_app()",
     ]
-    click.echo(f"点亮微心愿 at http://{bind}/  (kiosk: /kiosk, phone: /w/new)")
+    click.echo("starting the web server (gunicorn)…")
     sys.stdout.flush()
-    os.execve(gunicorn, args, env)
+    os.execve(gunicorn, args, env)  # wishes.serving prints the address once it listens
 
 
 def register_commands(app: Flask) -> None:

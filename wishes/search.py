@@ -58,7 +58,7 @@ def reindex_if_needed(db: Database, progress=lambda done, total: None, batch: in
     """Cut every stored wish's search text again when the words changed since it was stored
     (a new dictionary: `routing.WORDS_VERSION`, kept as the database's user_version), or a
     query would be cut one way and the wishes it should find another. Returns how many."""
-    if db.execute("PRAGMA user_version").fetchone()[0] == WORDS_VERSION:
+    if db.execute("PRAGMA user_version").fetchone()[0] >= WORDS_VERSION:
         return 0
     total = db.execute("SELECT count(*) FROM wishes").fetchone()[0]
     done, after = 0, 0

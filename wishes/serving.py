@@ -7,6 +7,7 @@ notification worker however many web workers it forks, and requests never delive
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Any
@@ -17,12 +18,18 @@ _notify: subprocess.Popen[bytes] | None = None
 
 
 def when_ready(server: Any) -> None:
-    """Start the notification worker once the server listens."""
+    """Start the notification worker once the server listens, then say where it listens."""
     global _notify
     if _notify is not None and _notify.poll() is None:
         return
     _notify = subprocess.Popen([sys.executable, "-m", "wishes.notifications"])
     server.log.info("notification worker started (pid %s)", _notify.pid)
+    bind = os.environ.get("WISHES_BIND", "127.0.0.1:8000")
+    print(
+        f"点亮微心愿 is ready: open http://{bind}/  "
+        "(kiosk /kiosk, phone /w/new, staff /login; Ctrl+C stops it)",
+        flush=True,
+    )
 
 
 def on_exit(server: Any) -> None:

@@ -24,7 +24,8 @@ def _stop_when_orphaned(stop: threading.Event) -> None:
 
 def main() -> None:
     app = create_settings_app()
-    show_info_logs()
+    if not app.config["WISHES_DEMO"]:  # the demo's made-up deliveries would fill the console
+        show_info_logs()
     stop = threading.Event()
     threading.Thread(target=_stop_when_orphaned, args=(stop,), daemon=True).start()
     run_forever(app, stop)

@@ -99,10 +99,13 @@ def _read(paths: tuple[str, ...]) -> list[training.Example]:
 )
 @click.option("--force", is_flag=True, help="Activate even when it scores worse.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+@click.option("--quiet", is_flag=True, help="Print one line: the held-out accuracy.")
 @with_appcontext
-def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> None:
+def train_command(data_files, heldout_file, no_db, activate, force, as_json, quiet) -> None:
     """Train a new router version, score it on held-out wishes, and activate it if not worse."""
     progress = (lambda message: click.echo(message, err=True)) if as_json else click.echo
+    if quiet:
+        progress = lambda message: None  # noqa: E731
     sources: dict[str, list[training.Example]] = {}
     if data_files:
         sources["files"] = _read(data_files)
@@ -147,6 +150,12 @@ def train_command(data_files, heldout_file, no_db, activate, force, as_json) -> 
                 "metrics": run.scores.as_dict(),
                 "previous_metrics": run.active_scores.as_dict() if run.active_scores else None,
             }
+        )
+        return
+    if quiet:
+        click.echo(
+            f"router {run.version}: {run.scores.accuracy:.1%} of {run.scores.n} held-out wishes "
+            f"given the right category; {'active' if run.activated else run.reason}"
         )
         return
     _print_scores(run.scores)

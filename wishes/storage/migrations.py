@@ -803,3 +803,13 @@ def correction_reviews(db: Database) -> None:
         pk=("actor_user_id", "week"),
         not_null={"actor_user_id", "week", "reviewed_at"},
     )
+
+
+@migrations(name="0020_search_words_version")
+def search_words_version(db: Database) -> None:
+    """Which dictionary cut the stored search words, as the database's user_version: 1 for
+    wishes stored before jieba's dictionary lost its rarest words (the serving app cuts them
+    again once: search.reindex_if_needed), 2 (the trimmed dictionary) for a database that has
+    no wish yet."""
+    has_wishes = db.execute("SELECT 1 FROM wishes LIMIT 1").fetchone() is not None
+    db.execute(f"PRAGMA user_version = {1 if has_wishes else 2}")

@@ -1,0 +1,90 @@
+"""Starting the demo as a newcomer does (issue 21, item 11): a second start installs nothing and
+needs no network, the console says what happens and ends with the address to open, and
+`wishes serve --help` says how to choose the address and port."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from wishes.settings import PROJECT_ROOT
+
+WISHES = str(Path(sys.executable).parent / "wishes")
+
+
+def _clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("WISHES_")}
+    env.update(WISHES_DATA_DIR=str(tmp_path / "data"), WISHES_MODELS_DIR=str(tmp_path / "models"))
+    env.update(extra)
+    return env
+
+
+def test_a_second_start_of_the_demo_installs_nothing_and_needs_no_network(tmp_path):
+    """With the app installed from this pyproject.toml, ./scripts/demo goes straight to the
+    server: pip is never run, so no package index is needed (here none is reachable)."""
+    stamp = PROJECT_ROOT / ".venv" / ".installed-from"
+    if (PROJECT_ROOT / ".venv" / "bin" / "wishes").exists():
+        digest = hashlib.sha256((PROJECT_ROOT / "pyproject.toml").read_bytes()).hexdigest()
+        stamp.write_text(digest[:16] + "\n")
+    offline = _clean_env(
+        tmp_path, PIP_NO_INDEX="1", PIP_INDEX_URL="http://127.0.0.1:9/", npm_config_offline="true"
+    )
+    done = subprocess.run(
+        ["bash", str(PROJECT_ROOT / "scripts" / "demo"), "--help"],
+        env=offline,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "installing" not in done.stdout and "Usage:" in done.stdout
+
+
+def test_serve_help_says_how_to_choose_the_address_and_port():
+    shown = subprocess.run([WISHES, "serve", "--help"], capture_output=True, text=True).stdout
+    assert "--bind HOST:PORT" in shown and "WISHES_BIND" in shown and "0.0.0.0:8080" in shown
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
+    port = _free_port()
+    log = tmp_path / "console.log"
+    with open(log, "wb") as console:
+        server = subprocess.Popen(
+            [WISHES, "serve", "--demo", "--bind", f"127.0.0.1:{port}"],
+            env=_clean_env(tmp_path, WISHES_WORKERS="1", WISHES_THREADS="1"),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + 180
+        while "is ready" not in log.read_text(errors="replace"):
+            assert server.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        for path in ("/kiosk", "/static/css/app.css", "/w/new"):
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
+        time.sleep(1.5)  # room for anything the server would still write
+        lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+    said = "\n".join(lines)
+    assert lines[-1].startswith(f"点亮微心愿 is ready: open http://127.0.0.1:{port}/"), said
+    assert "first start: training the router" in said and "demo hospital ready" in said
+    for noise in ("GET /static", "[notify]", "predates", "precision", "Booting worker"):
+        assert noise not in said, noise
+    assert len(lines) <= 8, said
