@@ -42,6 +42,14 @@ def test_control_characters_are_removed_but_line_breaks_kept(client, db, submit_
     assert wish["text"] == "想要一个充电宝\n谢谢"
 
 
+def test_bidi_and_zero_width_characters_never_reach_what_staff_read(client, db, submit_wish):
+    """A right-to-left override would make staff read "发送到外部" as something else; zero-width
+    characters hide text from search. They are dropped from every text field."""
+    submit_wish(text="想要\u202e一个\u200b充电宝\u2066谢谢\u2069\ufeff", reason="急\u202d用")
+    [wish] = stored_wishes(db)
+    assert (wish["text"], wish["reason"]) == ("想要一个充电宝谢谢", "急用")
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [

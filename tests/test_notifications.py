@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -258,6 +259,27 @@ def test_message_links_to_the_board_shortens_the_wish_and_masks_phone_numbers(db
     assert "13812345678" not in message and "138****5678" in message
     assert "…" in message and len(message) < 140
     assert "http" not in message_for(row, "")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "138 1234 5678",
+        "138-1234-5678",
+        "１３８１２３４５６７８",
+        "138－1234－5678",
+        "138\u30001234\u30005678",
+    ],
+)
+def test_a_phone_number_is_masked_however_it_was_typed(db, typed):
+    """The form takes spaces, dashes and full-width digits; the webhook text must not carry
+    the number in any of them."""
+    submit(db, text=f"请打{typed}联系我，想要一台吹风机")
+    [row] = store.due(db, stamp(datetime.now(UTC)))
+    message = message_for(row)
+    digits = "".join(ch for ch in message if ch.isdigit())
+    assert "12345678" not in unicodedata.normalize("NFKC", digits), message
+    assert "****" in message
 
 
 def test_log_notifier_writes_one_line_of_ids_without_the_wish(db, caplog):

@@ -38,11 +38,14 @@ class PageForm(FlaskForm):
 
 
 def clean_text(value: str | None) -> str:
-    """Trim whitespace, unify line breaks and drop control characters (NUL, escape codes…)."""
+    """Trim whitespace, unify line breaks and drop control characters (NUL, escape codes…) and
+    invisible format characters: bidi overrides and isolates, which reorder what staff read
+    (U+202E), and zero-width spaces and joiners."""
     if not value or not isinstance(value, str):  # a file part posted in a text field: no text
         return ""
     value = value.replace("\r\n", "\n").replace("\r", "\n")
-    kept = "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cs"})
+    dropped = {"Cc", "Cs", "Cf"}
+    kept = "".join(ch for ch in value if ch == "\n" or unicodedata.category(ch) not in dropped)
     return kept.strip()
 
 

@@ -25,7 +25,9 @@ WAITING_FOR = {"open": "认领", "triage": "认领", "claimed": "办结", "in_pr
 
 # A Chinese mobile number typed into the wish itself: masked as 138****1234 before it leaves
 # the hospital in a webhook or lands in a log file.
-_MOBILE = re.compile(r"(?<!\d)(1[3-9]\d)(\d{4})(\d{4})(?!\d)")
+# Also as people write it: 138 1234 5678, 138-1234-5678, in full-width digits (the form takes
+# all of them). Python's \d is any decimal digit, full-width ones included.
+_MOBILE = re.compile(r"(?<!\d)([1１][3-9３-９]\d)[ \-－\u3000]?(\d{4})[ \-－\u3000]?(\d{4})(?!\d)")
 # Anything a log viewer could take as the end of a line, or a terminal as a command.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
 _MAX_RESPONSE_BYTES = 64 * 1024
