@@ -298,3 +298,27 @@ def test_the_audit_log_cannot_be_changed(db, staff):
         db.execute("UPDATE audit_events SET actor_label = 'someone else'")
     with pytest.raises(Exception, match="append-only"):
         db.execute("DELETE FROM audit_events")
+
+
+def test_a_password_typed_into_the_username_box_is_never_written_down(client, db, staff):
+    secret = "Qiu-he-2026-secret!"
+    for _ in range(6):
+        response = login(client, secret, password="whatever it is")
+    assert response.status_code == 429  # the same unknown name is still throttled
+    stored = [row["username"] for row in db.query("SELECT username FROM login_attempts")]
+    audited = [
+        f"{row['subject_id']} {row['detail']}"
+        for row in db.query("SELECT subject_id, detail FROM audit_events")
+    ]
+    assert stored and not any(secret.lower() in name for name in stored)
+    assert not any(secret.lower() in line.lower() for line in audited)
+    assert any("不存在的用户名" in line for line in audited)
+    # a real account's failures are still named
+    login(client, "member_a", password="not it")
+    assert (
+        db.execute(
+            "SELECT count(*) FROM audit_events WHERE action = 'login_failed' AND subject_id = ?",
+            ["member_a"],
+        ).fetchone()[0]
+        == 1
+    )

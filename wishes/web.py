@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from babel.dates import format_skeleton
-from flask import Flask, current_app, request
+from flask import Flask, abort, current_app, request
 from flask_babel import format_datetime, format_timedelta, get_locale, get_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
@@ -101,6 +101,18 @@ def _forms_only():
     # numbers, objects and lone surrogates where text belongs.
     if request.method == "POST" and request.is_json:
         return audiences.error_page(415), 415
+    # A form without files, sent in chunks (no Content-Length), may be no larger than a form's
+    # text may be: werkzeug checks that size against Content-Length alone, and cuts a chunked
+    # body short without a word, so a 6 MB field came back inside the form's error page.
+    if (
+        request.method == "POST"
+        and request.content_length is None
+        and request.mimetype != "multipart/form-data"
+    ):
+        limit = current_app.config["MAX_FORM_MEMORY_SIZE"]
+        request.max_content_length = limit + 1
+        if len(request.get_data(cache=True)) > limit:  # kept for the form parser to read
+            abort(413)
     return None
 
 

@@ -405,12 +405,30 @@ _RULES = (
 )
 
 
+UNKNOWN_NAME = "（不存在的用户名）"
+
+
+def login_name(db: Database, typed: str) -> str:
+    """What the login throttle and the audit log keep of a typed username: the username of
+    an account, or for a name no account has (often a password typed in the wrong box) a
+    digest of it, so the same name is still throttled and never written down."""
+    name = normalise_username(typed)[:80]
+    if find_user(db, name):
+        return name
+    return "#" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def shown_login_name(name: str) -> str:
+    """A login name as the audit log shows it."""
+    return UNKNOWN_NAME if name.startswith("#") else name
+
+
 def record_login_attempt(db: Database, username: str, address: str, succeeded: bool) -> None:
     with transaction(db):
         db.table("login_attempts").insert(
             {
                 "at": utcnow(),
-                "username": normalise_username(username)[:80],
+                "username": login_name(db, username),
                 "address": address,
                 "succeeded": int(succeeded),
             }
@@ -420,7 +438,7 @@ def record_login_attempt(db: Database, username: str, address: str, succeeded: b
 def login_wait(db: Database, username: str, address: str, now: datetime | None = None) -> int:
     """Seconds to wait before this username may try again from this address (0: go ahead)."""
     now = now or datetime.now(UTC)
-    username = normalise_username(username)[:80]
+    username = login_name(db, username)
     since = _stamp(now - THROTTLE_WINDOW)
     last_success = db.execute(
         "SELECT max(at) FROM login_attempts WHERE username = ? AND succeeded = 1", [username]

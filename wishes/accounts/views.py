@@ -58,7 +58,7 @@ def login():
                 "login_throttled",
                 who(),
                 subject_kind="user",
-                subject_id=store.normalise_username(form.username.data),
+                subject_id=store.shown_login_name(store.login_name(db, form.username.data)),
             )
             minutes = -(-wait // 60)
             form.form_errors.append(f"尝试次数过多，请 {minutes} 分钟后再试。")
@@ -75,7 +75,7 @@ def login():
                 "login_failed",
                 who(),
                 subject_kind="user",
-                subject_id=store.normalise_username(form.username.data),
+                subject_id=store.shown_login_name(store.login_name(db, form.username.data)),
                 detail=None if refusal == "wrong_password" else {"reason": refusal},
             )
             form.form_errors.append(directory.REFUSALS[refusal])

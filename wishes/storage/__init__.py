@@ -9,9 +9,10 @@ deadlock half-way through.
 from __future__ import annotations
 
 import fcntl
+import os
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,6 +48,14 @@ def connect(path: str | Path) -> Database:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     return db
+
+
+def keep_private(path: Path) -> None:
+    """Patients' wishes and phone numbers: the database and its WAL files readable by the
+    app's own user only (0600), as the backups are, whatever the umask made them."""
+    for name in (path.name, f"{path.name}-wal", f"{path.name}-shm"):
+        with suppress(FileNotFoundError):
+            os.chmod(path.with_name(name), 0o600)
 
 
 def inserted_id(table: Table) -> int:
@@ -145,6 +154,7 @@ def prepare(app: Flask) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         with connect(path) as db:
             applied = upgrade(db)
+        keep_private(path)
     if applied:
         app.logger.info("database %s: applied %s", path, ", ".join(applied))
 
