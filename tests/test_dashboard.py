@@ -370,3 +370,27 @@ def test_the_monthly_report_prints_a_month(client, staff, survey, answered):
     assert "2026 年 3 月" in html and "2026-03-01 — 2026-03-31" in html
     assert "data-print" in html and 'class="report"' in html
     assert client.get("/dashboard/report?month=garbage").status_code == 200
+
+
+def test_no_header_or_title_of_a_download_can_run_as_a_formula():
+    """An assessment area or a round named =HYPERLINK(…) became a formula in the XLSX and the
+    CSV header; every cell, header and title is text now."""
+    from openpyxl import load_workbook
+
+    from wishes.dashboard import to_csv, to_xlsx
+
+    hostile = '=HYPERLINK("http://x","y")'
+    table = figures.Table(
+        "ranking",
+        "=1+1",
+        [figures.Column("branch", hostile), figures.Column("n", "@SUM(A1)", "count")],
+        [{"branch": "-2+3", "n": 4}],
+        note="+note",
+    )
+    first_line = to_csv(table).decode("utf-8-sig").splitlines()[0]
+    assert not any(cell.startswith(("=", "+", "-", "@")) for cell in first_line.split(","))
+    book = load_workbook(io.BytesIO(to_xlsx(table, "=subtitle")))
+    cells = [cell for row in book.active.iter_rows() for cell in row if cell.value is not None]
+    assert cells and all(cell.data_type != "f" for cell in cells)
+    texts = [cell.value for cell in cells if isinstance(cell.value, str)]
+    assert not any(text.startswith(("=", "+", "-", "@")) for text in texts), texts

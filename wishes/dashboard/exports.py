@@ -1,7 +1,8 @@
 """CSV and XLSX downloads of a dashboard table: the same rows the page shows.
 
-Text that a spreadsheet would run as a formula (a department or tag beginning with = + - @)
-is written with a leading apostrophe, so opening a download never executes anything.
+Text that a spreadsheet would run as a formula (a department, a tag, an assessment area or a
+round's name beginning with = + - @), in any cell or header, is written with a leading
+apostrophe and stored as text, so opening a download never executes anything.
 """
 
 from __future__ import annotations
@@ -28,12 +29,13 @@ def neutralise(value: Any) -> Any:
 
 
 def header(table: Table) -> list[str]:
+    """The column titles, neutralised too: some are names people gave (an assessment area)."""
     titles = []
     for column in table.columns:
         titles.append(column.title)
         if column.kind == "estimate":
             titles += [f"{column.title} 95%下限", f"{column.title} 95%上限"]
-    return titles
+    return [neutralise(title) for title in titles]
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
@@ -74,17 +76,17 @@ def to_csv(table: Table) -> bytes:
 def to_xlsx(table: Table, subtitle: str = "") -> bytes:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(table.title))
-    sheet.append([table.title])
+    sheet.append([_text_cell(sheet, neutralise(table.title))])
     if subtitle:
-        sheet.append([neutralise(subtitle)])
-    sheet.append(header(table))
+        sheet.append([_text_cell(sheet, neutralise(subtitle))])
+    sheet.append([_text_cell(sheet, title) for title in header(table)])
     for row in table.rows:
         values = cells(table, row)
         # Strings go in as strings: openpyxl would otherwise store "=…" as a formula.
         sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in values])
     if table.note:
         sheet.append([])
-        sheet.append([neutralise(table.note)])
+        sheet.append([_text_cell(sheet, neutralise(table.note))])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
