@@ -685,6 +685,32 @@ def test_evidence_is_checked_by_content_and_size(rounds_app):
     assert "assessment_attachment_added" in events
 
 
+@pytest.mark.parametrize(
+    ("typed", "shown"),
+    [
+        ("证明材料\u202efdp.hta", "证明材料fdp.pdf"),  # shown as 证明材料ath.pdf by the override
+        ("meeting.pdf.bat", "meeting.pdf"),
+        ("../../会议纪要 2026.03.PDF", "会议纪要 2026.03.pdf"),
+    ],
+)
+def test_evidence_is_kept_under_a_safe_name_with_the_extension_its_content_proves(
+    rounds_app, typed, shown
+):
+    app, ids, db = rounds_app
+    page = f"/assessment/rounds/{ids['s']}/branches/pediatrics"
+    client, _shown = _visit(app, "sec_a", page)
+    assert _upload(client, page, typed, b"%PDF-1.7 minutes").status_code == 302
+    row = next(db.query("SELECT * FROM assessment_attachments ORDER BY id DESC"))
+    assert row["filename"] == shown
+    download = client.get(f"/assessment/attachments/{row['id']}")
+    try:
+        disposition = download.headers["Content-Disposition"]
+        assert "\u202e" not in disposition and ".hta" not in disposition
+        assert ".bat" not in disposition and disposition.endswith(('.pdf"', ".pdf"))
+    finally:
+        download.close()
+
+
 def test_publishing_needs_every_manual_item_scored(app, db, staff):
     current = _october_round(db)
     _score_all_manual(db, current, "pediatrics")  # logistics has none

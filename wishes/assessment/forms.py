@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from flask_wtf.file import FileField, FileRequired
 from wtforms import DateField, DecimalField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
@@ -33,6 +35,20 @@ def attachment_type(filename: str, head: bytes) -> tuple[str, str] | None:
     if head.startswith(b"PK\x03\x04") and extension in OFFICE_TYPES:
         return extension, OFFICE_TYPES[extension]
     return None
+
+
+def safe_filename(typed: str, extension: str) -> str:
+    """The name an evidence file is shown and downloaded under: what was typed, without
+    folders, control, bidi or zero-width characters (证明材料\u202efdp.hta showed as …ath.pdf),
+    and with the extension its content proves in place of whatever it claimed
+    (meeting.pdf.bat → meeting.pdf)."""
+    name = Path(clean_line(typed).replace("\\", "/")).name
+    base, dot, _claimed = name.rpartition(".")
+    base = base if dot else name
+    while base.lower().endswith(f".{extension}"):
+        base = base[: -len(extension) - 1]
+    base = base.strip(" .") or "file"
+    return f"{base[:110]}.{extension}"
 
 
 class MultiCheckboxField(SelectMultipleField):

@@ -47,6 +47,7 @@ from .forms import (
     SelfScoreForm,
     StageForm,
     attachment_type,
+    safe_filename,
 )
 from .store import AssessmentError, Round, RoundMove, Work
 
@@ -371,7 +372,7 @@ def upload(round_id: int, code: str, key: str):
     folder.mkdir(parents=True, exist_ok=True)
     stored_name = f"{round_id}-{secrets.token_hex(12)}.{extension}"
     upload_file.save(folder / stored_name)
-    filename = Path(upload_file.filename or f"file.{extension}").name[:120]
+    filename = safe_filename(upload_file.filename or "", extension)
     try:
         store.add_attachment(
             db,
@@ -406,9 +407,9 @@ def attachment(attachment_id: int):
     path = _attachment_dir() / Path(row["stored_name"]).name
     if not path.is_file():
         abort(404)
-    response = send_file(
-        path, mimetype=row["content_type"], as_attachment=True, download_name=row["filename"]
-    )
+    # Named by what its content is (the stored name's extension), also for files kept before.
+    name = safe_filename(row["filename"], path.suffix.lstrip("."))
+    response = send_file(path, mimetype=row["content_type"], as_attachment=True, download_name=name)
     response.headers["Cache-Control"] = "private, no-store"
     return response
 
