@@ -39,8 +39,8 @@ def attachment_type(filename: str, head: bytes) -> tuple[str, str] | None:
 
 def safe_filename(typed: str, extension: str) -> str:
     """The name an evidence file is shown and downloaded under: what was typed, without
-    folders, control, bidi or zero-width characters (a U+202E before "fdp.hta" showed it as …ath.pdf),
-    and with the extension its content proves in place of whatever it claimed
+    folders, control, bidi or zero-width characters (a U+202E before "fdp.hta" showed it as
+    …ath.pdf), and with the extension its content proves in place of whatever it claimed
     (meeting.pdf.bat → meeting.pdf)."""
     name = Path(clean_line(typed).replace("\\", "/")).name
     base, dot, _claimed = name.rpartition(".")
