@@ -1,3 +1,5 @@
+import re
+
 import pytest
 
 from wishes import lifecycle
@@ -139,3 +141,16 @@ def test_pages_load_nothing_from_another_host(client, path):
             value = chunk[1:].split(chunk[0], 1)[0]
             assert not value.startswith(("http:", "https:", "//")), value
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def test_text_pasted_beyond_the_limit_is_kept_and_explained_not_cut(client, db, submit_wish):
+    """The browser's maxlength cut a pasted wish at 500 characters without a word; now the
+    counter shows the excess and the server says so, keeping every character typed."""
+    page = client.get("/w/new").get_data(as_text=True)
+    textarea = re.search(r'<textarea[^>]*id="text"[^>]*>', page).group(0)
+    assert 'data-counter="500"' in textarea and "maxlength" not in textarea
+    pasted = "想要" * 300
+    response = submit_wish(text=pasted)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "现在是 600 个字" in html
+    assert pasted in html and not stored_wishes(db)

@@ -8,6 +8,7 @@
     function update() {
       var used = Array.from(field.value).length;
       out.textContent = used + " / " + max;
+      out.classList.toggle("is-over", used > max);  // nothing is cut: the server explains
     }
     field.addEventListener("input", update);
     update();
