@@ -492,3 +492,22 @@ def test_the_next_step_comes_before_handing_back_or_declining(client, db, staff)
     assert shown == ["start", "fulfil", "hand_back", "reroute", "decline"]
     buttons = re.findall(r'<button type="submit" class="button [^"]+">([^<]+)</button>', html)
     assert buttons == ["开始办理", "登记办结", "退回", "改派", "标记为未能实现"]
+
+
+def test_a_tracking_code_finds_its_wish_wherever_it_is(client, db, staff):
+    """member_b's board shows their own branch by default; a pediatrics wish's code typed in
+    the search box (as patients read it out, with a space) still opens that wish."""
+    wish = new_wish(db)
+    login(client, "member_b")
+    code = wish["tracking_code"]
+    response = client.get(f"/board?q={code[:3].lower()}+{code[3:]}")
+    assert response.status_code == 302
+    assert response.location == f"/board/wishes/{wish['id']}"
+
+
+def test_a_search_hidden_by_the_branch_filter_says_so(client, db, staff):
+    new_wish(db, text="希望儿科病房能有绘本给孩子看")
+    login(client, "member_b")
+    html = client.get("/board?q=绘本").get_data(as_text=True)
+    assert "总务后勤党支部没有包含“绘本”的心愿，其他党支部有 1 条" in html
+    assert 'href="/board?branch=all&amp;q=' in html

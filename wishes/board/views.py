@@ -10,6 +10,7 @@ changed meanwhile; `_moved` says what was done, or why not (glossary), on the wi
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -104,8 +105,16 @@ def index():
     for field in (form.created_from, form.created_to):
         if field.errors:
             field.data = None
+    if form.q.data and (found := _wish_by_code(db, form.q.data)):
+        # A tracking code finds its wish wherever it is, whatever the filters say.
+        return redirect(url_for("board.wish_page", wish_id=found["id"]))
     query = _board_query(form)
     page = store.board_page(db, query, _deadlines(), _now())
+    elsewhere = 0
+    if not page.rows and query.branch and query.text:
+        # The branch filter hid what was searched for: say so, and how many it hid.
+        everywhere = dataclasses.replace(query, branch=None, page=1)
+        elsewhere = store.board_page(db, everywhere, _deadlines(), _now()).total
     return render_template(
         "board/index.html",
         form=form,
@@ -115,8 +124,14 @@ def index():
         now=_now(),
         search_limit=store.SEARCH_LIMIT,
         first_wish_to_come=not page.rows and not store.any_wishes(db),
+        elsewhere=elsewhere,
         filtered=_filtered(form),
     )
+
+
+def _wish_by_code(db, typed: str) -> dict[str, Any] | None:
+    code = lifecycle.normalise_tracking_code(typed)
+    return lifecycle.find_by_tracking_code(db, code) if len(code) == 7 else None
 
 
 def _filtered(form: BoardFilterForm) -> bool:
