@@ -1,3 +1,4 @@
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -7,6 +8,7 @@ from wishes import audit
 from wishes.accounts import store
 from wishes.accounts.commands import ensure_first_admin
 from wishes.accounts.views import safe_next
+from wishes.storage import connect, database_path
 
 
 def audit_actions(db):
@@ -322,3 +324,37 @@ def test_a_password_typed_into_the_username_box_is_never_written_down(client, db
         ).fetchone()[0]
         == 1
     )
+
+
+def test_forty_guesses_sent_at_once_get_five_checked(app, staff):
+    """Each guess is written down before its password is checked, under the write lock: the
+    sixth and later wait, however many arrive together."""
+    path = database_path(app)
+    start = threading.Barrier(40)
+    checked = []
+
+    def guess():
+        with connect(path) as own:
+            start.wait()
+            wait, attempt = store.begin_login_attempt(own, "member_a", "10.6.6.6")
+            if attempt is not None:
+                checked.append(attempt)
+                store.finish_login_attempt(own, attempt, False)
+
+    threads = [threading.Thread(target=guess) for _ in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(checked) == 5
+
+
+def test_guesses_from_elsewhere_do_not_lock_the_owner_out_of_their_usual_place(client, db, staff):
+    desk = {"REMOTE_ADDR": "10.0.0.5"}
+    assert login(client, "member_a", environ_base=desk).status_code == 302
+    hour_ago = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%d %H:%M:%S")
+    db.execute("UPDATE login_attempts SET at = ?", [hour_ago])  # signed in there this morning
+    for i in range(25):  # one wrong guess from each of 25 addresses: no pair rule applies
+        store.record_login_attempt(db, "member_a", f"10.9.0.{i}", succeeded=False)
+    assert store.login_wait(db, "member_a", "10.9.1.1") > 0  # a new place waits
+    assert store.login_wait(db, "member_a", "10.0.0.5") == 0  # the owner's desk does not

@@ -51,8 +51,8 @@ def login():
     if form.validate_on_submit():
         db = get_db()
         address = request.remote_addr or ""
-        wait = store.login_wait(db, form.username.data, address)
-        if wait:
+        wait, attempt = store.begin_login_attempt(db, form.username.data, address)
+        if wait or attempt is None:
             audit.record(
                 db,
                 "login_throttled",
@@ -68,7 +68,7 @@ def login():
             user = directory.check_password(db, form.username.data, form.password.data)
         except directory.SignInRefused as refused:
             user, refusal = None, refused.code
-        store.record_login_attempt(db, form.username.data, address, user is not None)
+        store.finish_login_attempt(db, attempt, user is not None)
         if user is None:
             audit.record(
                 db,
