@@ -370,6 +370,15 @@ def test_an_inspector_change_needs_a_reason_and_is_audited(db):
     assert entry.items["party_day"].points == 13.5 and not entry.items["party_day"].changed
 
 
+def test_the_inspector_is_shown_by_the_name_colleagues_know(db):
+    current = _in_inspection(db)
+    from wishes.accounts import store as accounts
+
+    accounts.create_user(db, "li.jian", PASSWORD, "inspector", display_name="李建")
+    store.inspect(db, current, "pediatrics", "party_day", 13.5, "", audit.Who(label="li.jian"))
+    assert _branch(db, current).items["party_day"].inspected_by == "李建"
+
+
 def test_scores_are_locked_outside_their_stage(db):
     current = _in_inspection(db)
     secretary = audit.Who(label="secretary")

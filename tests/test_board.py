@@ -511,3 +511,14 @@ def test_a_search_hidden_by_the_branch_filter_says_so(client, db, staff):
     html = client.get("/board?q=绘本").get_data(as_text=True)
     assert "总务后勤党支部没有包含“绘本”的心愿，其他党支部有 1 条" in html
     assert 'href="/board?branch=all&amp;q=' in html
+
+
+def test_the_triage_queue_shows_the_wish_waiting_longest_first(client, db, staff):
+    older = new_wish(db, text="等了很久的心愿", branch=None, at="2026-03-01 08:00:00")
+    newer = new_wish(db, text="刚刚提交的心愿", branch=None)
+    login(client, "triager")
+    html = client.get("/board?state=triage&branch=all").get_data(as_text=True)
+    assert html.index(older["text"]) < html.index(newer["text"])
+    assert re.search(r'<option selected value="oldest">', html)  # the select says so
+    everything = client.get("/board?branch=all").get_data(as_text=True)
+    assert everything.index(newer["text"]) < everything.index(older["text"])

@@ -33,7 +33,7 @@ class ItemScore:
     self_note: str = ""
     inspected_points: float | None = None
     reason: str = ""
-    inspected_by: str = ""
+    inspected_by: str = ""  # the inspector's display name
     figure: Figure | None = None  # computed items
 
     @property
@@ -140,7 +140,7 @@ def _item_scores(
             self_note=row.get("self_note") or "",
             inspected_points=row.get("points"),
             reason=row.get("reason") or "",
-            inspected_by=row.get("inspected_by") or "",
+            inspected_by=row.get("inspector") or row.get("inspected_by") or "",
         )
         if item["scoring"] == "computed":
             score.figure = figures.get(item["metric"], Figure(None, 0))

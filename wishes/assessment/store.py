@@ -372,11 +372,14 @@ def move(
 
 
 def scores(db: Database, round_id: int, branch_code: str | None = None) -> dict:
-    """(branch, item key) → the stored row."""
-    sql = "SELECT * FROM assessment_scores WHERE round_id = ?"
+    """(branch, item key) → the stored row, with `inspector`: the name colleagues know the
+    inspector by (the display name; `inspected_by` keeps the login name)."""
+    sql = """SELECT s.*, coalesce(nullif(u.display_name, ''), s.inspected_by) AS inspector
+             FROM assessment_scores s LEFT JOIN users u ON u.username = s.inspected_by
+             WHERE s.round_id = ?"""
     params: list[Any] = [round_id]
     if branch_code:
-        sql, params = sql + " AND branch_code = ?", [*params, branch_code]
+        sql, params = sql + " AND s.branch_code = ?", [*params, branch_code]
     return {(row["branch_code"], row["item_key"]): row for row in db.query(sql, params)}
 
 

@@ -82,6 +82,8 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
         branch = current_user.branch_code if current_user.role in ("member", "secretary") else ""
         form.branch.data = branch or "all"
     state = form.state.data if form.state.data in glossary.STATES else ""
+    if form.sort.data not in store.SORTS:
+        form.sort.data = _default_sort(state)  # the select shows the order used
     return store.BoardQuery(
         branch=None if branch in ("", "all") else branch,
         states=(state,) if state else (),
@@ -90,7 +92,7 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
         created_from=form.created_from.data and form.created_from.data.isoformat(),
         created_to=form.created_to.data and form.created_to.data.isoformat(),
         text=(form.q.data or "")[:100],
-        sort=form.sort.data if form.sort.data in store.SORTS else "newest",
+        sort=form.sort.data,
         page=page_number(request.args),
     )
 
@@ -127,6 +129,12 @@ def index():
         elsewhere=elsewhere,
         filtered=_filtered(form),
     )
+
+
+def _default_sort(state: str) -> str:
+    """Newest first, but the triage queue oldest first: the wish waiting longest (overdue
+    first of all) is the one to triage now."""
+    return "oldest" if state == "triage" else "newest"
 
 
 def _wish_by_code(db, typed: str) -> dict[str, Any] | None:
