@@ -344,6 +344,27 @@ def test_xlsx_and_csv_hold_the_numbers_on_the_page(app, client, db, staff, surve
     assert [e["subject_id"] for e in exported] == ["departments", "departments"]
 
 
+def test_a_download_says_which_filters_made_it_and_reads_like_a_sheet(
+    client, db, staff, survey, answered
+):
+    login(client, "manager")
+    query = "first=2026-03-02&last=2026-03-15&period=week&department=lab"
+    response = client.get(f"/dashboard/export/satisfaction.xlsx?{query}")
+    disposition = response.headers["Content-Disposition"]
+    assert "satisfaction_2026-03-02_2026-03-15_lab" in disposition
+    sheet = load_workbook(io.BytesIO(response.data)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert "检验科" in rows[1][0] and "按周" in rows[1][0]  # the filters, under the title
+    assert sheet.freeze_panes == "A4"  # title, filters, header: frozen
+    assert sheet.column_dimensions["A"].width > 8
+    # with 30 answers needed and fewer given, the estimate cells are empty, not text
+    numbers = [cell for row in rows[3:] for cell in row[1:] if cell is not None]
+    assert "样本不足" not in numbers
+    assert any("样本不足" in str(row[0]) for row in rows if row[0])
+    page = client.get(f"/dashboard?{query}").get_data(as_text=True)
+    assert re.search(r'href="/dashboard/report\?[^"]*department=lab', page)
+
+
 def test_exports_never_write_a_live_formula(db, survey):
     db["departments"].insert(
         {"code": "evil", "name": '=HYPERLINK("http://x","点我")', "kind": "ward"}

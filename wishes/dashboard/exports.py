@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.utils import get_column_letter
 
 from .figures import Column, Table
 from .stats import Estimate
@@ -59,8 +59,8 @@ def cells(table: Table, row: dict[str, Any]) -> list[Any]:
 def _estimate_cells(value: Estimate | None, column: Column) -> list[Any]:
     if value is None:
         return [None, None, None]
-    if value.value is None:
-        return [TOO_FEW, None, None]
+    if value.value is None:  # too few answers: an empty cell, never text in a number column
+        return [None, None, None]
     return [_rounded(v, column.digits) for v in (value.value, value.low, value.high)]
 
 
@@ -74,28 +74,47 @@ def to_csv(table: Table) -> bytes:
 
 
 def to_xlsx(table: Table, subtitle: str = "") -> bytes:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=_sheet_title(table.title))
-    sheet.append([_text_cell(sheet, neutralise(table.title))])
+    """The title and the filters that made it on top, a frozen header row, columns as wide as
+    their text, numbers as numbers (an estimate with too few answers is an empty cell)."""
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = _sheet_title(table.title)
+    _append_text(sheet, [table.title])
     if subtitle:
-        sheet.append([_text_cell(sheet, neutralise(subtitle))])
-    sheet.append([_text_cell(sheet, title) for title in header(table)])
+        _append_text(sheet, [subtitle])
+    titles = header(table)
+    _append_text(sheet, titles)
+    sheet.freeze_panes = sheet.cell(row=sheet.max_row + 1, column=1)
+    widths = [_width(title) for title in titles]
     for row in table.rows:
         values = cells(table, row)
-        # Strings go in as strings: openpyxl would otherwise store "=…" as a formula.
-        sheet.append([_text_cell(sheet, v) if isinstance(v, str) else v for v in values])
-    if table.note:
-        sheet.append([])
-        sheet.append([_text_cell(sheet, neutralise(table.note))])
+        sheet.append(values)
+        for cell in sheet[sheet.max_row]:
+            if isinstance(cell.value, str):
+                cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
+        widths = [max(w, _width(v)) for w, v in zip(widths, values, strict=False)]
+    for index, width in enumerate(widths, start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
+    notes = [table.note] if table.note else []
+    if any(column.kind == "estimate" for column in table.columns):
+        notes.append(f"空格：{TOO_FEW}。")
+    for note in notes:
+        _append_text(sheet, [note])
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
 
 
-def _text_cell(sheet, value: str) -> WriteOnlyCell:
-    cell = WriteOnlyCell(sheet, value=value)
-    cell.data_type = "s"
-    return cell
+def _append_text(sheet, values: list[str]) -> None:
+    sheet.append([neutralise(value) for value in values])
+    for cell in sheet[sheet.max_row]:
+        cell.data_type = "s"
+
+
+def _width(value: Any) -> int:
+    """About how many Latin characters wide a value is (a Chinese character counts two)."""
+    text = "" if value is None else str(value)
+    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def _sheet_title(title: str) -> str:

@@ -116,17 +116,29 @@ def index():
 def export(name: str, fmt: str):
     if name not in TABLES or fmt not in ("csv", "xlsx"):
         abort(404)
-    scope, _form = _scope(request.args)
+    scope, form = _scope(request.args)
     table = TABLES[name](scope)
     f = scope.filters
-    subtitle = f"{f.first.isoformat()} 至 {f.last.isoformat()}"
+    department = dict(form.department.choices).get(f.department) if f.department else "全院"
+    questionnaire = dict(form.questionnaire.choices).get(form.questionnaire.data or "")
+    subtitle = " · ".join(
+        part
+        for part in (
+            f"{f.first.isoformat()} 至 {f.last.isoformat()}",
+            department,
+            questionnaire and f"问卷：{questionnaire}",
+            f"按{figures.PERIODS.get(f.period, f.period)}",
+        )
+        if part
+    )
     if request.method == "GET":  # a HEAD request downloads nothing
         period = {"first": f.first.isoformat(), "last": f.last.isoformat(), "period": f.period}
         detail = {"format": fmt, "department": f.department or "", **period}
         audit.record(
             scope.db, "exported", who(), subject_kind="dashboard", subject_id=name, detail=detail
         )
-    filename = f"{name}_{f.first.isoformat()}_{f.last.isoformat()}.{fmt}"
+    filters = [f.first.isoformat(), f.last.isoformat(), f.department, form.questionnaire.data]
+    filename = "_".join([name, *(part for part in filters if part)]) + f".{fmt}"
     if fmt == "csv":
         body, mimetype = exports.to_csv(table), "text/csv; charset=utf-8"
     else:
@@ -171,6 +183,7 @@ def report():
             "last": last.isoformat(),
             "period": "week",
             "questionnaire": request.args.get("questionnaire", ""),
+            "department": request.args.get("department", ""),
         }
     )
     scope, form = _scope(args)
