@@ -72,6 +72,16 @@ def fresh_server():
         shutil.rmtree(root, ignore_errors=True)
 
 
+def _fill_accounts(page) -> None:
+    """Set-up step 3: the administrator's password and the office's first account."""
+    expect(page.get_by_role("heading", name="第 3 步：管理员和党建办账号")).to_be_visible()
+    page.locator("#admin_password").fill(ADMIN_PASSWORD)
+    page.locator("#admin_confirm").fill(ADMIN_PASSWORD)
+    page.locator("#office_name").fill("党建办小王")
+    page.locator("#office_password").fill(OFFICE_PASSWORD)
+    page.locator("#office_confirm").fill(OFFICE_PASSWORD)
+
+
 def test_a_fresh_install_is_set_up_through_the_pages(browser, fresh_server, shot):
     base_url, log_path = fresh_server
     console = log_path.read_text(errors="replace")
@@ -98,12 +108,7 @@ def test_a_fresh_install_is_set_up_through_the_pages(browser, fresh_server, shot
     shot(page, "setup-organisation", full_page=True)
     page.get_by_role("button", name="使用示范组织架构").click()
 
-    expect(page.get_by_role("heading", name="第 3 步：管理员和党建办账号")).to_be_visible()
-    page.locator("#admin_password").fill(ADMIN_PASSWORD)
-    page.locator("#admin_confirm").fill(ADMIN_PASSWORD)
-    page.locator("#office_name").fill("党建办小王")
-    page.locator("#office_password").fill(OFFICE_PASSWORD)
-    page.locator("#office_confirm").fill(OFFICE_PASSWORD)
+    _fill_accounts(page)
     shot(page, "setup-accounts", full_page=True)
     page.get_by_role("button", name="完成设置").click()
 
@@ -159,12 +164,7 @@ def _set_up_with_workbook(page, code: str) -> None:
     expect(page.locator(".plan-lines")).to_contain_text("branch-18（儿科党支部）")
     page.get_by_role("button", name="确认导入").click()
 
-    expect(page.get_by_role("heading", name="第 3 步：管理员和党建办账号")).to_be_visible()
-    page.locator("#admin_password").fill(ADMIN_PASSWORD)
-    page.locator("#admin_confirm").fill(ADMIN_PASSWORD)
-    page.locator("#office_name").fill("党建办小王")
-    page.locator("#office_password").fill(OFFICE_PASSWORD)
-    page.locator("#office_confirm").fill(OFFICE_PASSWORD)
+    _fill_accounts(page)
     page.get_by_role("button", name="完成设置").click()
     expect(page.locator(".flash")).to_contain_text("设置完成")
 
