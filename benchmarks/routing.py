@@ -108,7 +108,7 @@ def not_wishes_section(router: Router) -> None:
     routed = []
     for text in strings:
         decision = router.route(text, THRESHOLD)
-        if decision.confident and decision.is_a_wish and demo.get(decision.category):
+        if decision.routes_to(demo.get(decision.category or "")):
             routed.append((text, decision.category, decision.confidence))
     print(f"greetings, tests and nonsense: {len(strings)}, routed {len(routed)}")
     for text, category, confidence in routed:

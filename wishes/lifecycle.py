@@ -255,7 +255,7 @@ def submit(
     if branch is not None and not _is_active_branch(db, branch):
         branch = None
     confidence = route.confidence if route else None
-    routed = route is not None and route.confident and route.is_a_wish and branch is not None
+    routed = route is not None and route.routes_to(branch)
     state = State.OPEN if routed else State.TRIAGE
     row: dict[str, Any] = {
         "text": entry.text,

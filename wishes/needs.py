@@ -34,3 +34,12 @@ def codes() -> list[str]:
 def category(code: str | None) -> dict[str, Any] | None:
     """One category by code; None for no code or a code the taxonomy does not have."""
     return next((dict(row) for row in _loaded() if row["code"] == code), None)
+
+
+def routable() -> list[dict[str, Any]]:
+    """The categories a routing map may send to a branch: all but "not a wish"."""
+    return [row for row in categories() if row["code"] != NOT_A_WISH]
+
+
+def is_routable(code: str | None) -> bool:
+    return code != NOT_A_WISH and category(code) is not None

@@ -441,12 +441,13 @@ def begin_login_attempt(db: Database, username: str, address: str) -> tuple[int,
     the write lock, so 40 guesses sent at once are counted one after the other: the sixth
     waits, instead of a dozen being checked before any was counted."""
     with transaction(db):
-        wait = login_wait(db, username, address)
+        name = login_name(db, username)
+        wait = _wait(db, name, address, datetime.now(UTC))
         if wait:
             return wait, None
         db.execute(
             "INSERT INTO login_attempts (at, username, address, succeeded) VALUES (?, ?, ?, 0)",
-            [utcnow(), login_name(db, username), address],
+            [utcnow(), name, address],
         )
         return 0, db.execute("SELECT last_insert_rowid()").fetchone()[0]
 
@@ -468,8 +469,10 @@ def login_wait(db: Database, username: str, address: str, now: datetime | None =
     Failures count per name and address, per name (unless this address is one the account
     signed in from in the last 90 days: its owner still gets in there while someone guesses
     from elsewhere) and per address."""
-    now = now or datetime.now(UTC)
-    username = login_name(db, username)
+    return _wait(db, login_name(db, username), address, now or datetime.now(UTC))
+
+
+def _wait(db: Database, username: str, address: str, now: datetime) -> int:
     since = _stamp(now - THROTTLE_WINDOW)
     last_success = db.execute(
         "SELECT max(at) FROM login_attempts WHERE username = ? AND succeeded = 1", [username]

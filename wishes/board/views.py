@@ -185,13 +185,11 @@ def _wish_or_404(wish_id: int) -> dict[str, Any]:
     if wish is None:
         abort(404)
     wish["placed"] = _placed(db, wish)
-    wish["placed_branches"] = list(
-        {
-            p["branch"]: (p["branch"], p["probability"])
-            for p in reversed(wish["placed"])
-            if p["branch"]
-        }.values()
-    )[::-1]
+    branches: dict[str, float] = {}  # each branch once, at its best suggestion's probability
+    for placed in wish["placed"]:
+        if placed["branch"]:
+            branches.setdefault(placed["branch"], placed["probability"])
+    wish["placed_branches"] = list(branches.items())
     return wish
 
 

@@ -12,8 +12,8 @@ import io
 from typing import Any
 
 from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
 
+from ..spreadsheets import fit_columns
 from .figures import Column, Table
 from .stats import Estimate
 
@@ -82,19 +82,15 @@ def to_xlsx(table: Table, subtitle: str = "") -> bytes:
     _append_text(sheet, [table.title])
     if subtitle:
         _append_text(sheet, [subtitle])
-    titles = header(table)
-    _append_text(sheet, titles)
-    sheet.freeze_panes = sheet.cell(row=sheet.max_row + 1, column=1)
-    widths = [_width(title) for title in titles]
+    _append_text(sheet, header(table))
+    header_row = sheet.max_row
+    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
     for row in table.rows:
-        values = cells(table, row)
-        sheet.append(values)
+        sheet.append(cells(table, row))
         for cell in sheet[sheet.max_row]:
             if isinstance(cell.value, str):
                 cell.data_type = "s"  # openpyxl would otherwise store "=…" as a formula
-        widths = [max(w, _width(v)) for w, v in zip(widths, values, strict=False)]
-    for index, width in enumerate(widths, start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = min(width + 2, 60)
+    fit_columns(sheet, first_row=header_row)
     notes = [table.note] if table.note else []
     if any(column.kind == "estimate" for column in table.columns):
         notes.append(f"空格：{TOO_FEW}。")
@@ -109,12 +105,6 @@ def _append_text(sheet, values: list[str]) -> None:
     sheet.append([neutralise(value) for value in values])
     for cell in sheet[sheet.max_row]:
         cell.data_type = "s"
-
-
-def _width(value: Any) -> int:
-    """About how many Latin characters wide a value is (a Chinese character counts two)."""
-    text = "" if value is None else str(value)
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def _sheet_title(title: str) -> str:

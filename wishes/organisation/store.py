@@ -647,7 +647,7 @@ def set_routing(db: Database, rows: list[dict[str, Any]], who: audit.Who) -> Non
         if before == clean:
             return
         for row in clean:
-            if not needs.category(row["category"]) or row["category"] == needs.NOT_A_WISH:
+            if not needs.is_routable(row["category"]):
                 raise OrganisationError("unknown_category", value=row["category"])
             _active(db, Kind.BRANCH, row["branch_code"])
             if row["department_code"]:

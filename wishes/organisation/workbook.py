@@ -29,13 +29,13 @@ from typing import Any
 
 from openpyxl import Workbook, load_workbook
 from openpyxl.styles import Font
-from openpyxl.utils import get_column_letter
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
 from sqlite_utils import Database
 
 from .. import audit, needs
 from ..glossary import organisation as words
+from ..spreadsheets import fit_columns
 from ..storage import transaction
 from . import store
 from .store import Kind
@@ -411,7 +411,7 @@ def _link_rows(
         if sheet == "routing":
             if not row["category"]:
                 yield _problem("category_required", sheet, row, "category", row)
-            elif not needs.category(row["category"]) or row["category"] == needs.NOT_A_WISH:
+            elif not needs.is_routable(row["category"]):
                 yield _problem("unknown_category", sheet, row, "category", row)
         if row["branch"] not in codes["branches"]:
             yield _problem("unknown_branch", sheet, row, "branch", row)
@@ -783,11 +783,7 @@ def to_xlsx(rows: Rows) -> bytes:
             for cell in line:
                 if cell.value is not None:
                     cell.data_type = "s"
-        for i, column in enumerate(columns, start=1):
-            texts = [column] + [row.get(column, "") for row in rows.get(sheet, [])]
-            page.column_dimensions[get_column_letter(i)].width = min(
-                max(_width(text) for text in texts) + 2, 60
-            )
+        fit_columns(page)
         if sheet == "departments":
             kinds = DataValidation(
                 type="list", formula1=f'"{",".join(store.DEPARTMENT_KINDS)}"', allow_blank=False
@@ -797,11 +793,6 @@ def to_xlsx(rows: Rows) -> bytes:
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
-
-
-def _width(text: str) -> int:
-    """Columns are measured in Latin characters; a Chinese character takes two."""
-    return sum(2 if ord(ch) > 0x2E80 else 1 for ch in text)
 
 
 def template_xlsx() -> bytes:

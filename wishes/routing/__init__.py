@@ -52,6 +52,11 @@ class RouteDecision:
         """False for greetings, tests and nonsense: those are never routed."""
         return self.category != NOT_A_WISH
 
+    def routes_to(self, branch: str | None) -> bool:
+        """Whether the wish opens at `branch` (the routing map's for its category) with no
+        person deciding: the router is sure, it is a wish, and the map places it."""
+        return self.confident and self.is_a_wish and branch is not None
+
 
 def _give_back_freed_memory() -> None:
     """Return to the system what loading a model freed: skops reads the model through a large

@@ -9,9 +9,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .. import hospital, lifecycle, needs, organisation
+from .. import hospital, intake, lifecycle, needs, organisation
 from ..storage import connect, database_path
-from . import artifacts, route, training
+from . import artifacts, training
 
 
 def _models_dir() -> Path:
@@ -32,12 +32,11 @@ def _echo_json(payload: dict) -> None:
 def route_command(text: str, department: str | None, as_json: bool) -> None:
     """Show the decision for TEXT: its category of need, the branch the routing map gives it
     (or triage), the confidence, the top-3 categories and the keyword tags."""
-    decision = route(text)  # with the hospital's threshold, as the wish form does
+    with connect(database_path()) as db:  # as the wish form does, threshold and map alike
+        decision, branch = intake.route_and_place(db, text, department)
     if decision is None:
         raise click.ClickException("no usable router model is active: run `wishes train` first")
-    with connect(database_path()) as db:
-        branch = organisation.branch_for(db, decision.category or "", department)
-    routed = decision.confident and decision.is_a_wish and branch is not None
+    routed = decision.routes_to(branch)
     if as_json:
         _echo_json(
             {
