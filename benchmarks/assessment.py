@@ -14,12 +14,12 @@ year's, self-assessed, inspected and published (so its computed figures are froz
 data), and this year's, covering the last 365 days and every branch, in self-assessment (so
 its computed items are computed live from the wishes and answers on every request: the
 expensive case), most branches done, some half way. Wish and response making, logging in,
-timing and gunicorn are board.py's and dashboard.py's own, imported from them.
+timing and the HTTP server are board.py's and dashboard.py's own, imported from them.
 
 Checks the four wish figures of metrics.py against the round's wishes counted in Python, then
 logs in as a manager through the real login form and times the ranking of both rounds, a
 branch's score sheet and its A4 report, the XLSX and CSV exports and the corridor screen:
-in-process with Flask's test client and, beside it, over HTTP from gunicorn started as
+in-process with Flask's test client and, beside it, over HTTP from the server started as
 `wishes serve` starts it. Every figure is printed next to `/healthz` (same app, same database,
 one trivial query) with the issue's target (the ranking under 300 ms) and the ratio. Then the
 current round's ranking call by call (the SQL of wishes/assessment/metrics.py, results.py's
@@ -62,7 +62,7 @@ from board import (
     Cutter,
     Staff,
     add_data_options,
-    gunicorn,
+    http_server,
     in_scratch,
     p95,
     query_plan,
@@ -97,7 +97,7 @@ from wishes.storage import connect, get_db, transaction, utcnow
 
 TARGET_MS = 300.0  # issue 9: the ranking page with 100 branches and 200,000 wishes
 MARKER = "assessment-bench.json"  # in the data dir: what was filled, so a rerun can reuse it
-PORTS = range(8500, 8600)  # for gunicorn
+PORTS = range(8500, 8600)  # for the HTTP server
 YEARS = 2
 
 # ---- the organisation ---------------------------------------------------------------------
@@ -729,7 +729,7 @@ def print_table(cases: list[Case], timings: dict[str, Timing], repeat: int) -> N
     base_http = statistics.median(healthz.over_http) if healthz.over_http else None
     print(
         f"\n{repeat} requests per case after {WARM_UP} warm-up, logged in as a manager. "
-        f"in-process: Flask test client; HTTP: gunicorn, 2 workers × 4 threads, one client.\n"
+        f"in-process: Flask test client; HTTP: waitress, 8 threads, one client.\n"
         f"×hz: p50 over the /healthz p50 of the same column. target: p95 under "
         f"{TARGET_MS:.0f} ms in-process and over HTTP (the issue's, for the ranking; the other "
         f"pages are shown against it). SQL: SELECTs the request ran."
@@ -992,7 +992,7 @@ def main() -> None:
     parser.add_argument(
         "--port",
         type=int,
-        help=f"for gunicorn (default: the first free of {PORTS.start}–{PORTS.stop - 1})",
+        help=f"for the HTTP server (default: the first free of {PORTS.start}–{PORTS.stop - 1})",
     )
     in_scratch(parser.parse_args(), "bench-assessment-", run)
 
@@ -1027,7 +1027,7 @@ def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Pat
 
     if not args.no_http:
         port = args.port or free_port()
-        with gunicorn(data_dir, models_dir, scratch / "gunicorn.log", port=port) as base:
+        with http_server(data_dir, models_dir, scratch / "server.log", port=port) as base:
             sessions = {"anonymous": HttpPages(base, None), "manager": HttpPages(base, "manager")}
             for case in cases:
                 session = sessions["anonymous" if case.url == "/healthz" else "manager"]

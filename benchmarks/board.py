@@ -4,7 +4,7 @@ Fills a fresh database with N realistic wishes (texts from the bundled corpus wi
 variations, two years of history, every state in plausible shares, 1–6 events each, about
 5 on average), logs in
 through the real login form and times the board's first page, its filters, its search and deep
-paging: in-process with Flask's test client and, beside it, over HTTP from gunicorn started as
+paging: in-process with Flask's test client and, beside it, over HTTP from the server started as
 `wishes serve` starts it. Every figure is printed next to `/healthz` (same app, same database,
 one trivial query) as the baseline, with the 300 ms target. Then the SQL each case ran, its own
 time and its query plan, so a full scan is visible.
@@ -539,7 +539,7 @@ def add_data_options(parser: argparse.ArgumentParser, data_dir_help: str) -> Non
     """--data-dir, --repeat and --no-http, as every filling benchmark takes them."""
     parser.add_argument("--data-dir", type=Path, help=data_dir_help)
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--no-http", action="store_true", help="skip the gunicorn measurements")
+    parser.add_argument("--no-http", action="store_true", help="skip the measurements over HTTP")
 
 
 def in_scratch(
@@ -565,23 +565,21 @@ def in_scratch(
 
 
 @contextlib.contextmanager
-def gunicorn(data_dir: Path, models_dir: Path, log: Path, port: int | None = None) -> Iterator[str]:
-    """gunicorn as `wishes serve` runs it (2 workers × 4 threads, preloaded app), without the
-    notification worker, which would queue overdue reminders into the database being timed;
-    on `port`, or on a free one."""
+def http_server(
+    data_dir: Path, models_dir: Path, log: Path, port: int | None = None
+) -> Iterator[str]:
+    """waitress as `wishes serve` runs it (one process, 8 threads), without the notification
+    worker, which would queue overdue reminders into the database being timed; on `port`, or
+    on a free one."""
     port = port or free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("WISHES_")}
     env.update(WISHES_DATA_DIR=str(data_dir), WISHES_MODELS_DIR=str(models_dir))
     command = [
-        str(Path(sys.executable).with_name("gunicorn")),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--workers",
-        "2",
-        "--threads",
-        "4",
-        "--preload",
-        "wishes:create_serving_app()",
+        str(Path(sys.executable).with_name("waitress-serve")),
+        f"--listen=127.0.0.1:{port}",
+        "--threads=8",
+        "--call",
+        "wishes:create_serving_app",
     ]
     with log.open("wb") as output:
         server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=output, stderr=output)
@@ -796,14 +794,14 @@ def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Pat
 
     over_http = {}
     if not args.no_http:
-        with gunicorn(data_dir, models_dir, scratch / "gunicorn.log") as base:
+        with http_server(data_dir, models_dir, scratch / "server.log") as base:
             http_sessions = {user: HttpSession(base, name) for user, name in users.items()}
             for case in cases:
                 session = http_sessions[case.user]
                 samples, _ = timed(lambda s=session, u=case.url: s.get(u), args.repeat)
                 over_http[case.name] = samples
         print_table(
-            f"over HTTP (gunicorn, 2 workers × 4 threads, one client), {args.repeat} "
+            f"over HTTP (waitress, 8 threads, one client), {args.repeat} "
             f"requests after {WARM_UP} warm-up",
             over_http,
             profiles,

@@ -8,11 +8,11 @@ tags from a Zipf-like vocabulary of the corpus's words and a router that was ove
 time in twenty, all spread over two years (--years). Rows go in with plain SQL in big
 transactions: the daily tallies (`response_days`, `answer_days`, `wish_tag_days`) and the
 wish waits are made by the schema's own triggers (a wish is inserted, then claimed and
-fulfilled by an UPDATE, as the app does). Wish making, logging in, timing and gunicorn are
+fulfilled by an UPDATE, as the app does). Wish making, logging in, timing and the HTTP server are
 board.py's own, imported from it. Then logs in as a manager through the real
 login form and times the dashboard for the last 365 days by week, month and quarter, with and
 without a department, its default view, the monthly report and the CSV and XLSX downloads:
-in-process with Flask's test client and, beside it, over HTTP from gunicorn started as
+in-process with Flask's test client and, beside it, over HTTP from the server started as
 `wishes serve` starts it. Every figure is printed next to two baselines: `/healthz` (same app,
 same database, one trivial query) and the naive way, the year's satisfaction headline summed
 straight from `answers` JOIN `responses`, so the ratio shows what the tallies buy; the target
@@ -53,7 +53,7 @@ from board import (
     WishMaker,
     add_data_options,
     create_staff,
-    gunicorn,
+    http_server,
     in_scratch,
     p95,
     query_plan,
@@ -735,7 +735,7 @@ def print_table(cases: list[Case], timings: dict[str, Timing], repeat: int) -> N
     base_http = statistics.median(healthz.over_http) if healthz.over_http else None
     print(
         f"\n{repeat} runs per case after {WARM_UP} warm-up. in-process: Flask test client (SQL "
-        f"rows: the query alone, on a connection with the app's pragmas); HTTP: gunicorn,\n"
+        f"rows: the query alone, on a connection with the app's pragmas); HTTP: waitress,\n"
         f"2 workers × 4 threads, one client. ×healthz: p50 over the /healthz p50 of the same "
         f"column. naive÷: the naive SQL's p50 over the case's p50 (in-process),\n"
         f"how many times faster than summing the answers. pass: p95 under {TARGET_MS:.0f} ms "
@@ -887,7 +887,7 @@ def run(args: argparse.Namespace, data_dir: Path, models_dir: Path, scratch: Pat
 
     load["after in-process"] = os.getloadavg()[0]
     if not args.no_http:
-        with gunicorn(data_dir, models_dir, scratch / "gunicorn.log") as base:
+        with http_server(data_dir, models_dir, scratch / "server.log") as base:
             sessions = {"anonymous": HttpPages(base, None), "manager": HttpPages(base, "manager")}
             for case in cases:
                 session = sessions["anonymous" if case.url == "/healthz" else "manager"]

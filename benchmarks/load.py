@@ -4,7 +4,7 @@ For each size, a data dir filled once (kept under --data-root and reused: N wish
 benchmarks/dashboard.py makes them, with N questionnaire responses beside them, the schema's
 own triggers filling the search index and the tallies) is copied to a scratch dir, and the
 server is started exactly as the README's run command starts it: `.venv/bin/wishes serve
---demo` (gunicorn, 2 workers × 4 threads, the app preloaded, the notification worker beside
+--demo` (waitress, one process of 8 threads, the notification worker beside
 it), with WISHES_BIND on --port, WISHES_DATA_DIR the copy, and WISHES_RATE_LIMIT_FACTOR=0:
 every client of this benchmark comes from 127.0.0.1, and the per-address limit (20 wishes in
 10 minutes) would otherwise refuse all but the first 20 wishes. Then, from this process,
@@ -25,7 +25,7 @@ which the server shares nothing with but the two cores:
    month), `/healthz` and `/ping`: p50 and p95 of --repeat requests, logged in through the
    real login form;
 3. memory: resident (RSS) and proportional (PSS, shared pages split between the processes
-   that share them) memory of the gunicorn master, each worker and the notification worker,
+   that share them) memory of the server process and the notification worker,
    read from /proc after the rounds above (the router is loaded and has routed thousands of
    wishes).
 
@@ -223,7 +223,7 @@ def server(
     data_dir: Path, port: int, log: Path, checkout: Path = ROOT
 ) -> Iterator[tuple[str, int]]:
     """`wishes serve --demo` as the README runs it, from `checkout` with its own `.venv` (this
-    one by default); yields its address and gunicorn's pid."""
+    one by default); yields its address and its pid."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("WISHES_")}
     env.update(
         WISHES_BIND=f"127.0.0.1:{port}",
@@ -242,7 +242,7 @@ def server(
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(process, base + "/ping", log, 300)
-        yield base, process.pid  # `wishes serve` execs gunicorn: the same pid
+        yield base, process.pid  # `wishes serve` serves in its own process
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -280,6 +280,8 @@ def process_memory(master: int) -> dict[str, dict[str, float]]:
         else:
             workers += 1
             out[f"worker {workers}"] = memory(child)
+    if not workers:  # one process serves the requests itself (waitress)
+        out["worker 1"] = out.pop("master")
     return out
 
 
@@ -428,7 +430,7 @@ async def drive(
 
 
 def cpu_seconds(master: int) -> float:
-    """CPU time (user + system) used so far by the server: gunicorn, its workers, the notifier."""
+    """CPU time (user + system) used so far by the server and the notifier."""
     tick = os.sysconf("SC_CLK_TCK")
     total = 0
     for pid in (master, *children(master)):
@@ -520,7 +522,6 @@ def pages(db_path: Path, now: datetime) -> list[Page]:
         "search rare 泡泡机",
         "search two words 医保 报销",
         "search 孩子, member",
-        "search a tracking code",
     ):
         case = board[name]
         target = PAGE_TARGET_MS if name.startswith(("board p1", "search")) else None
@@ -570,7 +571,7 @@ def run_size(args: argparse.Namespace, wishes: int) -> dict:
     result: dict = {"wishes": wishes, "fill": report, "clients": args.clients}
     now = datetime.fromisoformat(report["now"])
     with server(run_dir, args.port, args.data_root / "server.log") as (base, master):
-        print(f"server up at {base} (gunicorn pid {master}); throughput rounds:", flush=True)
+        print(f"server up at {base} (pid {master}); throughput rounds:", flush=True)
         result["throughput"] = throughput(base, master, args.clients, args.seconds, args.rounds)
         load["after throughput"] = os.getloadavg()
         result["memory"] = process_memory(master)
@@ -688,7 +689,7 @@ def growth_rows(results: list[dict]) -> list[tuple[str, list[float], str]]:
 def print_growth(results: list[dict]) -> None:
     sizes = [r["wishes"] for r in results]
     print(
-        f"\ncost growth (p50 through gunicorn, one client unless said; data grows "
+        f"\ncost growth (p50 over HTTP, one client unless said; data grows "
         f"{sizes[-1] / sizes[0]:,.0f}×)"
     )
     header = f"  {'figure':<36}" + "".join(f"{f'{n:,}':>11}" for n in sizes) + f"{'growth':>9}"

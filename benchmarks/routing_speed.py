@@ -38,7 +38,7 @@ for line in Path("/proc/self/status").read_text().splitlines():
 
 
 def app_rss_mb(folder: str, models: Path) -> float:
-    """Resident memory of a fresh process that built the app (as a gunicorn worker does)."""
+    """Resident memory of a fresh process that built the app (as `wishes serve` does)."""
     data = Path(folder) / f"data-{models.name}"
     output = subprocess.run(
         [sys.executable, "-c", APP_PROBE, str(data), str(models)],

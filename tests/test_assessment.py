@@ -241,6 +241,7 @@ def _score_all_manual(db, current, code, share=1.0, **overrides) -> None:
 
 def test_computed_items_score_by_interpolation_or_read_insufficient_data(october):
     current = _october_round(october)
+    _score_all_manual(october, current, "pediatrics", share=0)
     entry = results.branch_scores(october, current, 24, NOW, ["pediatrics"])[0]
     items = entry.items
     assert items["claim_in_time"].points == 4.4  # 60% between 50% (0) and 95% (20 points)
@@ -251,6 +252,23 @@ def test_computed_items_score_by_interpolation_or_read_insufficient_data(october
     # 50 points those three are worth, onto 100.
     assert entry.areas["service"] == round((4.4 + 5.0) * 100 / 50, 1)
     assert entry.scaled
+
+
+def test_an_unfinished_branch_has_no_total_or_place_and_ranks_after_the_finished(october):
+    """Issue 21, item 7: an item nobody has scored yet is not worth zero."""
+    current = _october_round(october)
+    _score_all_manual(october, current, "logistics", share=0.5)
+    ranked = results.branch_scores(october, current, 24, NOW)
+    done, unfinished = ranked
+    assert (done.code, done.rank) == ("logistics", 1) and done.total is not None
+    assert unfinished.code == "pediatrics" and unfinished.missing
+    assert unfinished.rank is None and unfinished.total is None
+    assert unfinished.areas["service"] is None
+    general = {g.code: g for g in results.general_scores(current, ranked)}
+    assert all(g.total in (None, done.total) for g in general.values())
+    rows = results.ranking_table(current, ranked).rows
+    assert rows[1]["rank"] is None and rows[1]["total"] is None
+    assert rows[1]["tier"].startswith("评分未完成")
 
 
 def _branch(db, current, code="pediatrics"):
@@ -946,3 +964,20 @@ def test_two_office_moves_at_once_the_second_is_checked_against_the_first(app, d
         assert all(a[1] == b[0] for a, b in zip(chain, chain[1:], strict=False)), chain
     print(f"two moves: {dict(outcomes)}")
     assert outcomes["both moved"] == 0, outcomes
+
+
+def test_each_figure_on_a_branch_sheet_opens_a_board_of_exactly_the_wishes_it_counted(
+    client, october, staff
+):
+    """Issue 21, item 7: one figure, one set of wishes: "统计 N 条" beside a figure and the
+    board behind its "查看计入的心愿" link say the same N (by the hospital's calendar day)."""
+    current = _october_round(october)
+    login(client, "triager")
+    html = client.get(f"/assessment/rounds/{current.id}/branches/pediatrics").get_data(as_text=True)
+    pairs = re.findall(r'统计 (\d+) 条.*?<a href="([^"]+)">查看计入的心愿', html, re.DOTALL)
+    assert len(pairs) == 4, pairs  # the four wish figures
+    assert sorted(int(n) for n, _ in pairs) == [3, 3, 5, 5]
+    for counted, link in pairs:
+        board = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
+        assert f"共 {counted} 条" in board, (link, counted)
+        assert "只显示计入" in board  # the board says which wishes it shows

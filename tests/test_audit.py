@@ -26,6 +26,33 @@ def test_the_admin_log_shows_wish_changes_beside_logins_and_filters_them(client,
     assert "<td>心愿：患者提交</td>" in only_wish and "<td>登录成功</td>" not in only_wish
 
 
+def test_the_log_names_what_it_is_about_links_to_it_and_filters_by_day(client, db, staff):
+    """Issue 21, item 9: names and links instead of raw ids, states and branches in words,
+    a tracking code finds its wish's lines, and a date range narrows the log."""
+    wish = claimed_by(db, staff)
+    login(client, "admin")
+    post_form(
+        client,
+        f"/admin/users/{staff['member_b']['id']}",
+        display_name="李护士",
+        role="member",
+        branch="logistics",
+        active="y",
+    )
+    html = client.get("/admin/audit").get_data(as_text=True)
+    assert f">心愿 {wish['tracking_code']}</a>" in html
+    assert f'href="/admin/users/{staff["member_b"]["id"]}">用户 李护士</a>' in html
+    assert "到：已认领" in html  # a state in words, not "to: claimed"
+    by_code = client.get(f"/admin/audit?subject={wish['tracking_code']}").get_data(as_text=True)
+    assert "<td>心愿：认领</td>" in by_code and "<td>登录成功</td>" not in by_code
+    today = client.get("/admin/audit?first=2000-01-01&last=2099-12-31").get_data(as_text=True)
+    assert "<td>心愿：认领</td>" in today
+    long_ago = client.get("/admin/audit?first=2001-01-01&last=2001-01-31").get_data(as_text=True)
+    assert "没有符合条件的记录" in long_ago
+    bad = client.get("/admin/audit?first=yesterday")
+    assert bad.status_code == 200 and "日期格式不对" in bad.get_data(as_text=True)
+
+
 def test_role_changes_are_recorded_with_before_and_after(client, db, staff):
     login(client, "admin")
     user = staff["member_b"]

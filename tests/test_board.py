@@ -522,3 +522,12 @@ def test_the_triage_queue_shows_the_wish_waiting_longest_first(client, db, staff
     assert re.search(r'<option selected value="oldest">', html)  # the select says so
     everything = client.get("/board?branch=all").get_data(as_text=True)
     assert everything.index(newer["text"]) < everything.index(older["text"])
+
+
+def test_a_claimed_wish_offers_the_next_steps_before_handing_it_back(client, db, staff):
+    """Issue 21, item 9: 开始办理 and 登记办结 come first; 退回 after them."""
+    wish = claimed_by(db, staff)
+    login(client, "member_a")
+    html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
+    order = [html.index(f'id="action-{move}"') for move in ("start", "fulfil", "hand_back")]
+    assert order == sorted(order)

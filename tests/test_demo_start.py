@@ -64,7 +64,7 @@ def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
     with open(log, "wb") as console:
         server = subprocess.Popen(
             [WISHES, "serve", "--demo", "--bind", f"127.0.0.1:{port}"],
-            env=_clean_env(tmp_path, WISHES_WORKERS="1", WISHES_THREADS="1"),
+            env=_clean_env(tmp_path, WISHES_THREADS="1"),
             stdout=console,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -88,3 +88,44 @@ def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
     for noise in ("GET /static", "[notify]", "predates", "precision", "Booting worker"):
         assert noise not in said, noise
     assert len(lines) <= 8, said
+
+
+def test_slow_clients_never_hold_the_request_threads(tmp_path):
+    """Issue 21, item 12: clients that trickle a POST body a byte at a time, more of them than
+    the server has threads, must not stop /kiosk answering everyone else."""
+    port = _free_port()
+    log = tmp_path / "console.log"
+    with open(log, "wb") as console:
+        server = subprocess.Popen(
+            [WISHES, "serve", "--demo", "--bind", f"127.0.0.1:{port}"],
+            env=_clean_env(tmp_path, WISHES_THREADS="2"),
+            stdout=console,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    slow: list[socket.socket] = []
+    try:
+        deadline = time.monotonic() + 180
+        while "is ready" not in log.read_text(errors="replace"):
+            assert server.poll() is None, log.read_text(errors="replace")
+            assert time.monotonic() < deadline, log.read_text(errors="replace")
+            time.sleep(0.2)
+        for _ in range(6):  # three times the threads
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(
+                b"POST /w/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+                b"urlencoded\r\nContent-Length: 1000\r\n\r\nw"
+            )
+            slow.append(client)
+        for _ in range(3):
+            time.sleep(1)
+            for client in slow:
+                client.sendall(b"x")  # still sending, a byte at a time
+            started = time.monotonic()
+            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk", timeout=10)
+            assert page.status == 200 and time.monotonic() - started < 5
+    finally:
+        for client in slow:
+            client.close()
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)

@@ -380,9 +380,6 @@ def server_env(tmp_path: Path, port: int) -> dict[str, str]:
         WISHES_DATA_DIR=str(tmp_path / "data"),
         WISHES_MODELS_DIR=str(tmp_path / "models"),
         WISHES_BIND=f"127.0.0.1:{port}",
-        # The one change to how gunicorn runs: its control socket, ~/.gunicorn/gunicorn.ctl by
-        # default, would be taken from any other gunicorn of this user (a demo) and removed.
-        GUNICORN_CMD_ARGS=f"--control-socket {tmp_path / 'gunicorn.ctl'}",
     )
     if any(setting.name == "WISHES_RATE_LIMIT_FACTOR" for setting in settings.SETTINGS):
         # All the clients share one address: limits far above the test's pace, still counted.
@@ -391,7 +388,7 @@ def server_env(tmp_path: Path, port: int) -> dict[str, str]:
 
 
 def start_server(env, log):
-    """`wishes serve` itself, in a process group of its own (gunicorn, workers, notifier)."""
+    """`wishes serve` itself, in a process group of its own (the server and the notifier)."""
     return subprocess.Popen(
         [str(BIN / "wishes"), "serve"],
         env=env,
@@ -438,10 +435,6 @@ def wait_until_port_is_free(port, timeout=10):
     pytest.fail(f"port {port} still answers after the server was killed")
 
 
-@pytest.mark.skipif(
-    not (BIN / "gunicorn").exists() and not shutil.which("gunicorn"),
-    reason="gunicorn is not installed",
-)
 def test_every_acknowledged_wish_survives_the_server_being_killed(tmp_path):
     started = time.monotonic()
     port = free_port()
@@ -506,7 +499,7 @@ def test_every_acknowledged_wish_survives_the_server_being_killed(tmp_path):
         while len(acknowledged) < KILL_AFTER_ACKNOWLEDGED and time.monotonic() - submitting < 20:
             time.sleep(0.01)
         killed.set()
-        os.killpg(server.pid, signal.SIGKILL)  # gunicorn master, its workers, the notifier
+        os.killpg(server.pid, signal.SIGKILL)  # the server and the notifier
         server.wait()
         for thread in patients:
             thread.join(30)

@@ -249,13 +249,16 @@ def patient_pages(client, story, lang):
     pages["POST /w/new (errors)"] = client.post(
         "/w/new",
         data={"text": "x", "department": "nowhere", "phone": "123", "csrf_token": token},
+        follow_redirects=True,  # to the form's GET, which shows them (wishes/drafts.py)
     )
     html = client.get(f"/s/{SLUG}").get_data(as_text=True)
     hidden = dict(
         re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
     )
     pages["POST /s (errors)"] = client.post(
-        f"/s/{SLUG}", data={**hidden, "q_overall": "9", "q_department": "nowhere"}
+        f"/s/{SLUG}",
+        data={**hidden, "q_overall": "9", "q_department": "nowhere"},
+        follow_redirects=True,
     )
     pages["/kiosk/thanks"] = _submit_kiosk_wish(client, lang)
     pages["/s/thanks (a wish offered)"] = _survey_thanks(
@@ -308,7 +311,7 @@ def test_traditional_pages_show_traditional_names_and_wtforms_messages(client, s
     hidden = dict(
         re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
     )
-    refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"})
+    refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"}, follow_redirects=True)
     assert "不是有效的選擇" in refused.get_data(as_text=True)  # WTForms' zh_TW catalogue
 
 
@@ -320,7 +323,7 @@ def test_simplified_chinese_stays_the_default(client, story):
     hidden = dict(
         re.findall(r'name="(csrf_token|submission_id)" type="hidden" value="([^"]+)"', html)
     )
-    refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"})
+    refused = client.post(f"/s/{SLUG}", data={**hidden, "q_overall": "9"}, follow_redirects=True)
     assert "不是有效的选择" in refused.get_data(as_text=True)
 
 
@@ -426,17 +429,35 @@ def test_the_switch_is_remembered_in_a_cookie_and_beats_the_browser(client):
 
 
 def test_the_switch_is_plain_links_to_this_page_keeping_its_arguments(client):
-    html = client.get("/w/new?dept=ward-orthopedics").get_data(as_text=True)
+    html = client.get("/cards/ward-orthopedics?copies=2").get_data(as_text=True)
     switch = SWITCH.search(html).group(0)
     assert "<script" not in switch
     links = re.findall(r'<a href="([^"]+)" hreflang="([^"]+)"', switch)
     assert links == [
-        ("/w/new?dept=ward-orthopedics&amp;lang=zh_Hans", "zh-Hans"),
-        ("/w/new?dept=ward-orthopedics&amp;lang=zh_Hant", "zh-Hant"),
-        ("/w/new?dept=ward-orthopedics&amp;lang=en", "en"),
+        ("/cards/ward-orthopedics?copies=2&amp;lang=zh_Hans", "zh-Hans"),
+        ("/cards/ward-orthopedics?copies=2&amp;lang=zh_Hant", "zh-Hant"),
+        ("/cards/ward-orthopedics?copies=2&amp;lang=en", "en"),
     ]
     assert re.search(r'lang="zh-Hans" aria-label="简体中文" aria-current="true">简</a>', switch)
     assert ">繁</a>" in switch and ">EN</a>" in switch
+
+
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [("/w/new?dept=ward-orthopedics", "wish-form"), (f"/kiosk/s/{SLUG}", "survey-form")],
+)
+def test_on_a_form_page_the_switch_is_the_forms_own_buttons(client, story, path, form):
+    """They post what was typed to this page in the other language (wishes/drafts.py): no
+    JavaScript, and nothing typed is lost (issue 21, item 1)."""
+    html = client.get(path).get_data(as_text=True)
+    switch = SWITCH.search(html).group(0)
+    assert "<script" not in switch and "<a " not in switch
+    buttons = re.findall(r'<button type="submit" form="([^"]+)" formaction="([^"]+)"', switch)
+    here = path.replace("&", "&amp;") + ("&amp;" if "?" in path else "?")
+    assert buttons == [(form, f"{here}lang={code}") for code in ("zh_Hans", "zh_Hant", "en")]
+    assert switch.count('name="switch_language"') == 3 and switch.count("formnovalidate") == 3
+    assert re.search(r'aria-label="简体中文" aria-current="true">简</button>', switch)
+    assert f'<form method="post" action="{path.split("?")[0]}"' in html and f'id="{form}"' in html
 
 
 def test_the_kiosk_idle_reset_returns_to_the_default_language(client, story):

@@ -384,23 +384,14 @@ def test_production_server_runs_one_notification_worker_and_stops_it(app, db, we
         WISHES_NOTIFY_WEBHOOK_URL=webhook.url,
         WISHES_NOTIFY_INTERVAL_SECONDS="1",
     )
-    gunicorn = Path(sys.executable).parent / "gunicorn"
-    args = [
-        str(gunicorn),
-        "--bind",
-        f"127.0.0.1:{free_port()}",
-        "--workers",
-        "2",
-        "--config",
-        "python:wishes.serving",
-        "wishes:create_serving_app()",
-    ]
-    output = tmp_path / "gunicorn.log"
+    args = [str(Path(sys.executable).parent / "wishes"), "serve", "--bind"]
+    args.append(f"127.0.0.1:{free_port()}")
+    output = tmp_path / "server.log"
     with open(output, "wb") as log_file:
         server = subprocess.Popen(args, env=env, stdout=log_file, stderr=subprocess.STDOUT)
     try:
         wish = submit(db)
-        # Generous: gunicorn, its workers and the notifier all start on a possibly busy machine.
+        # Generous: the server and the notifier both start on a possibly busy machine.
         assert webhook.called.wait(30), output.read_text()
         assert wish["tracking_code"] in webhook.received[0]["json"]["text"]["content"]
         workers = [pid for pid, argv in _children(server.pid) if "wishes.notifications" in argv]

@@ -192,20 +192,44 @@ def test_missing_answers_are_named_and_everything_typed_stays(client, db, survey
             "q_comment": "饭菜有点凉",
         },
     )
-    assert response.status_code == 400
-    html = response.get_data(as_text=True)
+    assert response.status_code == 303 and response.headers["Location"] == f"/s/{SLUG}"
+    shown = client.get(f"/s/{SLUG}")  # the mistake is shown by a GET: Back never resubmits
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200
     assert html.count("请选择一项") >= 2  # overall and recommend are required
     assert re.search(r'value="2"[^>]*checked|checked[^>]*value="2"', html)
     assert re.search(r'value="food"[^>]*checked|checked[^>]*value="food"', html)
     assert "饭菜有点凉" in html
     assert hidden["submission_id"] in html  # the retry is still the same submission
     assert response_count(db) == 0
+    again = client.get(f"/s/{SLUG}").get_data(as_text=True)  # once: a reload is a new page
+    assert "饭菜有点凉" not in again and "请选择一项" not in again
+
+
+@pytest.mark.parametrize("path", [f"/s/{SLUG}", f"/kiosk/s/{SLUG}"])
+def test_switching_language_on_the_questionnaire_keeps_every_answer(client, db, survey, path):
+    html, hidden = answer_page(client, path)
+    switch = re.search(r'<button[^>]*formaction="([^"]*lang=zh_Hant)"[^>]*>繁</button>', html)
+    assert switch and 'form="survey-form"' in switch.group(0)
+    action = switch.group(1).replace("&amp;", "&")
+    answers = {"q_waiting": "2", "q_improve": ["food", "parking"], "q_comment": "饭菜有点凉"}
+    response = client.post(action, data={**hidden, **answers, "switch_language": "zh_Hant"})
+    assert response.status_code == 303 and response.headers["Location"] == action
+    shown = client.get(action)
+    html = shown.get_data(as_text=True)
+    assert shown.status_code == 200 and "患者滿意度調查" in html
+    assert re.search(r'value="2"[^>]*checked|checked[^>]*value="2"', html)
+    assert re.search(r'value="food"[^>]*checked|checked[^>]*value="food"', html)
+    assert "饭菜有点凉" in html and hidden["submission_id"] in html
+    assert "請選擇一項" not in html and "form-alert" not in html  # nothing checked yet
+    assert response_count(db) == 0
 
 
 def test_an_out_of_range_rating_is_refused(client, db, survey):
     _html, hidden = answer_page(client)
     response = client.post(f"/s/{SLUG}", data={**hidden, **GOOD_ANSWERS, "q_overall": "9"})
-    assert response.status_code == 400 and response_count(db) == 0
+    assert response.status_code == 303 and response_count(db) == 0
+    assert "form-alert" in client.get(f"/s/{SLUG}").get_data(as_text=True)
 
 
 def test_a_department_qr_code_preselects_the_department(client, survey):

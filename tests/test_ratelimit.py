@@ -113,3 +113,74 @@ def test_a_count_skips_its_own_fsync_and_the_wish_after_it_does_not(app):
         order = [seen.index(s) for s in ("PRAGMA synchronous=NORMAL", "BEGIN IMMEDIATE", "COMMIT")]
         assert order == sorted(order) and seen[-1] == "PRAGMA synchronous=FULL"
         assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def _answers_allowed(app, address, cookies=None):
+    """How many questionnaires in a row the forms take from one client (up to 1,000)."""
+    headers = {"Cookie": cookies} if cookies else {}
+    with app.test_request_context(environ_base={"REMOTE_ADDR": address}, headers=headers):
+        for taken in range(1000):
+            if ratelimit.wait_for("answer"):
+                return taken
+    return 1000
+
+
+def _register_kiosk(client, staff, name="门诊大厅 1 号机"):
+    from conftest import login, post_form
+
+    login(client, "admin")
+    response = post_form(client, "/admin/kiosks", name=name)
+    assert response.status_code == 302
+    cookie = client.get_cookie("wishes_kiosk")
+    client.get("/logout")
+    return cookie.value
+
+
+def test_a_registered_kiosk_has_its_own_count_that_nobody_on_its_address_can_use_up(
+    app, client, staff
+):
+    """Issue 21, item 10: the 31st questionnaire at a kiosk within 10 minutes is taken, and a
+    script on the kiosk's address that uses up the address's limit does not lock it out."""
+    token = _register_kiosk(client, staff)
+    kiosk = f"wishes_kiosk={token}"
+    assert _answers_allowed(app, "10.0.0.50") == 30  # the abuser, on the kiosk's address
+    assert _answers_allowed(app, "10.0.0.50", kiosk) == 30 * ratelimit.KIOSK_FACTOR
+    # A made-up or stopped kiosk is just its address.
+    assert _answers_allowed(app, "10.0.0.51", "wishes_kiosk=" + "x" * 43) == 30
+
+
+def test_a_stopped_kiosk_is_counted_by_its_address_again(app, client, staff, db):
+    from conftest import login, post_form
+
+    token = _register_kiosk(client, staff)
+    (kiosk_id,) = db.execute("SELECT id FROM kiosk_devices").fetchone()
+    login(client, "admin")
+    page = client.get("/admin/kiosks").get_data(as_text=True)
+    assert "门诊大厅 1 号机" in page and "使用中" in page
+    assert post_form(client, f"/admin/kiosks/{kiosk_id}/revoke").status_code == 302
+    assert "已停用" in client.get("/admin/kiosks").get_data(as_text=True)
+    assert _answers_allowed(app, "10.0.0.52", f"wishes_kiosk={token}") == 30
+    actions = [row[0] for row in db.execute("SELECT action FROM audit_events")]
+    assert "kiosk_registered" in actions and "kiosk_revoked" in actions
+
+
+def test_only_the_administrator_registers_kiosks(client, staff):
+    from conftest import login
+
+    login(client, "member_a")
+    assert client.get("/admin/kiosks").status_code == 403
+    assert client.post("/admin/kiosks", data={"name": "x"}).status_code in (400, 403)
+
+
+def test_the_hospitals_own_networks_may_send_more_than_an_outside_address(app, client, staff):
+    from conftest import login, post_form
+
+    login(client, "admin")
+    typed = "10.20.0.0/16, 192.168.7.7"
+    saved = post_form(client, "/admin/settings", setting="WISHES_HOSPITAL_NETWORKS", value=typed)
+    assert saved.status_code == 302
+    assert _answers_allowed(app, "10.20.3.4") == 30 * ratelimit.NETWORK_FACTOR
+    assert _answers_allowed(app, "192.168.7.7") == 30 * ratelimit.NETWORK_FACTOR
+    assert _answers_allowed(app, "10.21.0.1") == 30
+    refused = post_form(client, "/admin/settings", setting="WISHES_HOSPITAL_NETWORKS", value="病区")
+    assert refused.status_code == 400 and "请填写网段" in refused.get_data(as_text=True)

@@ -162,7 +162,8 @@ def test_wishes_serve_prints_a_code_on_an_empty_database_and_not_with_a_chosen_p
     from wishes import commands
 
     app, _code = fresh
-    monkeypatch.setattr(commands.os, "execve", lambda *args: None)
+    monkeypatch.setattr(commands.serving, "serve", lambda *args, **kwargs: None)
+    monkeypatch.setattr(commands.serving, "prepare", lambda app: app)
     app.extensions["wishes.router"].refresh = lambda: object()  # no training in a test
     result = app.test_cli_runner().invoke(args=["serve"])
     assert result.exit_code == 0, result.output

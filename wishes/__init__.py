@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import secrets
@@ -30,6 +29,16 @@ def _secret_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(secrets.token_hex(32))
     return path.read_text(encoding="ascii").strip()
+
+
+def _chores(app: Flask) -> None:
+    """What the background worker does each round besides notifications (the settings page
+    says when): the scheduled backup, and erasing personal data past its retention period."""
+    from .notifications.worker import CHORES
+    from .privacy import erase_due
+    from .storage.schedule import scheduled_backup
+
+    app.extensions[CHORES] = (scheduled_backup, erase_due)
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -74,6 +83,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     storage.init_app(app)
     storage.prepare(app)
+    _chores(app)
 
     from . import routing
 
@@ -102,30 +112,12 @@ def create_settings_app() -> Flask:
 
     hospital.init_app(app, os.environ)
     storage.prepare(app)
+    _chores(app)
     return app
 
 
 def create_serving_app() -> Flask:
-    """The app as the WSGI server runs it: router model and jieba loaded before workers fork."""
-    app = create_app()
-    if (warning := storage.sqlite_warning()) and not app.config["WISHES_DEMO"]:
-        app.logger.warning(warning)  # a hospital's data: the demo's is made up
-    app.extensions["wishes.router"].refresh()
-    # Search cuts words with jieba too: loaded here even when there is no router model yet,
-    # or each worker would load its dictionary (0.4 s) in the middle of its first search.
-    from . import search
-    from .routing import tokenizer
+    """The app as a WSGI server runs it: router model and jieba loaded before any request."""
+    from .serving import prepare
 
-    tokenizer()
-    with storage.connect(storage.database_path(app)) as db:
-        recut = search.reindex_if_needed(
-            db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)
-        )
-    if recut:
-        app.logger.warning("search words of %d stored wishes cut with the new dictionary", recut)
-    # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the
-    # process. Frozen, the collector no longer walks it (a full collection took 78 ms over it, in
-    # the middle of some request) nor writes its bookkeeping into it, so more of its pages stay
-    # shared between the forked workers (docs/performance.md, fix 15).
-    gc.freeze()
-    return app
+    return prepare(create_app())

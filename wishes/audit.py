@@ -72,10 +72,18 @@ def record(
 
 
 def events(
-    db: Database, *, action: str = "", actor: str = "", subject: str = "", page: int = 1
+    db: Database,
+    *,
+    action: str = "",
+    actor: str = "",
+    subject: str = "",
+    since: str = "",
+    before: str = "",
+    page: int = 1,
 ) -> tuple[list[dict[str, Any]], int]:
     """A page of the log (audit events and wish changes), newest first, filtered; and how
-    many match."""
+    many match. `subject` is an object's number or a wish's tracking code; `since` and
+    `before` are stored timestamps ([since, before))."""
     clauses, params = [], {}
     if action:
         clauses.append("action = :action")
@@ -84,8 +92,17 @@ def events(
         clauses.append("actor_label = :actor")
         params["actor"] = actor
     if subject:
-        clauses.append("subject_id = :subject")
+        clauses.append(
+            "(subject_id = :subject OR (subject_kind = 'wish' AND subject_id = "
+            "(SELECT CAST(id AS TEXT) FROM wishes WHERE tracking_code = upper(:subject))))"
+        )
         params["subject"] = subject
+    if since:
+        clauses.append("at >= :since")
+        params["since"] = since
+    if before:
+        clauses.append("at < :before")
+        params["before"] = before
     where = " AND ".join(clauses) or "1"
     sources = [_AUDIT_EVENTS, _WISH_EVENTS_AS_AUDIT]
     if action:  # an action lives in one of the two tables
@@ -102,3 +119,31 @@ def events(
         detail = json.loads(row["detail"]) if row["detail"] else {}
         row["detail"] = {key: value for key, value in detail.items() if value is not None}
     return rows, total
+
+
+# The name of each kind of object, by its stored number: what the log shows instead of ids.
+_NAMES = {
+    "wish": "SELECT CAST(id AS TEXT), tracking_code FROM wishes WHERE id IN ({})",
+    "user": (
+        "SELECT CAST(id AS TEXT), coalesce(nullif(display_name, ''), username) FROM users "
+        "WHERE id IN ({})"
+    ),
+    "kiosk": "SELECT CAST(id AS TEXT), name FROM kiosk_devices WHERE id IN ({})",
+    "questionnaire": "SELECT CAST(id AS TEXT), slug FROM questionnaires WHERE id IN ({})",
+    "assessment": "SELECT CAST(id AS TEXT), name FROM assessment_rounds WHERE id IN ({})",
+}
+
+
+def subject_names(db: Database, rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(kind, number) → name for the objects of `rows` that still exist. An assessment's
+    subject is `round[:branch:item]`: its round is named."""
+    wanted: dict[str, set[str]] = {}
+    for row in rows:
+        kind, number = row["subject_kind"], (row["subject_id"] or "").split(":")[0]
+        if kind in _NAMES and number.isdigit():
+            wanted.setdefault(kind, set()).add(number)
+    names = {}
+    for kind, numbers in wanted.items():
+        sql = _NAMES[kind].format(", ".join("?" * len(numbers)))
+        names.update({(kind, number): name for number, name in db.execute(sql, sorted(numbers))})
+    return names

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import sys
-from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from . import demo
+from . import demo, serving
 from .accounts import password_problem
 from .accounts.commands import FIRST_ADMIN, ensure_first_admin
 from .assessment import ensure_default as ensure_assessment_scheme
@@ -72,13 +69,13 @@ def setup_code_command() -> None:
 @click.pass_context
 @with_appcontext
 def serve_command(ctx: click.Context, with_demo: bool, bind: str | None) -> None:
-    """Serve the app with gunicorn (a production WSGI server).
+    """Serve the app with waitress (a production WSGI server) and the notification worker.
 
     It listens at --bind, or WISHES_BIND (127.0.0.1:8000 unless set): for example
     `wishes serve --bind 0.0.0.0:8080`, or `WISHES_BIND=0.0.0.0:8080 wishes serve`. Trains the
     bundled router first when no usable model is active (the first start only).
     """
-    app: Flask = current_app
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's own
     if bind:
         app.config["WISHES_BIND"] = bind
     chosen = app.config["WISHES_ADMIN_PASSWORD"]
@@ -111,41 +108,12 @@ def serve_command(ctx: click.Context, with_demo: bool, bind: str | None) -> None
         click.echo(f"first administrator created: {first_admin}  (shown once; change it at login)")
     if setup_code:
         click.echo(_setup_banner(app.config["WISHES_BIND"], setup_code))
-    gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
-    env = dict(os.environ)
     bind = app.config["WISHES_BIND"]
-    env["WISHES_BIND"] = bind
-    # The demo says what it is doing and ends with its address; a hospital's server keeps
-    # gunicorn's log of every request.
-    log_options = ["--access-logfile", "-"]
     if with_demo:
-        env["WISHES_DEMO"] = "1"
-        log_options = ["--log-level", "warning"]
-    # glibc gives each thread its own malloc arena and keeps what it freed: with 4 threads a
-    # worker grew past 300 MB in the load benchmark at 1M wishes; two arenas keep it about
-    # 10 MB lower (docs/performance.md). An operator's own value wins.
-    env.setdefault("MALLOC_ARENA_MAX", "2")
-    args = [
-        gunicorn,
-        "--bind",
-        bind,
-        "--workers",
-        str(app.config["WISHES_WORKERS"]),
-        "--threads",
-        str(app.config["WISHES_THREADS"]),
-        "--preload",
-        *log_options,
-        "--config",
-        "python:wishes.serving",  # runs the notification worker beside it
-        # One control socket per data dir: gunicorn's default is shared by every server
-        # of the user, and a second server would take it over.
-        "--control-socket",
-        str(Path(app.config["WISHES_DATA_DIR"]) / "gunicorn.ctl"),
-        "wishes:create_serving_app()",
-    ]
-    click.echo("starting the web server (gunicorn)…")
-    sys.stdout.flush()
-    os.execve(gunicorn, args, env)  # wishes.serving prints the address once it listens
+        app.config["WISHES_DEMO"] = True  # the pages' demo banner
+        os.environ["WISHES_DEMO"] = "1"  # the notification worker's quiet console
+    click.echo("starting the web server (waitress)…")
+    serving.serve(serving.prepare(app), bind, app.config["WISHES_THREADS"], quiet=with_demo)
 
 
 def register_commands(app: Flask) -> None:
@@ -153,6 +121,7 @@ def register_commands(app: Flask) -> None:
     from .accounts.commands import COMMANDS as ACCOUNT_COMMANDS
     from .notifications.commands import COMMANDS as NOTIFY_COMMANDS
     from .organisation.commands import COMMANDS as ORGANISATION_COMMANDS
+    from .privacy.commands import COMMANDS as PRIVACY_COMMANDS
     from .questionnaires.commands import COMMANDS as QUESTIONNAIRE_COMMANDS
     from .routing.commands import COMMANDS as ROUTER_COMMANDS
     from .storage import init_db_command
@@ -169,6 +138,7 @@ def register_commands(app: Flask) -> None:
         *QUESTIONNAIRE_COMMANDS,
         *ORGANISATION_COMMANDS,
         *BACKUP_COMMANDS,
+        *PRIVACY_COMMANDS,
     )
     for command in commands:
         app.cli.add_command(command)

@@ -1,9 +1,11 @@
 """Languages of the patient pages: Simplified Chinese by default, Traditional Chinese, English.
 
-A page's language comes from, in order: the `lang` query argument (the 简 / 繁 / EN switch on
-every patient page is a plain link, so it works without JavaScript), the `lang` cookie that
-argument leaves behind, the browser's Accept-Language, and Simplified Chinese. `lang=default`
-forgets the cookie (the kiosk's idle reset uses it). Staff pages are Chinese only.
+A page's language comes from, in order: the `lang` query argument (the 简 / 繁 / EN
+switch on every patient page is a plain link, so it works without JavaScript; on a form page it
+is the form's own buttons, posting what was typed to the page's address with `lang`:
+wishes/drafts.py), the `lang` cookie that argument leaves behind, the browser's
+Accept-Language, and Simplified Chinese. `lang=default` forgets the cookie (the kiosk's idle
+reset uses it). Staff pages are Chinese only.
 
 Words live in the catalogues (`wishes/translations/`); names from the organisation's data
 (departments, wards, branches, the hospital) are turned into Traditional characters by OpenCC

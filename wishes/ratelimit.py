@@ -1,12 +1,16 @@
-"""Rate limits on the public forms, counted in SQLite so that every gunicorn worker (and
-every server sharing the database file) sees the same counts.
+"""Rate limits on the public forms, counted in SQLite so that every server sharing the
+database file sees the same counts.
 
-Fixed windows per client address: simple, and at these limits a burst across a window edge
-does no harm. Staff logins have their own throttle (accounts/store.py, `login_wait`).
+Fixed windows per client: simple, and at these limits a burst across a window edge does no
+harm. A client is a registered kiosk (counted on its own, whatever its address: nobody else
+on the address can use up its limit) or an address; an address of the hospital's own networks
+(a ward's Wi-Fi, many patients behind one address) may send more. Staff logins have their own
+throttle (accounts/store.py, `login_wait`).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -15,7 +19,7 @@ from flask import Flask, current_app, request
 from flask_babel import ngettext
 from sqlite_utils import Database
 
-from . import audiences
+from . import audiences, hospital, kiosks
 from .storage import get_db, transaction
 
 
@@ -25,14 +29,19 @@ class Limit:
     seconds: int
 
 
-# A kiosk is one address for many patients, so the limits are far above what one person does
-# and far below what a script does. WISHES_RATE_LIMIT_FACTOR scales them (0 turns them off).
+# Far above what one person does and far below what a script does, per address.
+# WISHES_RATE_LIMIT_FACTOR scales them (0 turns them off).
 LIMITS = {
     "wish": Limit(20, 600),  # wishes submitted
     "answer": Limit(30, 600),  # questionnaires submitted
     "tracking": Limit(120, 600),  # tracking pages opened
     "setup_code": Limit(10, 600),  # codes tried on the first run's set-up page
 }
+# A registered kiosk: a patient a minute at most, however busy the hall (30 minutes' worth of
+# patients at most for each 10-minute window would already be a queue out of the door).
+KIOSK_FACTOR = 6
+# An address of the hospital's networks (WISHES_HOSPITAL_NETWORKS): a ward's patients.
+NETWORK_FACTOR = 5
 # Pages counted before they are shown (the forms count their own submissions: `wait_for`).
 PAGES = {"tracking.wish_status": "tracking", "tracking_kiosk.wish_status": "tracking"}
 
@@ -64,15 +73,30 @@ def hit(db: Database, name: str, key: str, limit: Limit, now: float | None = Non
     return max(1, math.ceil((window + 1) * limit.seconds - now))
 
 
-def _scaled(limit: Limit) -> Limit | None:
-    factor = current_app.config["WISHES_RATE_LIMIT_FACTOR"]
-    return Limit(max(1, round(limit.count * factor)), limit.seconds) if factor > 0 else None
+def _client() -> tuple[str, float]:
+    """Whose count this request is, and how many people's worth it may send."""
+    if (kiosk := kiosks.this_kiosk()) is not None:
+        return f"kiosk:{kiosk}", KIOSK_FACTOR
+    address = request.remote_addr or ""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address, 1
+    if any(ip in network for network in hospital.value("WISHES_HOSPITAL_NETWORKS")):
+        return address, NETWORK_FACTOR
+    return address, 1
 
 
 def wait_for(name: str) -> int:
     """Count this request against limit `name`; the seconds to wait if it is over, else 0."""
-    limit = _scaled(LIMITS[name])
-    return hit(get_db(), name, request.remote_addr or "", limit) if limit else 0
+    factor = current_app.config["WISHES_RATE_LIMIT_FACTOR"]
+    if factor <= 0:
+        return 0
+    key, fits = _client()
+    limit = LIMITS[name]
+    return hit(
+        get_db(), name, key, Limit(max(1, round(limit.count * factor * fits)), limit.seconds)
+    )
 
 
 def form_refusal(seconds: int) -> str:

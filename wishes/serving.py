@@ -1,47 +1,147 @@
-"""Gunicorn hooks for `wishes serve`: the notification worker runs beside the web server.
+"""`wishes serve`: the app under waitress, with the notification worker beside it.
 
-Used as `gunicorn --config python:wishes.serving ...`; every other option is given on the
-command line. Both hooks run in gunicorn's master process, so a server has exactly one
-notification worker however many web workers it forks, and requests never deliver anything.
+Why waitress: its I/O loop reads each request whole (headers and body, a large body into a
+temporary file) before a request thread sees it, and writes each response out the same way.
+A client that trickles its body or stalls holds a socket, never one of the threads, so ten
+slow clients cannot stop the kiosk answering (issue 21, item 12). gunicorn's threads read the
+body themselves, and its documentation asks for a buffering proxy in front for this reason.
+
+One process: the router and jieba are loaded once, and a hospital's load (docs/performance.md)
+fits one core. The notification worker is a process of its own, so requests never deliver.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
+import logging
 import os
+import signal
 import subprocess
 import sys
-from typing import Any
+import time
+from types import FrameType
+
+from flask import Flask, Response, g, request
+from waitress.server import create_server
+
+from . import search, storage
+from .routing import tokenizer
 
 STOP_TIMEOUT_SECONDS = 5
+# Connections held open at once (each costs a socket, no thread): far above what a hospital's
+# kiosks, phones and staff open, so a few hundred idle clients cannot lock the others out.
+CONNECTION_LIMIT = 1000
+# A client that sends nothing for this long is dropped (waitress's default is 120 s).
+IDLE_SECONDS = 30
 
-_notify: subprocess.Popen[bytes] | None = None
+access_log = logging.getLogger("wishes.access")
 
 
-def when_ready(server: Any) -> None:
-    """Start the notification worker once the server listens, then say where it listens."""
-    global _notify
-    if _notify is not None and _notify.poll() is None:
+def prepare(app: Flask) -> Flask:
+    """Load what requests need before the first one: the router's model, jieba's dictionary
+    (search cuts words with it even with no model yet; loaded in a request it took 0.4 s),
+    the search words cut again if the dictionary changed."""
+    if (warning := storage.sqlite_warning()) and not app.config["WISHES_DEMO"]:
+        app.logger.warning(warning)  # a hospital's data: the demo's is made up
+    app.extensions["wishes.router"].refresh()
+    tokenizer()
+    with storage.connect(storage.database_path(app)) as db:
+        recut = search.reindex_if_needed(
+            db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)
+        )
+    if recut:
+        app.logger.warning("search words of %d stored wishes cut with the new dictionary", recut)
+    # What is loaded by now (the router, jieba's dictionary, the libraries) lives as long as the
+    # process. Frozen, the collector no longer walks it: a full collection took 78 ms over it,
+    # in the middle of some request (docs/performance.md, fix 15).
+    gc.freeze()
+    return app
+
+
+def keep_access_log(app: Flask) -> None:
+    """One line a request, as a hospital's server keeps (the demo's console stays quiet)."""
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _log(response: Response) -> Response:
+        took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        access_log.info(
+            '%s "%s %s" %s %d ms',
+            request.remote_addr,
+            request.method,
+            request.full_path.rstrip("?"),
+            response.status_code,
+            took,
+        )
+        return response
+
+
+def _two_malloc_arenas() -> None:
+    """glibc gives each thread a malloc arena of its own and keeps what it freed there: with 8
+    request threads the server grew to 295 MB in the paced round (docs/performance.md). Set
+    before the threads start; an operator's MALLOC_ARENA_MAX (read by glibc at start) wins."""
+    if "MALLOC_ARENA_MAX" in os.environ:
         return
-    _notify = subprocess.Popen([sys.executable, "-m", "wishes.notifications"])
-    server.log.info("notification worker started (pid %s)", _notify.pid)
-    bind = os.environ.get("WISHES_BIND", "127.0.0.1:8000")
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+
+
+def serve(app: Flask, bind: str, threads: int, *, quiet: bool) -> None:
+    """Listen at `bind` until SIGTERM or Ctrl+C, then stop the notification worker too."""
+    _two_malloc_arenas()
+    logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
+    if not quiet:
+        keep_access_log(app)
+    server = create_server(
+        app,
+        listen=bind,
+        threads=threads,
+        # Larger bodies are refused before they are read (413), never buffered.
+        max_request_body_size=app.config["MAX_CONTENT_LENGTH"],
+        connection_limit=CONNECTION_LIMIT,
+        channel_timeout=IDLE_SECONDS,
+        asyncore_use_poll=True,  # select() stops at 1,024 sockets
+        ident="",  # no server name and version in every response
+        # X-Forwarded-* reach the app, which believes them only for WISHES_PROXY_HOPS proxies
+        # (werkzeug's ProxyFix): waitress would drop them, and every client behind a proxy
+        # would be the proxy's address, sharing one rate limit and login throttle.
+        clear_untrusted_proxy_headers=False,
+    )
+    notify = subprocess.Popen([sys.executable, "-m", "wishes.notifications"])
+    if not quiet:
+        logging.getLogger("wishes").info("notification worker started (pid %s)", notify.pid)
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, _stop)
     print(
         f"点亮微心愿 is ready: open http://{bind}/  "
         "(kiosk /kiosk, phone /w/new, staff /login; Ctrl+C stops it)",
         flush=True,
     )
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+        _stop_worker(notify)
 
 
-def on_exit(server: Any) -> None:
-    """Stop the notification worker with the server: SIGTERM, then SIGKILL after 5 s."""
-    global _notify
-    process, _notify = _notify, None
-    if process is None:
+def _stop_worker(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 5 s: the server never exits leaving the worker behind."""
+    if process.poll() is not None:
         return
     process.terminate()
     try:
         process.wait(timeout=STOP_TIMEOUT_SECONDS)
     except subprocess.TimeoutExpired:
-        server.log.warning("notification worker (pid %s) did not stop: killed", process.pid)
+        logging.getLogger("wishes").warning("notification worker (pid %s) killed", process.pid)
         process.kill()
         process.wait()

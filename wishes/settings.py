@@ -10,6 +10,7 @@ refused at start, because a typo there would otherwise be silently ignored.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from collections.abc import Callable, Mapping
@@ -56,6 +57,37 @@ def _probability(value: str) -> float:
     if not 0 <= number <= 1:
         raise ValueError(f"must be between 0 and 1: {value!r}")
     return number
+
+
+def _time_of_day(value: str) -> str:
+    """HH:MM on a 24-hour clock, or empty (off)."""
+    value = value.strip()
+    if not value:
+        return ""
+    hours, sep, minutes = value.partition(":")
+    if not (sep and hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+        raise ValueError(f"not a time of day HH:MM: {value!r}")
+    if not (0 <= int(hours) <= 23 and 0 <= int(minutes) <= 59):
+        raise ValueError(f"not a time of day HH:MM: {value!r}")
+    return f"{int(hours):02d}:{minutes}"
+
+
+def _folder(value: str) -> str:
+    """An absolute path, or empty (the default place)."""
+    value = value.strip()
+    if value and not Path(value).is_absolute():
+        raise ValueError(f"not an absolute path: {value!r}")
+    return value
+
+
+def _networks(value: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Networks written as 10.0.0.0/8 or 192.168.1.7, separated by spaces or commas."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part, strict=False) for part in value.replace(",", " ").split()
+        )
+    except ValueError as error:
+        raise ValueError(f"not a network such as 10.0.0.0/8: {error}") from None
 
 
 def _role_map(value: str) -> Mapping[str, str]:
@@ -148,15 +180,10 @@ SETTINGS: tuple[Setting, ...] = (
         "Address and port `wishes serve` listens on.",
     ),
     Setting(
-        "WISHES_WORKERS",
-        2,
-        "Worker processes of the production server started by `wishes serve`.",
-        _positive_int,
-    ),
-    Setting(
         "WISHES_THREADS",
-        4,
-        "Threads per worker process of the production server.",
+        8,
+        "Request threads of the server started by `wishes serve` (one process; slow clients "
+        "never hold one).",
         _positive_int,
     ),
     Setting(
@@ -182,6 +209,36 @@ SETTINGS: tuple[Setting, ...] = (
         "WISHES_NOTIFY_INTERVAL_SECONDS",
         30,
         "How often the notification worker looks for overdue wishes and due deliveries.",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_BACKUP_TIME",
+        "02:30",
+        "Time of day (HH:MM, WISHES_TIMEZONE) at which the background worker beside `wishes "
+        "serve` backs up the database with the photos and evidence files (one .tar archive); "
+        "missed while the server was stopped, it is made at the next start. Empty: no scheduled "
+        "backups.",
+        _time_of_day,
+    ),
+    Setting(
+        "WISHES_BACKUP_DIR",
+        "",
+        "Folder (an absolute path) for the scheduled backups; best on another disk or machine. "
+        "Empty: the folder `backups` in WISHES_DATA_DIR.",
+        _folder,
+    ),
+    Setting(
+        "WISHES_BACKUP_KEEP",
+        7,
+        "How many scheduled backups are kept; older ones are removed after each successful "
+        "backup (never the newest).",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_PERSONAL_DATA_DAYS",
+        180,
+        "Days after a wish is closed (followed up or declined) after which the patient's name "
+        "and phone number are erased from it by the background worker; the wish itself stays.",
         _positive_int,
     ),
     Setting(
@@ -220,6 +277,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Scales the public forms' rate limits per address (20 wishes, 30 questionnaires, 120 "
         "tracking pages in 10 minutes): 2 doubles them, 0 turns them off.",
         _factor,
+    ),
+    Setting(
+        "WISHES_HOSPITAL_NETWORKS",
+        (),
+        "The hospital's own networks (ward Wi-Fi, a NAT of many patients), e.g. "
+        '"10.0.0.0/8 172.16.5.0/24": an address there may send 5 times the public forms\' '
+        "limits. Registered kiosks have limits of their own, whatever their address.",
+        _networks,
     ),
     Setting(
         "WISHES_CORRIDOR_PUBLIC",

@@ -117,7 +117,7 @@ def _forms_only():
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts, home, ratelimit, vendor
+    from . import accounts, drafts, home, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
     from .assessment.views import bp as assessment_bp
     from .board import views as board
@@ -126,7 +126,9 @@ def init_app(app: Flask) -> None:
     from .hospital import setup
     from .hospital import views as hospital_views
     from .intake import views as intake
+    from .kiosks.views import bp as kiosks_bp
     from .organisation.views import bp as organisation_bp
+    from .privacy.views import bp as privacy_bp
     from .questionnaires import views as survey
     from .questionnaires.admin import bp as questionnaire_admin_bp
     from .tracking import views as tracking
@@ -134,6 +136,7 @@ def init_app(app: Flask) -> None:
     app.url_map.converters["int"] = RowId
     i18n.init_app(app)
     app.before_request(_forms_only)
+    drafts.init_app(app)
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
     csrf = CSRFProtect(app)
@@ -161,7 +164,9 @@ def init_app(app: Flask) -> None:
         assessment_bp,
         organisation_bp,
         hospital_views.settings_bp,
+        privacy_bp,
         hospital_views.setup_bp,
+        kiosks_bp,
     ):
         app.register_blueprint(blueprint)
     audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here

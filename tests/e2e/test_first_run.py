@@ -38,8 +38,7 @@ def fresh_server():
         WISHES_DATA_DIR=str(root / "data"),
         WISHES_MODELS_DIR=str(root / "models"),
         WISHES_BIND=f"127.0.0.1:{port}",
-        WISHES_WORKERS="2",
-        WISHES_THREADS="1",
+        WISHES_THREADS="2",
     )
     log_path = root / "server.log"
     with open(log_path, "wb") as log:

@@ -323,3 +323,92 @@ def test_a_member_logs_in_and_claims_a_wish_with_the_keyboard_alone(browse, shot
     shot(page, "claimed-by-keyboard")
     desk.assert_clean()
     phone.assert_clean()
+
+
+# ---- issue 21: the language switch keeps what was typed; Back never resubmits -------------
+
+
+def test_switching_language_at_the_kiosk_keeps_every_answer_and_word_without_javascript(
+    browse, shot
+):
+    """On a form page the switch is the form's own buttons: what was typed comes along into
+    the other language, a questionnaire comment carried over to the wish form included."""
+    kiosk = browse(KIOSK, java_script_enabled=False)
+    page = kiosk.page
+    comment = f"护士很好，希望病房有微波炉（{uuid.uuid4().hex[:6]}）"
+    page.goto("/kiosk/s/satisfaction")
+    page.locator("fieldset#q_overall label.choice").filter(has_text="5").tap()
+    page.locator("fieldset#q_recommend label.choice").filter(has_text=re.compile(r"^9$")).tap()
+    type_by_touch(page, "#q_comment", comment)
+    page.locator(".lang-switch [lang=en]").tap()
+    expect(page).to_have_url(re.compile(r"/kiosk/s/satisfaction\?lang=en$"))
+    expect(page.locator("h1")).to_have_text("Patient satisfaction survey")
+    expect(page.locator("fieldset#q_overall input[value='5']")).to_be_checked()
+    expect(page.locator("fieldset#q_recommend input[value='9']")).to_be_checked()
+    expect(page.locator("#q_comment")).to_have_value(comment)
+    expect(page.locator("#form-alert")).to_have_count(0)
+    shot(page, "questionnaire-in-english")
+    page.locator("#survey-form button[type=submit]").tap()
+    expect(page).to_have_url(re.compile(r"/kiosk/s/satisfaction/thanks$"))
+
+    page.locator(".comment-wish a.button-primary").tap()  # the comment, sent on as a wish
+    expect(page.locator("#text")).to_have_value(comment)
+    type_by_touch(page, "#reason", "饭菜总是凉的")
+    type_by_touch(page, "#location", "12 床")
+    ward = page.locator("#department option").nth(2).get_attribute("value")
+    page.locator("#department").select_option(ward)
+    page.locator(".lang-switch [lang=zh-Hant]").tap()
+    expect(page.locator("h1")).to_have_text("寫下您的微心願")
+    expect(page.locator("#text")).to_have_value(comment)
+    expect(page.locator("#reason")).to_have_value("饭菜总是凉的")
+    expect(page.locator("#location")).to_have_value("12 床")
+    expect(page.locator("#department")).to_have_value(ward)
+    expect(page.locator("#form-alert")).to_have_count(0)
+    shot(page, "wish-form-in-traditional")
+    page.locator("#wish-form button[type=submit]").tap()
+    expect(page).to_have_url(re.compile(r"/kiosk/thanks$"))
+    tracking_code(page)
+    kiosk.assert_clean()
+
+
+def back_is_a_page(page: Page, heading: str) -> None:
+    """Back from the page after a form: a page again, never "Confirm Form Resubmission"."""
+    response = page.go_back()
+    assert response is not None and response.request.method == "GET" and response.ok
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
+def test_back_after_correcting_a_questionnaire_is_a_page_not_a_resubmission(browse, shot):
+    phone = browse(PHONE)
+    page = phone.page
+    page.goto("/s/satisfaction")
+    page.locator("fieldset#q_overall label.choice").filter(has_text="4").tap()
+    page.get_by_role("button", name="提交评价").tap()  # the recommendation is missing
+    expect(page.locator("#form-alert")).to_contain_text("请选择一项")
+    expect(page).to_have_url(re.compile(r"/s/satisfaction$"))
+    expect(page.locator("fieldset#q_overall input[value='4']")).to_be_checked()
+    shot(page, "mistake-shown")
+    page.locator("fieldset#q_recommend label.choice").filter(has_text=re.compile(r"^8$")).tap()
+    page.get_by_role("button", name="提交评价").tap()
+    expect(page).to_have_url(re.compile(r"/s/satisfaction/thanks$"))
+    back_is_a_page(page, "患者满意度调查")
+    shot(page, "back")
+    phone.assert_clean()
+
+
+def test_back_after_correcting_a_wish_is_a_page_not_a_resubmission(browse, shot):
+    phone = browse(PHONE)
+    page = phone.page
+    page.goto("/w/new")
+    type_by_touch(page, "#text", "想借一个老花镜看报纸")
+    type_by_touch(page, "#phone", "12345")
+    page.get_by_role("button", name="提交心愿").tap()
+    expect(page.locator("#form-alert")).to_contain_text("请填写 11 位手机号")
+    expect(page.locator("#text")).to_have_value("想借一个老花镜看报纸")
+    shot(page, "mistake-shown")
+    page.locator("#phone").fill("")
+    page.get_by_role("button", name="提交心愿").tap()
+    expect(page).to_have_url(re.compile(r"/t/[0-9A-Z]{7}$"))
+    back_is_a_page(page, "写下您的微心愿")
+    shot(page, "back")
+    phone.assert_clean()

@@ -78,6 +78,8 @@ ROLE_RIGHTS = {
     "read_audit": frozenset({Role.ADMIN}),
     # The hospital's settings (its name, public address, deadlines…: /admin/settings).
     "manage_settings": frozenset({Role.ADMIN}),
+    # A patient's request to erase their name and phone number (/admin/personal-data).
+    "erase_personal_data": frozenset({Role.ADMIN}),
     # The BRIEF: the Party-building office manages questionnaires; managers read the figures.
     "manage_questionnaires": frozenset({Role.TRIAGER, Role.ADMIN}),
     "view_dashboard": frozenset({Role.MANAGER, Role.ADMIN}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from urllib.parse import urlsplit
 
 from flask import (
@@ -16,7 +17,7 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
-from .. import audit, glossary, organisation
+from .. import audit, clock, glossary, organisation
 from ..audiences import AreaBlueprint, Audience
 from ..paging import page_number
 from ..storage import get_db
@@ -324,20 +325,86 @@ def reset_password(user_id: int):
 # ---- admin: audit log ---------------------------------------------------------------------
 
 
+# What the log's details are called, and how their values read.
+DETAIL_LABELS = {
+    "from": "从",
+    "to": "到",
+    "branch": "党支部",
+    "reason": "原因",
+    "setting": "设置项",
+    "name": "名称",
+    "format": "格式",
+    "round": "轮次",
+    "rows": "行数",
+}
+
+
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _subject(row: dict, names: dict[tuple[str, str], str]) -> tuple[str, str | None]:
+    """What a log line is about, in words, and where to read it."""
+    kind, number = row["subject_kind"] or "", row["subject_id"] or ""
+    name = names.get((kind, number.split(":")[0]))
+    if kind == "wish":
+        url = url_for("board.wish_page", wish_id=int(number)) if number.isdigit() else None
+        return f"心愿 {name or '#' + number}", url
+    if kind == "user" and number.isdigit():
+        return f"用户 {name or '#' + number}", url_for("accounts.edit_user", user_id=int(number))
+    if kind == "assessment" and name:
+        round_id = int(number.split(":")[0])
+        return f"考评 {name}", url_for("assessment.ranking", round_id=round_id)
+    if kind == "questionnaire" and name:
+        return f"问卷 {name}", url_for("questionnaire_admin.edit", qid=int(number))
+    if kind == "kiosk":
+        return f"自助机 {name or '#' + number}", url_for("kiosks.index")
+    if kind == "setting":
+        return f"设置 {number}", url_for("hospital_settings.index") + f"#{number}"
+    return " ".join(part for part in (kind, number) if part), None
+
+
+def _details(row: dict, branch_names: dict[str, str]) -> list[tuple[str, str]]:
+    shown = []
+    for key, value in row["detail"].items():
+        if key in ("from", "to") and value in glossary.STATES:
+            value = glossary.STATES[value]
+        elif key == "branch" and value in branch_names:
+            value = branch_names[value]
+        shown.append((DETAIL_LABELS.get(key, key), str(value)))
+    return shown
+
+
 @bp.get("/admin/audit")
 @staff_required("read_audit")
 def audit_log():
     action = request.args.get("action", "")
     actor = request.args.get("actor", "").strip()
     subject = request.args.get("subject", "").strip()
+    first = _day(request.args.get("first", ""))
+    last = _day(request.args.get("last", ""))
+    # By the hospital's calendar day: the first day's start, the day after the last's.
+    since = clock.utc_bounds(first, first)[0] if first else ""
+    before = clock.utc_bounds(last, last)[1] if last else ""
     page = page_number(request.args)
+    db = get_db()
     rows, total = audit.events(
-        get_db(),
+        db,
         action=action if action in glossary.LOG_EVENTS else "",
         actor=actor,
         subject=subject,
+        since=since,
+        before=before,
         page=page,
     )
+    names = audit.subject_names(db, rows)
+    branch_names = organisation.branch_names(db)
+    for row in rows:
+        row["subject_text"], row["subject_url"] = _subject(row, names)
+        row["details"] = _details(row, branch_names)
     return render_template(
         "accounts/audit.html",
         rows=rows,
@@ -348,4 +415,11 @@ def audit_log():
         action=action,
         actor=actor,
         subject=subject,
+        first=first,
+        last=last,
+        bad_dates=[
+            name
+            for name in ("first", "last")
+            if request.args.get(name) and not _day(request.args[name])
+        ],
     )

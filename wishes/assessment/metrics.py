@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from sqlite_utils import Database
 
 from .. import organisation
+from ..measures import COUNTED
 from ..storage import TIMESTAMP_FORMAT
 
 SATISFACTION = "satisfaction"
@@ -47,17 +48,25 @@ def wish_figures(
         return {}
     due_before = (now - timedelta(hours=claim_hours)).strftime(TIMESTAMP_FORMAT)
     out: dict[str, dict[str, Figure]] = {code: {} for code in codes}
+    branches = {f"b{i}": code for i, code in enumerate(codes)}
     for row in db.query(
         f"""SELECT branch_code,
-                   count(claim_minutes) + sum(state = 'open' AND routed_at < ?) AS judged,
-                   sum(claim_minutes <= ?) AS in_time,
-                   count(*) - sum(state = 'declined') AS counted,
-                   sum(state IN ('fulfilled', 'followed_up')) AS fulfilled,
-                   sum(patient_confirmed = 1) AS confirmed
-            FROM wishes INDEXED BY idx_wishes_assessment
-            WHERE branch_code IN ({_in(codes)}) AND local_day BETWEEN ? AND ?
+                   sum({COUNTED["claim_in_time_share"]}) AS judged,
+                   sum(w.claim_minutes <= :claim_limit) AS in_time,
+                   sum({COUNTED["fulfilment_rate"]}) AS counted,
+                   sum({COUNTED["confirmed_share"]}) AS fulfilled,
+                   sum(w.patient_confirmed = 1) AS confirmed
+            FROM wishes AS w INDEXED BY idx_wishes_assessment
+            WHERE branch_code IN ({", ".join(":" + name for name in branches)})
+              AND local_day BETWEEN :first AND :last
             GROUP BY branch_code""",
-        [due_before, claim_hours * 60, *codes, *days],
+        {
+            "claim_cutoff": due_before,
+            "claim_limit": claim_hours * 60,
+            "first": days[0],
+            "last": days[1],
+            **branches,
+        },
     ):
         figures = out[row["branch_code"]]
         figures["claim_in_time_share"] = _share(row["in_time"], row["judged"])

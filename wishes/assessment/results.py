@@ -56,19 +56,21 @@ class BranchScore:
     general_code: str
     general_name: str
     items: dict[str, ItemScore]
-    areas: dict[str, float]
-    total: float
+    # None while an item of it is still unscored: an unscored item is not worth zero, so no
+    # total, place or tier is shown before every item is scored.
+    areas: dict[str, float | None]
+    total: float | None
     scaled: bool  # an insufficient item was left out and its area scaled
     missing: int  # manual items nobody has scored yet
     vetoed: bool
     tier: dict[str, Any]
     previous_total: float | None = None
-    rank: int = 0
+    rank: int | None = None  # among the branches scored in full
 
     @property
     def change(self) -> float | None:
         """Against the previous round; none while items are still unscored."""
-        if self.previous_total is None or self.missing:
+        if self.previous_total is None or self.total is None:
             return None
         return round(self.total - self.previous_total, 1)
 
@@ -78,8 +80,8 @@ class GeneralScore:
     code: str
     name: str
     branches: list[BranchScore]
-    areas: dict[str, float] = field(default_factory=dict)
-    total: float = 0.0
+    areas: dict[str, float | None] = field(default_factory=dict)
+    total: float | None = None  # None until one of its branches is scored in full
     tier: dict[str, Any] = field(default_factory=dict)
     previous_total: float | None = None
     vetoed: bool = False  # a general branch has no veto of its own
@@ -90,7 +92,7 @@ class GeneralScore:
 
     @property
     def change(self) -> float | None:
-        if self.previous_total is None or self.missing:
+        if self.previous_total is None or self.total is None or self.missing:
             return None
         return round(self.total - self.previous_total, 1)
 
@@ -155,16 +157,21 @@ def _item_scores(
 
 def _branch(current: Round, branch: dict[str, Any], items: dict[str, ItemScore]) -> BranchScore:
     definition = current.scheme.definition
-    areas, scaled, vetoed = {}, False, False
+    areas: dict[str, float | None] = {}
+    scaled = vetoed = False
     for area in definition["areas"]:
         scores_here = [items[i["key"]] for i in area["items"]]
         possible = sum(s.item["points"] for s in scores_here if not s.insufficient)
         earned = sum(s.points or 0 for s in scores_here)
         full = sum(s.item["points"] for s in scores_here)
         scaled = scaled or possible < full
-        areas[area["key"]] = round(earned * full / possible, 1) if possible else 0.0
         vetoed = vetoed or any(s.item["veto"] and s.points == 0 for s in scores_here)
-    total = round(sum(areas.values()), 1)
+        if any(s.missing for s in scores_here):
+            areas[area["key"]] = None
+        else:
+            areas[area["key"]] = round(earned * full / possible, 1) if possible else 0.0
+    missing = sum(1 for s in items.values() if s.missing)
+    total = None if missing else round(sum(v or 0.0 for v in areas.values()), 1)
     return BranchScore(
         code=branch["code"],
         name=branch["name"],
@@ -174,9 +181,9 @@ def _branch(current: Round, branch: dict[str, Any], items: dict[str, ItemScore])
         areas=areas,
         total=total,
         scaled=scaled,
-        missing=sum(1 for s in items.values() if s.missing),
+        missing=missing,
         vetoed=vetoed,
-        tier=schemes.tier(definition, total, vetoed),
+        tier=schemes.tier(definition, total or 0.0, vetoed),
     )
 
 
@@ -198,8 +205,9 @@ def branch_scores(
         _branch(current, branches[code], _item_scores(current, stored, code, figures[code]))
         for code in wanted
     ]
-    out.sort(key=lambda b: (-b.total, b.name))
-    for rank, entry in enumerate(out, 1):
+    # Scored in full first, by total; then the unfinished, by name, without a place.
+    out.sort(key=lambda b: (b.total is None, -(b.total or 0.0), b.name))
+    for rank, entry in enumerate((b for b in out if b.total is not None), 1):
         entry.rank = rank
     if with_previous and (before := previous_round(db, current)):
         totals = {
@@ -211,12 +219,13 @@ def branch_scores(
     return out
 
 
-def _mean(values: list[float]) -> float:
-    return round(sum(values) / len(values), 1) if values else 0.0
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(sum(known) / len(known), 1) if known else None
 
 
 def general_scores(current: Round, ranked: list[BranchScore]) -> list[GeneralScore]:
-    """Each general branch as the mean of its branches in the round, highest first."""
+    """Each general branch as the mean of its branches scored in full, highest first."""
     groups: dict[str, GeneralScore] = {}
     for entry in ranked:
         group = groups.setdefault(
@@ -224,21 +233,20 @@ def general_scores(current: Round, ranked: list[BranchScore]) -> list[GeneralSco
         )
         group.branches.append(entry)
     for group in groups.values():
+        done = [b for b in group.branches if b.total is not None]
         keys = group.branches[0].areas
-        group.areas = {k: _mean([b.areas[k] for b in group.branches]) for k in keys}
-        group.total = _mean([b.total for b in group.branches])
-        group.tier = schemes.tier(current.scheme.definition, group.total)
-        before = [b.previous_total for b in group.branches if b.previous_total is not None]
-        group.previous_total = _mean(before) if before else None
-    return sorted(groups.values(), key=lambda g: (-g.total, g.name))
+        group.areas = {k: _mean([b.areas[k] for b in done]) for k in keys}
+        group.total = _mean([b.total for b in done])
+        group.tier = schemes.tier(current.scheme.definition, group.total or 0.0)
+        group.previous_total = _mean([b.previous_total for b in group.branches])
+    return sorted(groups.values(), key=lambda g: (g.total is None, -(g.total or 0.0), g.name))
 
 
-def hospital_mean(ranked: list[BranchScore]) -> dict[str, float]:
+def hospital_mean(ranked: list[BranchScore]) -> dict[str, float | None]:
     """Area key → the mean over the round's branches (the radar chart's reference line)."""
     if not ranked:
         return {}
-    complete = [b for b in ranked if not b.missing] or ranked  # while scoring, all there is
-    return {key: _mean([b.areas[key] for b in complete]) for key in ranked[0].areas}
+    return {key: _mean([b.areas[key] for b in ranked]) for key in ranked[0].areas}
 
 
 def _tier_text(entry: BranchScore) -> str:

@@ -35,6 +35,7 @@ from ..accounts import BRANCH_ROLES, Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..dashboard import to_csv, to_xlsx
 from ..glossary import assessment as words
+from ..measures import COUNTED
 from ..states import IllegalMove
 from ..storage import get_db
 from . import results, store
@@ -250,10 +251,7 @@ def _evidence_links(current: Round, code: str, departments: dict[str, list[str]]
     board: dict[str, Any] = {"branch": code, "created_from": first, "created_to": last}
     served = departments.get(code)
     return {
-        "claim_in_time_share": url_for("board.index", **board),
-        "fulfilment_rate": url_for("board.index", **board),
-        "median_fulfil_hours": url_for("board.index", state="fulfilled", **board),
-        "confirmed_share": url_for("board.index", state="followed_up", **board),
+        **{metric: url_for("board.index", counted=metric, **board) for metric in COUNTED},
         "served_top_box": [
             (d, url_for("dashboard.index", first=first, last=last, department=d))
             for d in (served or [""])

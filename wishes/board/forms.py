@@ -14,6 +14,7 @@ from wtforms import (
     BooleanField,
     DateField,
     Form,
+    HiddenField,
     RadioField,
     SearchField,
     SelectField,
@@ -56,6 +57,7 @@ class BoardFilterForm(Form):
     created_from = DateField(_l("提交日期从"), validators=[Optional()])
     created_to = DateField(_l("到"), validators=[Optional()])
     sort = SelectField(_l("排序"), choices=lambda: list(SORT_LABELS.items()), validate_choice=False)
+    counted = HiddenField()  # from an assessment figure's link: the wishes it counts
 
     def set_branches(self, branches: list[dict]) -> None:
         self.branch.choices = [("all", "全部党支部")] + [(b["code"], b["name"]) for b in branches]

@@ -14,6 +14,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from ..deadlines import OVERDUE_SQL, Deadlines, overdue_params
+from ..measures import COUNTED
 from ..search import fts_query
 
 PER_PAGE = 25
@@ -35,8 +36,9 @@ class BoardQuery:
     states: tuple[str, ...] = ()
     overdue: bool = False
     claimed_by: int | None = None
-    created_from: str | None = None  # YYYY-MM-DD, in UTC
+    created_from: str | None = None  # YYYY-MM-DD, the hospital's calendar day
     created_to: str | None = None  # inclusive
+    counted: str = ""  # the wishes an assessment figure counts (measures.COUNTED)
     text: str = ""
     sort: str = "newest"
     page: int = 1
@@ -74,12 +76,15 @@ def _where(query: BoardQuery, deadlines: Deadlines, now: datetime, *, with_state
     if query.claimed_by is not None:
         clauses.append("w.claimed_by_user_id = :claimed_by")
         params["claimed_by"] = query.claimed_by
+    # By the hospital's calendar day, as the dashboard and the assessment count.
     if query.created_from:
-        clauses.append("w.created_at >= :created_from")
+        clauses.append("w.local_day >= :created_from")
         params["created_from"] = query.created_from
     if query.created_to:
-        clauses.append("w.created_at < date(:created_to, '+1 day')")
+        clauses.append("w.local_day <= :created_to")
         params["created_to"] = query.created_to
+    if query.counted in COUNTED:
+        clauses.append(COUNTED[query.counted])
     return (" AND ".join(clauses) or "1"), params
 
 

@@ -37,6 +37,7 @@ from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
+from ..measures import COUNTED, SHOWN
 from ..paging import page_number
 from ..storage import get_db
 from . import store
@@ -92,6 +93,7 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
         created_from=form.created_from.data and form.created_from.data.isoformat(),
         created_to=form.created_to.data and form.created_to.data.isoformat(),
         text=(form.q.data or "")[:100],
+        counted=form.counted.data if form.counted.data in COUNTED else "",
         sort=form.sort.data,
         page=page_number(request.args),
     )
@@ -127,6 +129,7 @@ def index():
         search_limit=store.SEARCH_LIMIT,
         first_wish_to_come=not page.rows and not store.any_wishes(db),
         elsewhere=elsewhere,
+        counted=SHOWN.get(query.counted, ""),
         filtered=_filtered(form),
     )
 
@@ -152,6 +155,7 @@ def _filtered(form: BoardFilterForm) -> bool:
         or form.created_from.data
         or form.created_to.data
         or form.q.data
+        or form.counted.data in COUNTED
     )
 
 

@@ -96,7 +96,10 @@ AUDIT_EVENTS = {
     "organisation_branches_merged": _l("组织：合并支部"),
     "organisation_imported": _l("组织：导入工作簿"),
     "hospital_setting_changed": _l("修改系统设置"),
+    "patient_data_erased": _l("删除患者个人信息"),
     "setup_finished": _l("首次设置完成"),
+    "kiosk_registered": _l("登记自助机"),
+    "kiosk_revoked": _l("停用自助机"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {

@@ -159,6 +159,14 @@ EDITABLE: tuple[Editable, ...] = (
         group="service",
     ),
     Editable(
+        "WISHES_HOSPITAL_NETWORKS",
+        "医院内部网络",
+        "病区 Wi-Fi 等许多患者共用一个地址的网段，如 10.0.0.0/8 172.16.5.0/24（空格或逗号分隔）。"
+        "来自这些网段的地址，公共表单的频率上限是平时的 5 倍。登记过的自助机另有上限，与地址无关。",
+        "请填写网段，如 10.0.0.0/8 或 192.168.1.0/24，多个用空格分开",
+        group="service",
+    ),
+    Editable(
         "WISHES_NOTIFY_WEBHOOK_URL",
         "通知 Webhook 地址",
         "接收支部通知的 Webhook（企业微信群机器人地址可直接使用）。留空：通知只写入日志。",
@@ -168,9 +176,42 @@ EDITABLE: tuple[Editable, ...] = (
         secret=True,
         kind="url",
     ),
+    Editable(
+        "WISHES_BACKUP_TIME",
+        "每日备份时间",
+        "后台进程每天在这个时间（24 小时制，如 02:30）备份数据库和照片、佐证材料；"
+        "服务器当时未运行的，下次启动时补做。留空：不自动备份。",
+        "请填写 24 小时制时间，例如 02:30；留空表示不自动备份",
+        group="records",
+    ),
+    Editable(
+        "WISHES_BACKUP_DIR",
+        "备份目录",
+        "存放自动备份的目录（服务器上的绝对路径），最好在另一块磁盘或另一台机器上。"
+        "留空：数据目录下的 backups 目录。",
+        "请填写以 / 开头的绝对路径，或留空",
+        group="records",
+    ),
+    Editable(
+        "WISHES_BACKUP_KEEP",
+        "保留备份份数",
+        "自动备份只保留最近这么多份；每次备份成功后删除更早的（最新一份从不删除）。",
+        "请填写正整数（份）",
+        group="records",
+        kind="number",
+    ),
+    Editable(
+        "WISHES_PERSONAL_DATA_DAYS",
+        "个人信息保存期限（天）",
+        "心愿办结（回访或婉拒）超过这么多天后，后台进程自动删除患者的称呼和电话；"
+        "心愿内容和处理记录保留。每次删除都记入审计日志。",
+        "请填写正整数（天）",
+        group="records",
+        kind="number",
+    ),
 )
 EDITABLE_BY_NAME: Mapping[str, Editable] = {e.name: e for e in EDITABLE}
-GROUPS = {"hospital": "医院", "service": "服务与期限"}
+GROUPS = {"hospital": "医院", "service": "服务与期限", "records": "备份与个人信息"}
 
 
 @dataclass(frozen=True)
@@ -233,6 +274,11 @@ def forget() -> None:
     g.pop("hospital_settings", None)
 
 
+def _typed(current: Any) -> str:
+    """A value as the form field holds it: a list of networks as the administrator types it."""
+    return " ".join(map(str, current)) if isinstance(current, tuple) else str(current)
+
+
 def shown(db: Database) -> list[Shown]:
     """Every editable setting with its value, whether it is overridden and who changed it."""
     rows = store.changes(db)
@@ -242,7 +288,7 @@ def shown(db: Database) -> list[Shown]:
     for editable in EDITABLE:
         name = editable.name
         current = effective[name]
-        typed = rows[name]["value"] if name in rows and name not in skip else str(current)
+        typed = rows[name]["value"] if name in rows and name not in skip else _typed(current)
         result.append(
             Shown(editable, current, typed, name in skip, name in rows, rows.get(name) or {})
         )

@@ -19,7 +19,7 @@ from flask_login import current_user
 from .. import accounts, audit, organisation, ratelimit
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
-from ..storage import get_db, transaction
+from ..storage import backup_runs, get_db, transaction
 from . import EDITABLE_BY_NAME, GROUPS, change, overridden, setup, shown, value
 from .forms import AccountsForm, CodeForm, HospitalForm, WorkbookForm
 
@@ -34,12 +34,14 @@ SESSION_KEY = "setup_code"
 
 
 def _settings_page(errors: dict[str, tuple[str, str]] | None = None, status: int = 200):
+    db = get_db()
     return (
         render_template(
             "hospital/settings.html",
-            settings=shown(get_db()),
+            settings=shown(db),
             groups=GROUPS,
             errors=errors or {},
+            backups=backup_runs(db),
         ),
         status,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from .. import audiences, hospital, organisation, questionnaires, ratelimit
+from .. import audiences, drafts, hospital, organisation, questionnaires, ratelimit
 from ..audiences import AreaBlueprint, Audience
 from ..storage import get_db
 from .forms import WishForm
@@ -19,10 +19,12 @@ kiosk = AreaBlueprint("intake_kiosk", __name__, audience=Audience.KIOSK, area="i
 KIOSK_CODE = "kiosk_code"
 
 
-def _form(audience: Audience) -> WishForm:
-    form = WishForm()
+def _form(audience: Audience, draft: drafts.Draft | None) -> WishForm:
+    form = WishForm(formdata=draft.formdata) if draft else WishForm()
     form.set_departments(organisation.departments(get_db()))
-    if request.method == "GET":
+    if draft and draft.check:
+        form.validate()  # the messages of the submission that brought the patient back here
+    elif request.method == "GET" and not draft:
         # A questionnaire comment the patient chose to send on as a wish.
         form.text.data = questionnaires.comment_for_wish_form() or form.text.data
         # A bedside card opens the phone's form with its ward chosen (the kiosk is no ward).
@@ -33,7 +35,7 @@ def _form(audience: Audience) -> WishForm:
 
 
 def _render_form(form: WishForm, status: int | None = None):
-    status = status or (400 if form.errors else 200)
+    status = status or (400 if form.errors and request.method == "POST" else 200)
     if form.csrf_token.errors:
         form.form_errors.append(_("页面停留太久已过期，您写的内容都还在，请再点一次提交。"))
     action = url_for(".wish_form")
@@ -64,13 +66,17 @@ def welcome():
 @bp.route("/w/new", methods=["GET", "POST"])
 def wish_form():
     audience = audiences.current()
-    form = _form(audience)
+    form = _form(audience, drafts.take())
+    if drafts.switching_language():  # everything typed comes along into the other language
+        return drafts.back_to_form(form, check=False) or _render_form(form, 200)
     if form.validate_on_submit():
         if wait := ratelimit.wait_for("wish"):
             form.form_errors.append(ratelimit.form_refusal(wait))
             return _render_form(form, 429)
         wish = receive(get_db(), form, channel=audience.value)
         return _received(audience, wish["tracking_code"])
+    if request.method == "POST":  # a mistake: shown by this page's GET (post/redirect/get)
+        return drafts.back_to_form(form, check=True) or _render_form(form)
     return _render_form(form)
 
 

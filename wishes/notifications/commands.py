@@ -15,7 +15,8 @@ from .worker import exclusive, run_forever, run_once, show_info_logs
 )
 @with_appcontext
 def notify_command(once: bool) -> None:
-    """Deliver queued branch notifications and queue overdue reminders, until stopped."""
+    """Deliver queued branch notifications and queue overdue reminders, until stopped; each
+    round also makes the scheduled backup when due and erases personal data past its period."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     show_info_logs()
     if not once:

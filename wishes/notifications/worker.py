@@ -2,9 +2,11 @@
 
 One round queues a reminder for every wish that has become overdue, then delivers what is
 due through the notifier; failures are retried with backoff (`store.mark_failed_attempt`).
-`run_forever` repeats that every WISHES_NOTIFY_INTERVAL_SECONDS, survives any error, and
-stops cleanly on SIGTERM or SIGINT. It runs as `wishes notify`, or beside gunicorn as
-`python -m wishes.notifications` (started by `wishes.serving`).
+Then it does the app's other background chores (`app.extensions[CHORES]`, set by the app
+factory: the scheduled backup, erasing personal data past its period), each deciding itself
+whether anything is due. `run_forever` repeats that every WISHES_NOTIFY_INTERVAL_SECONDS,
+survives any error, and stops cleanly on SIGTERM or SIGINT. It runs as `wishes notify`, or
+beside the web server as `python -m wishes.notifications` (started by `wishes.serving`).
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ from . import store
 from .notifier import LogNotifier, Notifier, WebhookNotifier, escape_for_log, notifier_from_config
 
 log = logging.getLogger("wishes.notifications")
+chores_log = logging.getLogger("wishes.worker")
+
+# app.extensions key: the chores of each round, each `chore(app, db, config, now)`; one that
+# fails is logged and does not stop the others, nor the next round.
+CHORES = "wishes.chores"
 
 # At the default 30 s interval this stays within an enterprise WeChat robot's limit of 20
 # messages a minute; a backlog (say, a day with the webhook down) drains over a few minutes.
@@ -100,16 +107,28 @@ def deliver_due(
 
 
 def run_once(
-    app: Flask, notifier: Notifier | None = None, *, stop: threading.Event | None = None
+    app: Flask,
+    notifier: Notifier | None = None,
+    *,
+    stop: threading.Event | None = None,
+    now: datetime | None = None,
 ) -> Round:
-    """One round on a connection of its own (never a request's): queue overdue, deliver due."""
-    now = datetime.now(UTC)
+    """One round on a connection of its own (never a request's): queue overdue, deliver due,
+    then the chores."""
+    now = now or datetime.now(UTC)
     with app.app_context(), connect(database_path(app)) as db:
         # The settings page's values (deadlines, webhook, public address), read each round.
         config = hospital.config(db)
         notifier = notifier or notifier_from_config(config)
         queued = queue_overdue(db, Deadlines.from_config(config), now)
         delivered, failed = deliver_due(db, notifier, now, stop=stop)
+        for chore in app.extensions.get(CHORES, ()):
+            if stop is not None and stop.is_set():
+                break
+            try:
+                chore(app, db, config, now)
+            except Exception:
+                chores_log.exception("background chore %s failed", chore.__name__)
     return Round(queued, delivered, failed)
 
 
@@ -186,10 +205,13 @@ def _rounds(app: Flask, notifier: Notifier | None, interval: int, stop: threadin
 
 
 def show_info_logs() -> None:
-    """Let the worker's INFO lines (the LogNotifier's output) through, to stderr if nowhere else."""
-    logger = logging.getLogger("wishes.notifications")
-    logger.setLevel(logging.INFO)
-    if not logger.hasHandlers():
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s [notify] %(levelname)s %(message)s"))
-        logger.addHandler(handler)
+    """Let the worker's INFO lines (the LogNotifier's output, the chores') through, to stderr
+    if nowhere else."""
+    for logger in (log, chores_log):
+        logger.setLevel(logging.INFO)
+        if not logger.hasHandlers():
+            handler = logging.StreamHandler()
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s [notify] %(levelname)s %(message)s")
+            )
+            logger.addHandler(handler)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from werkzeug.datastructures import MultiDict
 from wtforms import (
     Field,
     HiddenField,
@@ -105,8 +106,14 @@ def _field(question: dict[str, Any], lang: str, departments: list[dict]) -> Fiel
     return TextAreaField(label, filters=[clean_text], validators=checks)
 
 
-def answer_form(version: Version, departments: list[dict], lang: str | None = None) -> AnswerForm:
-    """A form class for this version, instantiated on the current request."""
+def answer_form(
+    version: Version,
+    departments: list[dict],
+    lang: str | None = None,
+    formdata: MultiDict | None = None,
+) -> AnswerForm:
+    """A form class for this version, instantiated on the current request (or on `formdata`,
+    the answers a POST kept for the page: wishes/drafts.py)."""
     lang = lang or definitions.language()
 
     class _Form(AnswerForm):
@@ -114,7 +121,7 @@ def answer_form(version: Version, departments: list[dict], lang: str | None = No
 
     for question in version.questions:
         setattr(_Form, field_name(question), _field(question, lang, departments))
-    form = _Form()
+    form = _Form() if formdata is None else _Form(formdata=formdata)
     form._questions = version.questions
     if not form.submission_id.data:
         form.submission_id.data = secrets.token_hex(16)

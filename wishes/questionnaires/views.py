@@ -8,7 +8,7 @@ from typing import Any
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from .. import audiences, organisation, ratelimit
+from .. import audiences, drafts, organisation, ratelimit
 from ..audiences import AreaBlueprint, Audience
 from ..storage import get_db
 from . import comments, store
@@ -34,11 +34,12 @@ def render_answer_page(
     preview: bool = False,
     status: int | None = None,
 ):
-    """The answering page, in the layout of the page's audience; 400 with every answer still
-    in place when something is missing."""
+    """The answering page, in the layout of the page's audience, every answer in place. A
+    submission with a mistake is shown by the GET it redirects to (wishes/drafts.py); 400 when
+    it could not be carried there."""
     if form.csrf_token.errors:
         form.form_errors.append(_("页面停留太久已过期，您的选择都还在，请再点一次提交。"))
-    status = status or (400 if form.errors else 200)
+    status = status or (400 if form.errors and request.method == "POST" else 200)
     page = render_template(
         "questionnaires/answer.html",
         form=form,
@@ -54,11 +55,20 @@ def render_answer_page(
 def answer(slug: str):
     db = get_db()
     version = _live(slug)
-    form = answer_form(version, organisation.departments(db))
-    if request.method == "GET" and (ward := request.args.get("dept")):
+    draft = drafts.take()
+    form = answer_form(
+        version, organisation.departments(db), formdata=draft.formdata if draft else None
+    )
+    if draft and draft.check:
+        form.validate()  # the messages of the submission that brought the patient back here
+    elif request.method == "GET" and not draft and (ward := request.args.get("dept")):
         for question, field in form.question_fields():
             if question["type"] == "department" and ward in dict(field.choices):
                 field.data = ward
+    if drafts.switching_language():  # every answer comes along into the other language
+        return drafts.back_to_form(form, check=False) or render_answer_page(
+            form, version, request.path, status=200
+        )
     if form.validate_on_submit():
         if wait := ratelimit.wait_for("answer"):
             form.form_errors.append(ratelimit.form_refusal(wait))
@@ -75,6 +85,10 @@ def answer(slug: str):
         )
         comments.offer_as_wish(comment)
         return redirect(url_for(".thanks", slug=slug))
+    if request.method == "POST":  # a mistake: shown by this page's GET (post/redirect/get)
+        return drafts.back_to_form(form, check=True) or render_answer_page(
+            form, version, request.path
+        )
     return render_answer_page(form, version, request.path)
 
 

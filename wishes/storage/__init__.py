@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import Flask, current_app, g
@@ -127,6 +128,28 @@ def schema_is_current(db: Database) -> bool:
     return not migrations.pending(db)
 
 
+# ---- the record of backups (table `backup_runs`) ---------------------------------------------
+
+
+def record_backup_run(db: Database, run: dict[str, Any]) -> None:
+    """Append one backup's outcome (a row made by `backup.run_row`)."""
+    with transaction(db):
+        db.table("backup_runs").insert(run)
+
+
+def backup_runs(db: Database, limit: int = 10) -> list[dict[str, Any]]:
+    """The latest backups, scheduled or by command, newest first: the settings page's list."""
+    return list(db.query("SELECT * FROM backup_runs ORDER BY id DESC LIMIT ?", [limit]))
+
+
+def last_scheduled_backup(db: Database) -> dict[str, Any] | None:
+    """The latest scheduled backup, made or failed: one attempt per scheduled time."""
+    rows = db.query(
+        "SELECT * FROM backup_runs WHERE trigger = 'schedule' ORDER BY started_at DESC LIMIT 1"
+    )
+    return next(iter(rows), None)
+
+
 @click.command("init-db")
 @with_appcontext
 def init_db_command() -> None:
@@ -162,14 +185,17 @@ def prepare(app: Flask) -> None:
 __all__ = [
     "BUSY_TIMEOUT_MS",
     "TIMESTAMP_FORMAT",
+    "backup_runs",
     "close_db",
     "connect",
     "database_path",
     "get_db",
     "init_app",
     "init_db_command",
+    "last_scheduled_backup",
     "migrations",
     "prepare",
+    "record_backup_run",
     "schema_is_current",
     "sqlite_warning",
     "transaction",

@@ -1,4 +1,9 @@
-"""`wishes backup` and `wishes restore`: a consistent copy of the live database, and its return.
+"""`wishes backup` and `wishes restore`: a consistent copy of the live data, and its return.
+
+A full backup (`backup_archive`, a .tar) holds the database copied as below, the files the app
+keeps beside it (fulfilment photos, assessment evidence: FILE_FOLDERS) and a manifest of their
+checksums; a restore from one checks every file and puts the folders back too. A bare database
+file (`backup_database`) is still made and restored as before.
 
 A backup is taken with SQLite's online backup API in one step: the copy is one read transaction,
 so it is the database as of one commit, however many requests write meanwhile (in WAL mode a
@@ -15,26 +20,32 @@ detected.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
+import hashlib
+import io
+import json
 import os
 import shutil
 import socket
 import sqlite3
 import stat
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from sqlite_utils import Database
 
-from .. import audit
-from . import BUSY_TIMEOUT_MS, connect, database_path, upgrade
+from .. import audit, privacy
+from . import BUSY_TIMEOUT_MS, connect, database_path, record_backup_run, upgrade, utcnow
 from .migrations import migrations
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -402,6 +413,202 @@ def restore_database(
     return RestoreReport(snapshot, upgraded_with, kept, warnings)
 
 
+# ---- full backups: the database and the files beside it -------------------------------------
+
+# The folders of WISHES_DATA_DIR holding what the app keeps outside the database: fulfilment
+# photos (the board) and assessment evidence (the assessment), each a flat folder of files
+# under random names that the database points at. Everything else there is made again
+# (jieba-cache), short-lived (uploads/, setup-workbook) or left out on purpose (secret_key).
+FILE_FOLDERS = ("photos", "attachments")
+ARCHIVE_SUFFIX = ".tar"
+ARCHIVE_DATABASE = "wishes.db"
+MANIFEST = "manifest.json"
+ARCHIVE_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class Archive:
+    """A full backup: one tar file holding the database's snapshot, the files and a manifest."""
+
+    path: Path
+    size: int
+    database: Snapshot
+    files: int
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Unpacked:
+    """A full backup checked and unpacked into a folder beside the live data."""
+
+    folder: Path
+    database: Snapshot
+    files: int
+    made_at: str
+
+
+def is_archive(path: Path) -> bool:
+    """A full backup (a tar file) rather than a bare database file."""
+    with open(path, "rb") as handle:
+        if handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER:
+            return False
+    return tarfile.is_tarfile(path)
+
+
+def kept_files(data_dir: Path) -> list[tuple[str, Path]]:
+    """(name in the archive, path) of each file of FILE_FOLDERS, folder by folder."""
+    found = []
+    for folder in FILE_FOLDERS:
+        root = data_dir / folder
+        if root.is_dir():
+            found += [
+                (f"{folder}/{path.name}", path)
+                for path in sorted(root.iterdir())
+                if path.is_file() and not path.is_symlink()
+            ]
+    return found
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _add_bytes(tar: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), int(time.time()), 0o600
+    tar.addfile(info, io.BytesIO(data))
+
+
+def backup_archive(data_dir: Path, target: Path, *, force: bool = False) -> Archive:
+    """Write a full backup of DATA_DIR to TARGET: the database as of one commit (as
+    `backup_database` copies it), then every file of FILE_FOLDERS, then a manifest listing
+    them with their sizes and SHA-256. A file that appears after the database was copied may
+    be in the archive without a row pointing at it; that does no harm."""
+    started = time.perf_counter()
+    if target.is_dir():
+        raise BackupError(f"{target} is a folder: give the backup file's name")
+    if not target.parent.is_dir():
+        raise BackupError(f"{target.parent}: no such folder")
+    if target.exists() and not force:
+        raise BackupError(f"{target} exists: pass --force to overwrite it")
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    temporary = _temporary_beside(target, ".tmp")
+    try:
+        database = backup_database(data_dir / ARCHIVE_DATABASE, staging / ARCHIVE_DATABASE)
+        listed = []
+        with tarfile.open(temporary, "w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(database.path, arcname=ARCHIVE_DATABASE)
+            for name, path in kept_files(data_dir):
+                try:
+                    digest = _sha256(path)
+                    info = tar.gettarinfo(path, arcname=name)
+                    with open(path, "rb") as handle:
+                        tar.addfile(info, handle)
+                except FileNotFoundError:  # removed since it was listed
+                    continue
+                listed.append({"name": name, "size": info.size, "sha256": digest})
+            manifest = {
+                "app": MIGRATION_SET,
+                "format": ARCHIVE_FORMAT,
+                "made_at": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                "migrations": database.migrations,
+                "rows": database.row_counts,
+                "files": listed,
+            }
+            _add_bytes(tar, MANIFEST, json.dumps(manifest, ensure_ascii=False, indent=1).encode())
+        _fsync(temporary)
+        _place(temporary, target, overwrite=force)
+    except (OSError, tarfile.TarError) as error:
+        raise BackupError(f"backup to {target} failed: {error}") from error
+    finally:
+        _discard(temporary)
+        shutil.rmtree(staging, ignore_errors=True)
+    return Archive(
+        target,
+        target.stat().st_size,
+        dataclasses.replace(database, path=target),
+        len(listed),
+        time.perf_counter() - started,
+    )
+
+
+def _member_problem(member: tarfile.TarInfo) -> str | None:
+    """Why an archive member is not one a backup of this app holds (None: it is)."""
+    if not member.isfile():
+        return "not a plain file"
+    if member.name in (ARCHIVE_DATABASE, MANIFEST):
+        return None
+    folder, _, name = member.name.partition("/")
+    if folder not in FILE_FOLDERS or not name or "/" in name or name.startswith("."):
+        return "not a file this app keeps"
+    return None
+
+
+@contextlib.contextmanager
+def unpacked_archive(archive: Path, data_dir: Path) -> Iterator[Unpacked]:
+    """Check that ARCHIVE is a full backup of this app and unpack it into a folder in DATA_DIR
+    (so that its folders can be renamed into place); the folder is removed afterwards."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=".restore-", dir=data_dir))
+    try:
+        try:
+            with tarfile.open(archive, "r:") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    if problem := _member_problem(member):
+                        raise BackupError(f"{archive}: {member.name!r}: {problem}")
+                names = {member.name for member in members}
+                if not {ARCHIVE_DATABASE, MANIFEST} <= names:
+                    raise BackupError(f"{archive} is not a backup of this app (no {MANIFEST})")
+                tar.extractall(folder, filter="data")
+        except (tarfile.TarError, OSError) as error:
+            raise BackupError(f"{archive} cannot be read as a backup: {error}") from error
+        try:
+            manifest = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+            listed = {entry["name"]: entry for entry in manifest["files"]}
+            made_at = str(manifest["made_at"])
+        except (ValueError, KeyError, TypeError) as error:
+            raise BackupError(f"{archive}: its {MANIFEST} cannot be read ({error})") from None
+        if manifest.get("app") != MIGRATION_SET:
+            raise BackupError(f"{archive} is not a backup of this app")
+        files = names - {ARCHIVE_DATABASE, MANIFEST}
+        if files != set(listed):
+            raise BackupError(f"{archive}: its files are not the ones its {MANIFEST} lists")
+        for name in sorted(files):
+            if _sha256(folder / name) != listed[name]["sha256"]:
+                raise BackupError(f"{archive}: {name} is damaged (its SHA-256 differs)")
+        database = inspect_backup(folder / ARCHIVE_DATABASE)
+        yield Unpacked(folder, database, len(files), made_at)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def restore_files(unpacked: Unpacked, data_dir: Path, stamp: str) -> list[Path]:
+    """Put the archive's folders in place of the live ones, keeping each live folder that
+    holds anything as `<folder>.before-restore-<stamp>`; return those kept."""
+    kept = []
+    for folder in FILE_FOLDERS:
+        live, incoming = data_dir / folder, unpacked.folder / folder
+        incoming.mkdir(exist_ok=True)  # the backup had none: the restored data has none
+        if live.is_dir() and not any(live.iterdir()):
+            live.rmdir()
+        elif live.exists():
+            aside = data_dir / f"{folder}.before-restore-{stamp}"
+            for n in range(2, 100):
+                if not aside.exists():
+                    break
+                aside = data_dir / f"{folder}.before-restore-{stamp}-{n}"
+            os.rename(live, aside)
+            kept.append(aside)
+        os.rename(incoming, live)
+    _fsync(data_dir)
+    return kept
+
+
 # ---- commands ---------------------------------------------------------------------------------
 
 
@@ -423,22 +630,97 @@ def _refuse_if_served(database: Path, force: bool) -> None:
         )
 
 
+# ---- the record of backups -------------------------------------------------------------------
+
+
+def archive_name(now: datetime) -> str:
+    """A full backup's file name, by its UTC time so that the names sort in time order."""
+    return now.astimezone(UTC).strftime("wishes-%Y%m%d-%H%M%S.tar")
+
+
+def run_row(
+    trigger: str,
+    started_at: str,
+    path: Path,
+    *,
+    archive: Archive | None = None,
+    size: int | None = None,
+    error: str = "",
+    removed: int = 0,
+) -> dict[str, Any]:
+    """One row of `backup_runs`: made (ARCHIVE, or SIZE of a database-only copy) or failed."""
+    made = archive is not None or size is not None
+    return {
+        "started_at": started_at,
+        "finished_at": utcnow(),
+        "trigger": trigger,
+        "path": str(path),
+        "size": archive.size if archive else size,
+        "files": archive.files if archive else None,
+        "outcome": "ok" if made else "failed",
+        "error": error[:500],
+        "removed": removed,
+    }
+
+
+def _files_note(data_dir: Path) -> str:
+    count = len(kept_files(data_dir))
+    return (
+        f"  not in this file: {count:,} photos and evidence files ({', '.join(FILE_FOLDERS)}/ in "
+        f"{data_dir}); a PATH ending in {ARCHIVE_SUFFIX}, or a folder, holds them too"
+    )
+
+
+def _record(trigger: str, started_at: str, path: Path, **outcome: Any) -> None:
+    with connect(database_path()) as db:
+        record_backup_run(db, run_row(trigger, started_at, path, **outcome))
+
+
 @click.command("backup")
-@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("path", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Overwrite PATH if it exists.")
 @with_appcontext
 def backup_command(path: Path, force: bool) -> None:
-    """Copy the live database to PATH, consistently, while the server runs."""
+    """Back up the live database, consistently, while the server runs.
+
+    PATH ending in .tar: a full backup, the database with the photos and evidence files (what
+    `wishes restore` needs to bring everything back). PATH a folder: the same, as
+    wishes-<UTC time>.tar in it. Any other PATH: the database alone, as one SQLite file.
+    """
+    data_dir = Path(current_app.config["WISHES_DATA_DIR"])
+    started_at = utcnow()
+    if path.is_dir():
+        path = path / archive_name(datetime.now(UTC))
     try:
-        snapshot = backup_database(database_path(), path, force=force)
+        if path.name.endswith(ARCHIVE_SUFFIX):
+            archive = backup_archive(data_dir, path, force=force)
+            snapshot = archive.database
+        else:
+            snapshot = backup_database(database_path(), path, force=force)
     except BackupError as error:
+        _record("command", started_at, path, error=str(error))
         raise click.ClickException(str(error)) from None
-    click.echo(
-        f"backed up {database_path()} to {path}: {_size(snapshot.size)} "
-        f"in {snapshot.seconds:.2f} s; integrity_check ok"
-    )
+    if path.name.endswith(ARCHIVE_SUFFIX):
+        _record("command", started_at, path, archive=archive)
+        click.echo(
+            f"backed up {data_dir} to {path}: {_size(archive.size)} in {archive.seconds:.2f} s; "
+            f"database integrity_check ok; {archive.files:,} photos and evidence files"
+        )
+    else:
+        _record("command", started_at, path, size=snapshot.size)
+        click.echo(
+            f"backed up {database_path()} to {path}: {_size(snapshot.size)} "
+            f"in {snapshot.seconds:.2f} s; integrity_check ok"
+        )
     click.echo(f"  rows: {_counts(snapshot)}")
     click.echo(f"  schema: {len(snapshot.migrations)} migrations, last {snapshot.migrations[-1]}")
+    if not path.name.endswith(ARCHIVE_SUFFIX):
+        click.echo(_files_note(data_dir))
+
+
+def _confirm(database: Path, force: bool) -> None:
+    click.confirm(f"Replace {database} with it? (the current one is kept beside it)", abort=True)
+    _refuse_if_served(database, force)  # again: the question may have waited a while
 
 
 @click.command("restore")
@@ -449,26 +731,32 @@ def backup_command(path: Path, force: bool) -> None:
 def restore_command(path: Path, yes: bool, force: bool) -> None:
     """Replace the database with the backup at PATH; the current one is kept beside it.
 
-    Stop `wishes serve` first.
+    A full backup (.tar) brings back the photos and evidence files too; the current folders
+    are kept beside them. Stop `wishes serve` first.
     """
     database = database_path()
+    data_dir = database.parent
     _refuse_if_served(database, force)
+    now = datetime.now(UTC)
     try:
-        incoming = inspect_backup(path)
-    except BackupError as error:
-        raise click.ClickException(str(error)) from None
-    click.echo(
-        f"{path}: {_size(incoming.size)}, integrity_check ok, "
-        f"{len(incoming.migrations)} of {len(our_migrations())} migrations"
-    )
-    click.echo(f"  rows: {_counts(incoming)}")
-    if not yes:
-        click.confirm(
-            f"Replace {database} with it? (the current one is kept beside it)", abort=True
-        )
-        _refuse_if_served(database, force)  # again: the question may have waited a while
-    try:
-        report = restore_database(path, database, inspected=True)
+        if is_archive(path):
+            with unpacked_archive(path, data_dir) as unpacked:
+                _show(
+                    path,
+                    unpacked.database,
+                    f"; made {unpacked.made_at} UTC; {unpacked.files:,} photos and evidence files",
+                )
+                if not yes:
+                    _confirm(database, force)
+                report = restore_database(unpacked.database.path, database, inspected=True, now=now)
+                kept_folders = restore_files(unpacked, data_dir, now.strftime("%Y%m%d-%H%M%S"))
+        else:
+            incoming = inspect_backup(path)
+            _show(path, incoming, "")
+            if not yes:
+                _confirm(database, force)
+            report = restore_database(path, database, inspected=True, now=now)
+            kept_folders = None
     except BackupError as error:
         raise click.ClickException(str(error)) from None
     for warning in report.warnings:
@@ -477,17 +765,50 @@ def restore_command(path: Path, yes: bool, force: bool) -> None:
         click.echo(f"kept the previous database as {report.kept}")
     if report.upgraded_with:
         click.echo(f"upgraded with {', '.join(report.upgraded_with)}")
+    for folder in kept_folders or ():
+        click.echo(f"kept the previous files as {folder}")
+    if kept_folders is None:
+        click.echo(
+            f"photos and evidence files ({', '.join(FILE_FOLDERS)}/ in {data_dir}) left as they "
+            "were: this backup is a database file only"
+        )
+    actor = audit.Who(label="wishes restore")
     with connect(database) as restored:
         # Recorded in the restored database, whose own history now continues from the backup.
         audit.record(
             restored,
             "database_restored",
-            audit.Who(label="wishes restore"),
+            actor,
             subject_kind="backup",
             subject_id=str(path),
             detail={"kept": str(report.kept or "")},
         )
+        if report.kept:
+            # A patient's request to erase their data outlives the backup that still holds it.
+            again = 0
+            try:
+                with _open(report.kept, read_only=True) as kept:
+                    again = privacy.erase_requested_again(restored, Database(kept), actor)
+            except sqlite3.Error as error:
+                click.echo(
+                    f"warning: the previous database's audit log cannot be read ({error}): "
+                    "make again by hand the erasures patients asked for since this backup",
+                    err=True,
+                )
+            if again:
+                click.echo(
+                    f"erased again the name and phone of {again} wish(es) whose patients asked "
+                    "for it after this backup was made (audited)"
+                )
     click.echo(f"restored {path} to {database} in {report.restored.seconds:.2f} s")
+
+
+def _show(path: Path, incoming: Snapshot, more: str) -> None:
+    click.echo(
+        f"{path}: {_size(path.stat().st_size)}, integrity_check ok, "
+        f"{len(incoming.migrations)} of {len(our_migrations())} migrations{more}"
+    )
+    click.echo(f"  rows: {_counts(incoming)}")
 
 
 COMMANDS = (backup_command, restore_command)

@@ -813,3 +813,53 @@ def search_words_version(db: Database) -> None:
     no wish yet."""
     has_wishes = db.execute("SELECT 1 FROM wishes LIMIT 1").fetchone() is not None
     db.execute(f"PRAGMA user_version = {1 if has_wishes else 2}")
+
+
+@migrations(name="0021_backup_runs_and_personal_data_erasure")
+def backup_runs_and_personal_data_erasure(db: Database) -> None:
+    """Each backup the worker (or `wishes backup`) made or failed to make, for the settings
+    page; and when a wish's personal data (the patient's name and phone) was erased, with a
+    partial index over the closed wishes that still hold some, which the worker's erasure
+    round reads."""
+    db.table("backup_runs").create(
+        {
+            "id": int,
+            "started_at": str,
+            "finished_at": str,
+            "trigger": str,  # schedule · command
+            "path": str,
+            "size": int,
+            "files": int,  # files of photos/ and attachments/ in the archive
+            "outcome": str,  # ok · failed
+            "error": str,
+            "removed": int,  # older backups removed by the retention rule
+        },
+        pk="id",
+        not_null={"started_at", "trigger", "outcome"},
+    )
+    db.table("backup_runs").create_index(["trigger", "started_at"])
+    db.table("wishes").add_column("personal_data_erased_at", str)
+    db.execute(
+        "CREATE INDEX idx_wishes_personal_data_closed ON wishes (closed_at) "
+        "WHERE patient_name IS NOT NULL OR phone IS NOT NULL"
+    )
+
+
+@migrations(name="0022_kiosk_devices")
+def kiosk_devices(db: Database) -> None:
+    """Kiosks the administrator registered (wishes/kiosks): the hash of each one's cookie
+    token, so the public forms can count a kiosk's submissions apart from its address."""
+    db.table("kiosk_devices").create(
+        {
+            "id": int,
+            "name": str,
+            "token_hash": str,
+            "registered_by": int,
+            "registered_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        not_null={"name", "token_hash", "registered_at"},
+        foreign_keys=[("registered_by", "users", "id")],
+    )
+    db.table("kiosk_devices").create_index(["token_hash"], unique=True)
