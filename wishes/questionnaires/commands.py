@@ -1,14 +1,19 @@
-"""`wishes questionnaire export|import`: the admin page's JSON exchange, from a shell."""
+"""`wishes questionnaire export|import`: the admin page's JSON exchange, from a shell; and
+`wishes comments evaluate`: the comments' sentiment classifier scored on labelled comments."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
 from ..glossary import questionnaires as words
+from ..routing import DataError
 from ..storage import connect, database_path
 from . import definition as definitions
-from . import store
+from . import sentiment, store
 
 MAX_BYTES = 1024 * 1024
 
@@ -55,4 +60,35 @@ def import_command(source, publish: bool) -> None:
     click.echo(f"{version.slug}: version {version.number} {state}")
 
 
-COMMANDS = (questionnaire_group,)
+@click.group("comments")
+def comments_group() -> None:
+    """The comments' sentiment classifier (negative, neutral, positive)."""
+
+
+@comments_group.command("evaluate")
+@click.option(
+    "--data",
+    "data_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Labelled CSV (columns text,label; label negative, neutral or positive). "
+    "Default: the bundled held-out comments.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def comments_evaluate_command(data_file: Path | None, as_json: bool) -> None:
+    """Score the classifier (trained on the bundled comments) on labelled comments."""
+    path = data_file or sentiment.HELDOUT_FILE
+    try:
+        rows = sentiment.labelled(path)
+    except DataError as error:
+        raise click.ClickException(str(error)) from error
+    scores = sentiment.score(sentiment.bundled(), rows)
+    if as_json:
+        click.echo(json.dumps(scores))
+    else:
+        click.echo(
+            f"{scores['n']} comments: accuracy {scores['accuracy']:.4f}, "
+            f"macro-F1 {scores['macro_f1']:.4f}"
+        )
+
+
+COMMANDS = (questionnaire_group, comments_group)

@@ -21,8 +21,16 @@ from flask import Flask, current_app
 from .. import hospital
 from ..needs import NOT_A_WISH
 from . import artifacts, text
-from .text import WORDS_VERSION, keyword_tags, normalise, tokenizer, traditional_to_simplified
-from .training import predict_top
+from .text import (
+    WORDS_VERSION,
+    char_text,
+    keyword_tags,
+    normalise,
+    tokenizer,
+    traditional_to_simplified,
+    word_features,
+)
+from .training import DataError, Example, predict_top, read_examples
 
 log = logging.getLogger(__name__)
 
@@ -146,12 +154,17 @@ def route(wish_text: str) -> RouteDecision | None:
 __all__ = [
     "EXTENSION",
     "WORDS_VERSION",
+    "DataError",
+    "Example",
     "RouteDecision",
     "Router",
+    "char_text",
     "init_app",
     "keyword_tags",
     "normalise",
+    "read_examples",
     "route",
     "tokenizer",
     "traditional_to_simplified",
+    "word_features",
 ]
