@@ -1,6 +1,7 @@
 """The comments' sentiment classifier: `wishes comments evaluate` (issue 20, item 7)."""
 
 import json
+import re
 
 from wishes.questionnaires import sentiment
 
@@ -41,3 +42,40 @@ def test_the_held_out_comments_were_never_trained_on():
     training = {text for text, _ in sentiment.labelled(sentiment.TRAINING_FILE)}
     heldout = {text for text, _ in sentiment.labelled(sentiment.HELDOUT_FILE)}
     assert not training & heldout
+
+
+def _answer(client, comment, department=""):
+    from conftest import csrf_token
+
+    token = csrf_token(client, "/s/satisfaction")
+    html = client.get("/s/satisfaction").get_data(as_text=True)
+    submission = re.search(r'name="submission_id" type="hidden" value="([^"]+)"', html).group(1)
+    data = {"csrf_token": token, "submission_id": submission, "q_overall": "3"}
+    data |= {"q_recommend": "7", "q_comment": comment}
+    response = client.post("/s/satisfaction", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)[:500]
+
+
+def test_each_comment_is_stored_with_its_sentiment_and_shown_behind_its_count(client, db, staff):
+    """Issue 20, item 7: a comment gets a sentiment when it is answered; the dashboard counts
+    comments by category and sentiment, and each count opens the comments behind it."""
+    from conftest import login
+
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    _answer(client, "排队两个多小时都没人管，态度也很差，太失望了")
+    _answer(client, "护士们都很耐心，谢谢你们的照顾")
+    stored = [row[0] for row in db.execute("SELECT comment_sentiment FROM responses ORDER BY id")]
+    assert stored == ["negative", "positive"]
+    login(client, "manager")
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    assert "文字意见：需求类别与情感" in dashboard
+    links = re.findall(r'href="(/dashboard/comments\?[^"]*sentiment=negative[^"]*)"', dashboard)
+    assert links, "a count links to its comments"
+    page = client.get(links[0].replace("&amp;", "&")).get_data(as_text=True)
+    assert "太失望了" in page and "谢谢你们的照顾" not in page
+    everything = client.get("/dashboard/comments").get_data(as_text=True)
+    assert "太失望了" in everything and "谢谢你们的照顾" in everything
+    odd = client.get("/dashboard/comments?category=nonsense&sentiment=angry&page=x")
+    assert odd.status_code == 200

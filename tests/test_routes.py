@@ -207,6 +207,7 @@ MATRIX = {
     # -- the dashboard: managers and the administrator
     "GET /dashboard":                           "login  403    403    403    403    200    200",
     "GET /dashboard/report?month=2026-01":      "login  403    403    403    403    200    200",
+    "GET /dashboard/comments?sentiment=negative": "login  403    403    403    403    200    200",
     "GET /dashboard/export/satisfaction.csv":   "login  403    403    403    403    200    200",
     "GET /dashboard/export/branches.xlsx":      "login  403    403    403    403    200    200",
     "GET /dashboard/export/nothing.csv":        "login  403    403    403    403    404    404",

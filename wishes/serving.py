@@ -26,7 +26,7 @@ from types import FrameType
 from flask import Flask, Response, g, request
 from waitress.server import create_server
 
-from . import search, storage
+from . import questionnaires, search, storage
 from .routing import tokenizer
 
 STOP_TIMEOUT_SECONDS = 5
@@ -47,6 +47,7 @@ def prepare(app: Flask) -> Flask:
         app.logger.warning(warning)  # a hospital's data: the demo's is made up
     app.extensions["wishes.router"].refresh()
     tokenizer()
+    questionnaires.comment_sentiment()  # trained here (a second), not in a patient's request
     with storage.connect(storage.database_path(app)) as db:
         recut = search.reindex_if_needed(
             db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)

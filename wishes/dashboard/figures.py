@@ -360,6 +360,87 @@ def latest_comments(db: Database, filters: Filters, questions: list[dict], limit
     return rows
 
 
+SENTIMENTS = {"negative": "不满", "neutral": "中性", "positive": "满意"}
+COMMENTS_PER_PAGE = 50
+
+
+def comment_moods(db: Database, filters: Filters) -> Table:
+    """The range's comments by need category and sentiment: what patients write about, and
+    how they feel about it (the comments behind each count: `comments_page`)."""
+    dept, params = _department_clause(filters, "department_code")
+    counts: dict[str | None, dict[str, int]] = {}
+    for row in db.query(
+        f"""SELECT comment_category AS category, comment_sentiment AS sentiment, count(*) AS n
+            FROM responses
+            WHERE questionnaire_id = ? AND local_day BETWEEN ? AND ?
+              AND comment_sentiment IS NOT NULL {dept}
+            GROUP BY 1, 2""",
+        [filters.questionnaire_id, *filters.days, *params],
+    ):
+        counts.setdefault(row["category"], {})[row["sentiment"]] = row["n"]
+    rows = []
+    for category in [*needs.categories(), None]:
+        code = category["code"] if category else None
+        if code not in counts:
+            continue
+        n = counts[code]
+        rows.append(
+            {
+                "code": code or "",
+                "category": category["name"] if category else "未分类",
+                **{key: n.get(key, 0) for key in SENTIMENTS},
+                "total": sum(n.values()),
+            }
+        )
+    rows.sort(key=lambda row: (-int(row["negative"]), -int(row["total"])))
+    return Table(
+        "comment_moods",
+        "文字意见：需求类别与情感",
+        [
+            Column("category", "需求类别"),
+            *(Column(key, label, "count") for key, label in SENTIMENTS.items()),
+            Column("total", "合计", "count"),
+        ],
+        rows,
+        note="每条文字意见由模型读出需求类别和情感（不满、中性、满意），会有读错的；"
+        "点数字可看到背后的意见。不满最多的类别在前。",
+        chart={"type": "hbar", "series": "0,1,2", "stacked": True},
+    )
+
+
+def comments_page(
+    db: Database, filters: Filters, category: str | None, sentiment: str | None, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One page of the range's comments (newest first), of one category and sentiment when
+    given ("" for the uncategorised), and how many there are."""
+    clauses = ["r.questionnaire_id = ?", "r.local_day BETWEEN ? AND ?", "a.text != ''"]
+    params: list[Any] = [filters.questionnaire_id, *filters.days]
+    if filters.department is not None:
+        clauses.append("r.department_code = ?")
+        params.append(filters.department)
+    if sentiment in SENTIMENTS:
+        clauses.append("r.comment_sentiment = ?")
+        params.append(sentiment)
+    if category == "":
+        clauses.append("r.comment_category IS NULL AND r.comment_sentiment IS NOT NULL")
+    elif category is not None:
+        clauses.append("r.comment_category = ?")
+        params.append(category)
+    where = " AND ".join(clauses)
+    source = "FROM answers a JOIN responses r ON r.id = a.response_id"
+    total = db.execute(f"SELECT count(*) {source} WHERE {where}", params).fetchone()[0]
+    rows = list(
+        db.query(
+            f"""SELECT a.text, r.submitted_at, r.comment_sentiment AS sentiment,
+                       r.comment_category AS category, d.name AS department
+                {source} LEFT JOIN departments d ON d.code = r.department_code
+                WHERE {where} ORDER BY r.id DESC LIMIT ? OFFSET ?""",
+            [*params, COMMENTS_PER_PAGE, (max(page, 1) - 1) * COMMENTS_PER_PAGE],
+        )
+    )
+    return rows, total
+
+
 # --- Wishes --------------------------------------------------------------------------------
 
 

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
-from .. import audit, hospital, organisation, questionnaires
+from .. import audit, hospital, needs, organisation, questionnaires
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..clock import today
 from ..deadlines import Deadlines
+from ..paging import page_number
 from ..storage import get_db
 from . import exports, figures
 from .forms import EARLIEST, LATEST, DashboardFilterForm
@@ -49,6 +50,7 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "categories": lambda s: figures.wishes_by_category(s.db, s.filters),
     "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
     "tags": lambda s: figures.top_tags(s.db, s.filters),
+    "comment_moods": lambda s: figures.comment_moods(s.db, s.filters),
 }
 
 
@@ -94,11 +96,21 @@ def _headline(scope: Scope, now: figures.Table) -> dict[str, Any]:
     }
 
 
+def _link_comments(table: figures.Table, query: dict[str, Any]) -> None:
+    """Each count of the comments table opens the comments behind it."""
+    for row in table.rows:
+        row["links"] = {
+            key: url_for(".comments", category=row["code"], sentiment=key, **query)
+            for key in figures.SENTIMENTS
+        } | {"total": url_for(".comments", category=row["code"], **query)}
+
+
 @bp.get("")
 @staff_required("view_dashboard")
 def index():
     scope, form = _scope(request.args)
     tables = {name: build(scope) for name, build in TABLES.items()}
+    _link_comments(tables["comment_moods"], _filters_query(request.args))
     return render_template(
         "dashboard/index.html",
         form=form,
@@ -108,6 +120,39 @@ def index():
         wish_totals=figures.wish_totals(scope.db, scope.filters),
         comments=figures.latest_comments(scope.db, scope.filters, scope.questions),
         query=request.args.to_dict(),
+    )
+
+
+def _filters_query(args) -> dict[str, Any]:
+    """The dashboard's own filters from `args` (not a comments page's category or page)."""
+    keep = ("first", "last", "period", "department", "questionnaire")
+    return {key: args[key] for key in keep if args.get(key)}
+
+
+@bp.get("/comments")
+@staff_required("view_dashboard")
+def comments():
+    """The comments behind a count: one category and sentiment, the dashboard's filters."""
+    scope, form = _scope(request.args)
+    category = request.args.get("category")
+    if category is not None and category != "" and needs.category(category) is None:
+        category = None  # an unknown category: every comment, not an error page
+    sentiment = request.args.get("sentiment")
+    sentiment = sentiment if sentiment in figures.SENTIMENTS else None
+    page = page_number(request.args)
+    rows, total = figures.comments_page(scope.db, scope.filters, category, sentiment, page)
+    return render_template(
+        "dashboard/comments.html",
+        form=form,
+        scope=scope,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // figures.COMMENTS_PER_PAGE)),
+        category=category,
+        sentiment=sentiment,
+        sentiments=figures.SENTIMENTS,
+        back=_filters_query(request.args),
     )
 
 

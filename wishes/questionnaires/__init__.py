@@ -5,11 +5,13 @@ from __future__ import annotations
 from .comments import comment_for_wish_form
 from .definition import SCALES, text_in
 from .sample import load as load_sample
+from .sentiment import bundled as comment_sentiment
 from .store import live_version, questionnaires, questions_over_versions
 
 __all__ = [
     "SCALES",
     "comment_for_wish_form",
+    "comment_sentiment",
     "live_version",
     "load_sample",
     "questionnaires",

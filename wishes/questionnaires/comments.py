@@ -1,13 +1,16 @@
-"""Free-text comments: keyword tags for the dashboard, and spotting a comment that is a wish."""
+"""Free-text comments: how each reads (keyword tags, sentiment, need category) for the
+dashboard, and spotting a comment that is a wish."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from flask import current_app, request, session
 
 from ..routing import EXTENSION as ROUTER
-from ..routing import keyword_tags, traditional_to_simplified
+from ..routing import keyword_tags, route, traditional_to_simplified
+from . import sentiment
 
 # "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete
 # (Traditional characters are read as Simplified first).
@@ -35,6 +38,27 @@ def tags(comment: str) -> list[str]:
     if model is None:
         return keyword_tags(comment, {})
     return keyword_tags(comment, model.word_idf, model.word_tags)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """How one comment reads; nothing for an empty comment."""
+
+    tags: list[str]
+    sentiment: str | None = None  # negative · neutral · positive
+    category: str | None = None  # a need category (needs.toml); None without a router model
+
+
+def read(comment: str) -> Reading:
+    """Tags and need category from the router (one prediction), sentiment from the comments'
+    own classifier (trained on first use: about a second, once a process)."""
+    if not comment:
+        return Reading([])
+    feeling = str(sentiment.bundled().predict([comment])[0])
+    decision = route(comment)
+    if decision is None:
+        return Reading(tags(comment), feeling)
+    return Reading(decision.tags, feeling, decision.category)
 
 
 def reads_like_wish(comment: str) -> bool:

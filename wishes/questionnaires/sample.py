@@ -84,6 +84,7 @@ def load(db: Database, rng: random.Random, now: datetime, weeks: int) -> int:
     departments = [row["code"] for row in db.query("SELECT code FROM departments")]
     start = now - timedelta(weeks=weeks)
     count = 0
+    readings: dict[str, comments.Reading] = {}
     with transaction(db):
         for week in range(weeks):
             progress = week / max(weeks - 1, 1)  # 0 → 1 over the demo's weeks
@@ -119,6 +120,9 @@ def load(db: Database, rng: random.Random, now: datetime, weeks: int) -> int:
                     pool = COMMENTS_GOOD if overall >= 4 else COMMENTS_BAD
                     comment = rng.choice(COMMENTS_WISH if rng.random() < 0.2 else pool)
                     data["comment"] = comment
+                if comment not in readings:  # the demo's comments come from short lists
+                    readings[comment] = comments.read(comment)
+                reading = readings[comment]
                 store.store_response(
                     db,
                     version,
@@ -126,7 +130,9 @@ def load(db: Database, rng: random.Random, now: datetime, weeks: int) -> int:
                     submission_id=secrets.token_hex(16),
                     department_code=department,
                     channel=rng.choice(["kiosk", "phone", "phone"]),
-                    comment_tags=comments.tags(comment),
+                    comment_tags=reading.tags,
+                    comment_sentiment=reading.sentiment,
+                    comment_category=reading.category,
                     at=moment.strftime(TIMESTAMP_FORMAT),
                 )
                 count += 1

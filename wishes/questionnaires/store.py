@@ -330,6 +330,8 @@ def store_response(
     department_code: str | None,
     channel: str,
     comment_tags: list[str] | None = None,
+    comment_sentiment: str | None = None,
+    comment_category: str | None = None,
     at: str | None = None,
 ) -> tuple[int, bool]:
     """Store one response with its answers; (id, False) when this submission was already stored."""
@@ -347,6 +349,8 @@ def store_response(
                         "submitted_at": at,
                         "local_day": local_day(at),
                         "comment_tags": json.dumps(comment_tags or [], ensure_ascii=False),
+                        "comment_sentiment": comment_sentiment,
+                        "comment_category": comment_category,
                     }
                 )
             )

@@ -74,6 +74,7 @@ def answer(slug: str):
             form.form_errors.append(ratelimit.form_refusal(wait))
             return render_answer_page(form, version, request.path, status=429)
         comment = form.comment()
+        reading = comments.read(comment)
         store.store_response(
             db,
             version,
@@ -81,7 +82,9 @@ def answer(slug: str):
             submission_id=form.submission_id.data,
             department_code=form.department_code(),
             channel=audiences.current().value,
-            comment_tags=comments.tags(comment),
+            comment_tags=reading.tags,
+            comment_sentiment=reading.sentiment,
+            comment_category=reading.category,
         )
         comments.offer_as_wish(comment)
         return redirect(url_for(".thanks", slug=slug))

@@ -863,3 +863,11 @@ def kiosk_devices(db: Database) -> None:
         foreign_keys=[("registered_by", "users", "id")],
     )
     db.table("kiosk_devices").create_index(["token_hash"], unique=True)
+
+
+@migrations(name="0023_comment_readings")
+def comment_readings(db: Database) -> None:
+    """How each response's free-text comment reads: its sentiment (negative, neutral,
+    positive) and its need category (questionnaires/comments.py); empty without a comment."""
+    db.table("responses").add_column("comment_sentiment", str)
+    db.table("responses").add_column("comment_category", str)
