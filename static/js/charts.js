@@ -3,7 +3,8 @@
 // No inline script and no eval (CSP default-src 'self').
 //
 //   <div class="chart" data-chart="line|bar|hbar|radar" data-for="TABLE_ID" data-series="0,2"
-//        data-label="…" data-y-min="0" data-y-max="100" data-percent data-stacked></div>
+//        data-label="…" data-y-min="0" data-y-max="100" data-percent data-stacked
+//        data-y2-series="2" data-y2-min="-100" data-y2-max="100"></div>
 //   <table id="TABLE_ID"><caption>…</caption>
 //     <thead><tr><th>…</th><th>series 0</th><th>series 1</th></tr></thead>
 //     <tbody><tr><th scope="row">label</th><td data-value="12">12</td><td data-value="">–</td>
@@ -11,6 +12,9 @@
 // Row labels are the tbody rows' <th scope="row">; a series is a td column (0-based), named by
 // the thead th one to its right (the first th heads the row labels). data-value is the number;
 // an empty or missing one is a gap. data-y-min/-max bound the value axis (x for hbar, r for radar).
+// data-y2-series puts those columns on a second value axis of their own (right; data-y2-min/-max),
+// so a share in percent and a score such as NPS never share one scale; data-percent is the first
+// axis's. Every row's label is shown: a bar chart grows a row's height per label, never skips one.
 (function () {
   "use strict";
 
@@ -61,15 +65,22 @@
     return {
       labels: rows.map((row) => text(row.querySelector(':scope > th[scope="row"]'))),
       series: columns.map((column) => ({
+        column: column,
         name: text(heads[column + 1]),
         values: cells.map((tds) => cellValue(tds[column])),
       })),
     };
   }
 
-  function dataset(kind, series, index) {
+  function secondAxisColumns(element) {
+    const listed = element.getAttribute("data-y2-series");
+    return listed ? listed.split(",").map((index) => parseInt(index, 10)) : [];
+  }
+
+  function dataset(kind, series, index, second) {
     const colour = PALETTE[index % PALETTE.length];
     const common = { label: series.name, data: series.values, borderColor: colour };
+    if (second.includes(series.column)) common.yAxisID = "y2";
     if (kind === "bar" || kind === "hbar") {
       return { ...common, backgroundColor: colour };
     }
@@ -86,7 +97,8 @@
   }
 
   function percentLabel(item) {
-    return item.dataset.label + ": " + item.formattedValue + "%";
+    const unit = item.dataset.yAxisID === "y2" ? "" : "%"; // the second axis is not a share
+    return item.dataset.label + ": " + item.formattedValue + unit;
   }
 
   function options(element, kind, animate, seriesCount) {
@@ -104,12 +116,22 @@
       beginAtZero: kind !== "line",
       ticks: tick ? { callback: tick } : {},
     };
-    const categoryAxis = { stacked: stacked };
+    // Every label, however many rows (the bar chart's height grows with them: draw()).
+    const categoryAxis = { stacked: stacked, ticks: { autoSkip: false } };
     const lines = kind === "line" || kind === "radar";
     let scales;
     if (kind === "radar") scales = { r: valueAxis };
     else if (kind === "hbar") scales = { x: valueAxis, y: categoryAxis };
     else scales = { x: categoryAxis, y: valueAxis };
+    if (secondAxisColumns(element).length && kind !== "radar" && kind !== "hbar") {
+      scales.y2 = {
+        position: "right",
+        min: number(element, "data-y2-min"),
+        max: number(element, "data-y2-max"),
+        grid: { drawOnChartArea: false }, // one grid: the first axis's
+        title: { display: true, text: element.getAttribute("data-y2-label") || "" },
+      };
+    }
     return {
       responsive: true,
       maintainAspectRatio: false, // the container (.chart) decides the height
@@ -137,6 +159,9 @@
     const data = readTable(table, element.dataset.series);
     if (!data.series.length || !data.labels.length) return;
 
+    // A horizontal bar chart gets room for every row's label (28 px a row, a 240 px least).
+    if (kind === "hbar") element.style.height = Math.max(240, 28 * data.labels.length + 60) + "px";
+    const second = secondAxisColumns(element);
     const canvas = document.createElement("canvas");
     canvas.setAttribute("role", "img");
     canvas.setAttribute("aria-label", element.dataset.label || text(table.caption));
@@ -148,7 +173,7 @@
         type: kind === "hbar" ? "bar" : kind,
         data: {
           labels: data.labels,
-          datasets: data.series.map((series, index) => dataset(kind, series, index)),
+          datasets: data.series.map((series, index) => dataset(kind, series, index, second)),
         },
         options: options(element, kind, animate, data.series.length),
       }),

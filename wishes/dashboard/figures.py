@@ -243,7 +243,18 @@ def satisfaction_trend(db: Database, filters: Filters, questions: list[dict]) ->
         ],
         out,
         note=f"一{PERIODS[filters.period]}少于 {filters.minimum} 份回答时不显示数值。",
-        chart={"type": "line", "series": "2,3", "percent": True, "y_min": -100, "y_max": 100},
+        # The share on a 0–100 % axis, NPS (−100 to 100, not a share) on its own.
+        chart={
+            "type": "line",
+            "series": "2,3",
+            "percent": True,
+            "y_min": 0,
+            "y_max": 100,
+            "y2_series": "3",
+            "y2_min": -100,
+            "y2_max": 100,
+            "y2_label": "NPS",
+        },
     )
 
 
