@@ -415,3 +415,46 @@ def test_no_header_or_title_of_a_download_can_run_as_a_formula():
     assert cells and all(cell.data_type != "f" for cell in cells)
     texts = [cell.value for cell in cells if isinstance(cell.value, str)]
     assert not any(text.startswith(("=", "+", "-", "@")) for text in texts), texts
+
+
+def test_the_correlation_and_its_interval_match_numpy_and_fishers_z():
+    rng = numpy.random.default_rng(3)
+    x = rng.integers(1, 6, 200)
+    y = numpy.clip(x + rng.integers(-1, 2, 200), 1, 5)
+    r = stats.correlation(200, x.sum(), y.sum(), (x * x).sum(), (y * y).sum(), (x * y).sum())
+    expected = numpy.corrcoef(x, y)[0, 1]
+    assert r.value == pytest.approx(expected)
+    half = 1.959964 / numpy.sqrt(197)
+    assert r.low == pytest.approx(numpy.tanh(numpy.arctanh(expected) - half), abs=1e-4)
+    assert r.high == pytest.approx(numpy.tanh(numpy.arctanh(expected) + half), abs=1e-4)
+    assert stats.correlation(5, 15, 15, 45, 45, 45, minimum=30).value is None  # too few
+    assert stats.correlation(40, 120, 120, 360, 400, 360).value is None  # a constant answer
+
+
+def test_drivers_put_a_strong_and_poorly_rated_question_first(db, survey):
+    """Issue 20, item 8: attitude moves with overall satisfaction and is rated low, so it is
+    to fix first; the environment moves with nothing; privacy has too few answers."""
+    day = date(2026, 3, 4)
+    rng = numpy.random.default_rng(7)
+    for i in range(60):
+        overall = int(rng.integers(1, 6))
+        answers = {
+            "overall": overall,
+            "recommend": 7,
+            "attitude": max(1, overall - 1),  # follows overall, a point lower
+            "waiting": 4 if i % 2 else 5,  # well rated, unrelated
+            "environment": int(rng.integers(1, 6)),  # unrelated
+        }
+        if i < 10:
+            answers["privacy"] = overall
+        _respond(db, survey, day, None, **answers)
+    filters = figures.Filters(day, day, "week", None, survey.questionnaire_id, 30)
+    questions = [{**q} for q in survey.definition["questions"]]
+    table = figures.satisfaction_drivers(db, filters, questions)
+    by_question = {row["question"]: row for row in table.rows}
+    first = table.rows[0]
+    assert first["priority"] == "优先改进" and first["impact"].value > 0.9
+    assert "态度" in first["question"]
+    privacy = next(row for name, row in by_question.items() if "隐私" in name)
+    assert privacy["impact"].value is None and privacy["priority"] == ""
+    assert {row["n"] for row in table.rows} == {60, 10, 0}  # 0: questions nobody answered

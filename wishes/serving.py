@@ -96,7 +96,9 @@ def serve(app: Flask, bind: str, threads: int, *, quiet: bool) -> None:
     """Listen at `bind` until SIGTERM or Ctrl+C, then stop the notification worker too."""
     _two_malloc_arenas()
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
-    if not quiet:
+    if quiet:  # the demo: "Task queue depth is 1" when a few requests wait a moment
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+    else:
         keep_access_log(app)
     server = create_server(
         app,

@@ -15,6 +15,8 @@
 // data-y2-series puts those columns on a second value axis of their own (right; data-y2-min/-max),
 // so a share in percent and a score such as NPS never share one scale; data-percent is the first
 // axis's. Every row's label is shown: a bar chart grows a row's height per label, never skips one.
+// data-chart="scatter" with data-x="2" data-y="1": one point a row at those two columns, named by
+// its row label, with dashed lines at the medians (the priority matrix's quadrants).
 (function () {
   "use strict";
 
@@ -148,16 +150,87 @@
     };
   }
 
+  function median(values) {
+    const sorted = values.filter((v) => v !== null).sort((a, b) => a - b);
+    if (!sorted.length) return null;
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  }
+
+  // Dashed lines at the medians of x and y: the four quadrants of a priority matrix.
+  const medianLines = {
+    id: "medianLines",
+    afterDatasetsDraw(chart, _args, marks) {
+      if (!marks || marks.x === null || marks.y === null) return;
+      const { ctx, chartArea, scales } = chart;
+      const x = scales.x.getPixelForValue(marks.x);
+      const y = scales.y.getPixelForValue(marks.y);
+      ctx.save();
+      ctx.strokeStyle = "#5f6368";
+      ctx.setLineDash([4, 4]);
+      ctx.beginPath();
+      ctx.moveTo(x, chartArea.top);
+      ctx.lineTo(x, chartArea.bottom);
+      ctx.moveTo(chartArea.left, y);
+      ctx.lineTo(chartArea.right, y);
+      ctx.stroke();
+      // Each point named beside it: a matrix is read by what sits in which corner.
+      ctx.setLineDash([]);
+      ctx.fillStyle = "#202124";
+      ctx.font = "12px " + getComputedStyle(document.body).fontFamily;
+      const points = chart.data.datasets[0].data;
+      chart.getDatasetMeta(0).data.forEach((point, index) => {
+        const label = points[index].label;
+        const right = point.x + ctx.measureText(label).width + 10 > chartArea.right;
+        ctx.textAlign = right ? "right" : "left";
+        ctx.fillText(label, point.x + (right ? -9 : 9), point.y - 8);
+      });
+      ctx.restore();
+    },
+  };
+
+  function scatter(element, table, animate) {
+    const x = parseInt(element.dataset.x, 10);
+    const y = parseInt(element.dataset.y, 10);
+    const data = readTable(table, `${x},${y}`);
+    const points = data.labels
+      .map((label, index) => ({ label, x: data.series[0].values[index], y: data.series[1].values[index] }))
+      .filter((point) => point.x !== null && point.y !== null);
+    if (!points.length || data.series.length < 2) return null;
+    const colour = PALETTE[0];
+    return {
+      type: "scatter",
+      data: { datasets: [{ label: element.dataset.label || "", data: points, backgroundColor: colour, borderColor: colour, pointRadius: 6 }] },
+      options: {
+        responsive: true,
+        maintainAspectRatio: false,
+        animation: animate ? undefined : false,
+        scales: {
+          x: { title: { display: true, text: data.series[0].name } },
+          y: { title: { display: true, text: data.series[1].name } },
+        },
+        plugins: {
+          legend: { display: false },
+          tooltip: { callbacks: { label: (item) => `${item.raw.label}: ${item.raw.x}, ${item.raw.y}` } },
+          medianLines: { x: median(points.map((p) => p.x)), y: median(points.map((p) => p.y)) },
+        },
+      },
+      plugins: [medianLines],
+    };
+  }
+
   function draw(element, animate) {
     const kind = element.dataset.chart;
-    if (!["line", "bar", "hbar", "radar"].includes(kind) || element.querySelector("canvas")) return;
+    const kinds = ["line", "bar", "hbar", "radar", "scatter"];
+    if (!kinds.includes(kind) || element.querySelector("canvas")) return;
     const table = document.getElementById(element.dataset.for || "");
     if (!table || table.tagName !== "TABLE") {
       console.warn("data-chart: no table with id", element.dataset.for);
       return;
     }
+    const config = kind === "scatter" ? scatter(element, table, animate) : null;
     const data = readTable(table, element.dataset.series);
-    if (!data.series.length || !data.labels.length) return;
+    if (kind === "scatter" ? !config : !data.series.length || !data.labels.length) return;
 
     // A horizontal bar chart gets room for every row's label (28 px a row, a 240 px least).
     if (kind === "hbar") element.style.height = Math.max(240, 28 * data.labels.length + 60) + "px";
@@ -169,14 +242,17 @@
     if (getComputedStyle(element).position === "static") element.style.position = "relative";
     element.appendChild(canvas);
     charts.push(
-      new window.Chart(canvas, {
-        type: kind === "hbar" ? "bar" : kind,
-        data: {
-          labels: data.labels,
-          datasets: data.series.map((series, index) => dataset(kind, series, index, second)),
+      new window.Chart(
+        canvas,
+        config || {
+          type: kind === "hbar" ? "bar" : kind,
+          data: {
+            labels: data.labels,
+            datasets: data.series.map((series, index) => dataset(kind, series, index, second)),
+          },
+          options: options(element, kind, animate, data.series.length),
         },
-        options: options(element, kind, animate, data.series.length),
-      }),
+      ),
     );
   }
 

@@ -71,6 +71,21 @@ def nps(promoters: int, detractors: int, n: int, minimum: int = 1) -> Estimate:
     return Estimate(100 * score, 100 * max(score - half, -1.0), 100 * min(score + half, 1.0), n)
 
 
+def correlation(
+    n: int, sx: float, sy: float, sxx: float, syy: float, sxy: float, minimum: int = 1
+) -> Estimate:
+    """Pearson's r from the sums of x, y, x², y² and xy over n pairs, with the 95% interval
+    of Fisher's z; no figure for fewer than `minimum` (or 4) pairs or a constant answer."""
+    if n < max(minimum, 4):
+        return _too_few(n)
+    spread = (n * sxx - sx * sx) * (n * syy - sy * sy)
+    if spread <= 0:
+        return _too_few(n)
+    r = max(-1.0, min(1.0, (n * sxy - sx * sy) / math.sqrt(spread)))
+    z, half = math.atanh(min(max(r, -0.999999), 0.999999)), Z95 / math.sqrt(n - 3)
+    return Estimate(r, math.tanh(z - half), math.tanh(z + half), n)
+
+
 def percentile(ordered: Sequence[float], p: float) -> float | None:
     """The p-th quantile (0–1) of sorted values, interpolated as numpy's default does."""
     if not ordered:
