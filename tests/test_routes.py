@@ -187,6 +187,13 @@ MATRIX = {
     "POST /admin/questionnaires/import":        "login  403    403    403    302+   403    302+",
     "GET {Q}":                                  "login  403    403    403    200    403    200",
     "GET /admin/questionnaires/999999":         "login  403    403    403    404    403    404",
+    # -- one patient's answers, one by one: the office and who reads the figures
+    "GET {Q}/responses?department={ward}":      "login  403    403    403    200    200    200",
+    "GET {Q}/responses/{response}":             "login  403    403    403    200    200    200",
+    "GET {Q}/responses/999999":                 "login  403    403    403    404    404    404",
+    "GET {Q}/responses.xlsx":                   "login  403    403    403    200    200    200",
+    "GET {Q}/responses.sav":                    "login  403    403    403    200    200    200",
+    "GET {Q}/responses.pdf":                    "login  403    403    403    404    404    404",
     "GET {Q}/title":                            "405    405    405    405    405    405    405",
     "POST {Q}/title":                           "login  403    403    403    302+   403    302+",
     # GET .../questions/new is the <key> route asking for a question called "new": none.
@@ -382,6 +389,10 @@ READS_THAT_WRITE = {
     ),
     "tracking_kiosk.wish_status": ({"rate_limits"}, "the same count on the kiosk"),
     "assessment.export": ({"audit_events"}, "a download of results is recorded, as above"),
+    "questionnaire_admin.responses_download": (
+        {"audit_events"},
+        "a download of questionnaire responses is recorded, as above",
+    ),
     "accounts.export_users": ({"audit_events"}, "a download of the staff list is recorded"),
 }
 # Columns any request may change: (table, column) -> why.
@@ -459,6 +470,14 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
 
         qid = questionnaires.ensure_default(db)
         published = questionnaires.latest_version(db, qid)
+        response, _new = questionnaires.store_response(
+            db,
+            published,
+            questionnaires.answers_from(published, {"overall": 4, "comment": "护士很耐心"}),
+            submission_id="sample-response",
+            department_code=None,
+            channel="phone",
+        )
         title = {**published.definition["title"], "zh_Hans": "住院患者满意度调查（修订稿）"}
         draft = questionnaires.save_draft(db, qid, {**published.definition, "title": title}, "x")
         ward = organisation.departments(db)[0]["code"]
@@ -497,6 +516,7 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
         kiosk, _token = kiosks.register(db, "住院部大厅", users["admin"]["id"])
     return {
         "kiosk": kiosk,
+        "response": response,
         "round_s": round_s,
         "round_p": round_p,
         "att_a": att_a,

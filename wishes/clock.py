@@ -29,6 +29,12 @@ def local_day(stamp: str) -> str:
     return moment.astimezone(hospital_zone()).date().isoformat()
 
 
+def local_time_text(stamp: str) -> str:
+    """A stored UTC timestamp as the hospital's clock reads it: `YYYY-MM-DD HH:MM:SS`."""
+    moment = datetime.strptime(stamp, TIMESTAMP_FORMAT).replace(tzinfo=UTC)
+    return moment.astimezone(hospital_zone()).strftime("%Y-%m-%d %H:%M:%S")
+
+
 def today() -> date:
     return datetime.now(hospital_zone()).date()
 

@@ -83,6 +83,8 @@ ROLE_RIGHTS = {
     # The BRIEF: the Party-building office manages questionnaires; managers read the figures.
     "manage_questionnaires": frozenset({Role.TRIAGER, Role.ADMIN}),
     "view_dashboard": frozenset({Role.MANAGER, Role.ADMIN}),
+    # One patient's answers, one by one, and their downloads: the office and who reads figures.
+    "read_responses": frozenset({Role.TRIAGER, Role.MANAGER, Role.ADMIN}),
     # The branch assessment: the office runs the rounds and edits the rubric; the office and
     # the inspection team score every branch; managers and admins read everything. A branch's
     # secretary and members see their own branch (wishes/assessment/views.py).

@@ -84,7 +84,9 @@ def to_xlsx(table: Table, subtitle: str = "") -> bytes:
         _append_text(sheet, [subtitle])
     _append_text(sheet, header(table))
     header_row = sheet.max_row
-    sheet.freeze_panes = sheet.cell(row=header_row + 1, column=1)
+    # A coordinate, not sheet.cell(): that would create the row below the header, and every
+    # row of the table would then follow an empty one.
+    sheet.freeze_panes = f"A{header_row + 1}"
     for row in table.rows:
         sheet.append(cells(table, row))
         for cell in sheet[sheet.max_row]:

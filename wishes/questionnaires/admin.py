@@ -14,17 +14,22 @@ from flask import (
     request,
     url_for,
 )
+from wtforms import DateField, Form, SelectField, StringField
+from wtforms.validators import Optional
 
 from .. import audit, organisation
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards import public_url, qr_svg
+from ..dashboard import to_csv, to_xlsx
 from ..glossary import questionnaires as words
 from ..i18n import qr_language, unit_name
+from ..pageform import clean_line
+from ..paging import page_number
 from ..states import IllegalMove
 from ..storage import get_db
 from . import definition as definitions
-from . import editing, store
+from . import editing, responses, store
 from .forms import answer_form
 from .views import render_answer_page
 
@@ -257,3 +262,141 @@ def cards(qid: int):
         version=version,
         departments=departments,
     )
+
+
+# ---- responses: the list, one response, the downloads ---------------------------------------
+
+READ_RESPONSES = "read_responses"
+DOWNLOADS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "sav": "application/x-spss-sav",
+}
+
+
+class ResponseFilterForm(Form):
+    """The list's filters, in the query string (bookmarkable; a bad date is ignored, said)."""
+
+    first = DateField("提交日期从", validators=[Optional()])
+    last = DateField("到", validators=[Optional()])
+    department = SelectField("科室", choices=[], validate_choice=False)
+    version = SelectField("问卷版本", choices=[], validate_choice=False)
+    question = SelectField("问题", choices=[], validate_choice=False)
+    answer = StringField("回答（分值、选项代码或文字）", filters=[clean_line])
+
+
+def _response_filter(qid: int) -> tuple[store.ResponseFilter, ResponseFilterForm, list[dict]]:
+    db = get_db()
+    form = ResponseFilterForm(request.args)
+    versions = store.versions(db, qid)
+    questions = store.questions_over_versions(db, qid)
+    form.department.choices = [("", "全部科室")] + [
+        (d["code"], d["name"]) for d in organisation.departments(db)
+    ]
+    form.version.choices = [("", "全部版本")] + [(str(v.id), f"版本 {v.number}") for v in versions]
+    form.question.choices = [("", "任一问题")] + [
+        (q["key"], definitions.text_in(q["label"], "zh_Hans"))
+        for q in questions
+        if q["type"] in responses.ANSWERED
+    ]
+    form.validate()
+    versions_by_id = {str(v.id): v.id for v in versions}
+    chosen = store.ResponseFilter(
+        first=form.first.data.isoformat() if form.first.data and not form.first.errors else None,
+        last=form.last.data.isoformat() if form.last.data and not form.last.errors else None,
+        department=form.department.data or None,
+        version_id=versions_by_id.get(form.version.data or ""),
+        question=form.question.data if form.question.data in dict(form.question.choices) else "",
+        answer=(form.answer.data or "")[:100],
+    )
+    return chosen, form, questions
+
+
+def _filters_in_words(chosen: store.ResponseFilter, form: ResponseFilterForm) -> list[str]:
+    parts = [f"{chosen.first or '最早'} 至 {chosen.last or '今天'}"]
+    if chosen.department:
+        parts.append(dict(form.department.choices).get(chosen.department, chosen.department))
+    if chosen.version_id:
+        parts.append(dict(form.version.choices)[form.version.data])
+    if chosen.question and chosen.answer:
+        parts.append(f"{dict(form.question.choices)[chosen.question]}：{chosen.answer}")
+    return parts
+
+
+@bp.get("/<int:qid>/responses")
+@staff_required(READ_RESPONSES)
+def responses_list(qid: int):
+    questionnaire = _questionnaire(qid)
+    chosen, form, questions = _response_filter(qid)
+    page = page_number(request.args)
+    rows, total = store.response_page(get_db(), qid, chosen, page)
+    overall = next((q for q in questions if q["key"] == "overall"), None)
+    return render_template(
+        "questionnaires/admin_responses.html",
+        questionnaire=questionnaire,
+        title=_title(questionnaire),
+        form=form,
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // store.RESPONSES_PER_PAGE)),
+        overall=overall,
+        comment_keys=[q["key"] for q in questions if q["type"] == "text"],
+        answer_text=responses.answer_text,
+        in_words=_filters_in_words(chosen, form),
+        downloads=DOWNLOADS,
+    )
+
+
+@bp.get("/<int:qid>/responses/<int:response_id>")
+@staff_required(READ_RESPONSES)
+def one_response(qid: int, response_id: int):
+    questionnaire = _questionnaire(qid)
+    found = store.one_response(get_db(), qid, response_id)
+    if found is None:
+        abort(404)
+    asked = definitions.parse(found["definition"])["questions"]
+    return render_template(
+        "questionnaires/admin_response.html",
+        questionnaire=questionnaire,
+        title=_title(questionnaire),
+        response=found,
+        questions=[q for q in asked if q["type"] in responses.ANSWERED],
+        answer_text=responses.answer_text,
+    )
+
+
+@bp.get("/<int:qid>/responses.<fmt>")
+@staff_required(READ_RESPONSES)
+def responses_download(qid: int, fmt: str):
+    if fmt not in DOWNLOADS:
+        abort(404)
+    questionnaire = _questionnaire(qid)
+    chosen, form, questions = _response_filter(qid)
+    db = get_db()
+    rows = store.responses_matching(db, qid, chosen)
+    answered = [q for q in questions if q["type"] in responses.ANSWERED]
+    in_words = _filters_in_words(chosen, form)
+    title = f"{_title(questionnaire)} · 问卷回答"
+    if fmt == "sav":
+        body = responses.to_sav(answered, rows)
+    else:
+        table = responses.table(answered, rows, title)
+        body = to_csv(table) if fmt == "csv" else to_xlsx(table, " · ".join(in_words))
+    if request.method == "GET":  # a HEAD request downloads nothing
+        _audit(db, "exported", qid, what="responses", format=fmt, rows=len(rows))
+    parts = [questionnaire["slug"], "responses", chosen.first, chosen.last, chosen.department]
+    if chosen.version_id:
+        numbers = {v.id: v.number for v in store.versions(db, qid)}
+        parts.append(f"v{numbers[chosen.version_id]}")
+    filename = "_".join(part for part in parts if part) + f".{fmt}"
+    return Response(
+        body,
+        mimetype=DOWNLOADS[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _title(questionnaire: dict[str, Any]) -> str:
+    latest = store.latest_version(get_db(), questionnaire["id"])
+    return definitions.text_in(latest.definition["title"], "zh_Hans")

@@ -377,3 +377,114 @@ def store_response(
 
 def response_answers(db: Database, response_id: int) -> list[dict[str, Any]]:
     return list(db.query("SELECT * FROM answers WHERE response_id = ? ORDER BY id", [response_id]))
+
+
+# ---- individual responses -------------------------------------------------------------------
+
+RESPONSES_PER_PAGE = 50
+
+
+@dataclass(frozen=True)
+class ResponseFilter:
+    """Which responses of one questionnaire: days by the hospital's calendar, a department,
+    a version, and one question's answer (a scale value, an option's key, or words of a text)."""
+
+    first: str | None = None  # YYYY-MM-DD
+    last: str | None = None
+    department: str | None = None
+    version_id: int | None = None
+    question: str = ""
+    answer: str = ""
+
+    def where(self, questionnaire_id: int) -> tuple[str, dict[str, Any]]:
+        clauses = ["r.questionnaire_id = :qid"]
+        params: dict[str, Any] = {"qid": questionnaire_id}
+        for name, clause in (
+            ("first", "r.local_day >= :first"),
+            ("last", "r.local_day <= :last"),
+            ("department", "r.department_code = :department"),
+            ("version_id", "r.version_id = :version_id"),
+        ):
+            if getattr(self, name) is not None:
+                clauses.append(clause)
+                params[name] = getattr(self, name)
+        if self.question and self.answer:
+            clauses.append(
+                """EXISTS (SELECT 1 FROM answers f WHERE f.response_id = r.id
+                   AND f.question_key = :question AND (f.option = :answer
+                   OR CAST(f.value AS TEXT) = :answer OR instr(f.text, :answer) > 0))"""
+            )
+            params.update(question=self.question, answer=self.answer)
+        return " AND ".join(clauses), params
+
+
+_RESPONSE_COLUMNS = """r.id, r.submitted_at, r.channel, r.department_code, d.name AS department,
+    v.number AS version, r.comment_sentiment"""
+_RESPONSE_SOURCE = """responses r JOIN questionnaire_versions v ON v.id = r.version_id
+    LEFT JOIN departments d ON d.code = r.department_code"""
+
+
+def response_page(
+    db: Database, questionnaire_id: int, chosen: ResponseFilter, page: int
+) -> tuple[list[dict[str, Any]], int]:
+    """A page of responses, newest first, each with its answers; and how many match."""
+    where, params = chosen.where(questionnaire_id)
+    total = db.execute(f"SELECT count(*) FROM responses r WHERE {where}", params).fetchone()[0]
+    params.update(n=RESPONSES_PER_PAGE, skip=(max(page, 1) - 1) * RESPONSES_PER_PAGE)
+    rows = list(
+        db.query(
+            f"""SELECT {_RESPONSE_COLUMNS} FROM {_RESPONSE_SOURCE} WHERE {where}
+                ORDER BY r.id DESC LIMIT :n OFFSET :skip""",
+            params,
+        )
+    )
+    _attach_answers(db, rows)
+    return rows, total
+
+
+def responses_matching(
+    db: Database, questionnaire_id: int, chosen: ResponseFilter
+) -> list[dict[str, Any]]:
+    """Every matching response with its answers, oldest first (for the downloads)."""
+    where, params = chosen.where(questionnaire_id)
+    rows = list(
+        db.query(
+            f"SELECT {_RESPONSE_COLUMNS} FROM {_RESPONSE_SOURCE} WHERE {where} ORDER BY r.id",
+            params,
+        )
+    )
+    _attach_answers(db, rows)
+    return rows
+
+
+def one_response(db: Database, questionnaire_id: int, response_id: int) -> dict[str, Any] | None:
+    rows = list(
+        db.query(
+            f"""SELECT {_RESPONSE_COLUMNS}, v.definition FROM {_RESPONSE_SOURCE}
+                WHERE r.id = ? AND r.questionnaire_id = ?""",
+            [response_id, questionnaire_id],
+        )
+    )
+    _attach_answers(db, rows)
+    return rows[0] if rows else None
+
+
+def _attach_answers(db: Database, rows: list[dict[str, Any]]) -> None:
+    """row["answers"]: question key → a number, a text, or a list of option keys."""
+    by_id = {row["id"]: row for row in rows}
+    for row in rows:
+        row["answers"] = {}
+    for start in range(0, len(rows), 500):  # SQLite's limit on bound values, with room
+        ids = list(by_id)[start : start + 500]
+        marks = ", ".join("?" * len(ids))
+        for answer in db.query(
+            f"""SELECT response_id, question_key, value, option, text FROM answers
+                WHERE response_id IN ({marks}) ORDER BY id""",
+            ids,
+        ):
+            answers = by_id[answer["response_id"]]["answers"]
+            key = answer["question_key"]
+            if answer["option"] is not None:
+                answers.setdefault(key, []).append(answer["option"])
+            else:
+                answers[key] = answer["value"] if answer["value"] is not None else answer["text"]
