@@ -394,7 +394,7 @@ class Builder:
                 "triager", "/admin/questionnaires/new", 302, slug=f"evil-{i}", title=typed("QT", i)
             )
         draft = questionnaires.latest_version(self.db, world.qid)
-        self.post("triager", f"{q}/versions/{draft.id}/publish", 302)
+        self.post("triager", f"{q}/versions/{draft.id}/publish", 302, chinese_only="y")
         world.live_version = draft.id
 
     def answers(self) -> None:

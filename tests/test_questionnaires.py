@@ -324,12 +324,20 @@ def test_editing_a_question_then_publishing_through_the_pages(client, db, staff,
     )
     token = csrf_token(client, f"/admin/questionnaires/{qid}")
     publish = f"/admin/questionnaires/{qid}/versions/{draft.id}/publish"
-    response = client.post(publish, data={"csrf_token": token})
+    # Issue 20, item 3: the new wording has no Traditional or English: publishing says where,
+    # and goes ahead only when the office chooses "Chinese only".
+    refused = client.post(publish, data={"csrf_token": token}, follow_redirects=True)
+    said = " ".join(flashes(refused.get_data(as_text=True)))
+    assert "没有发布" in said and "第 3 题「这次看病满意吗？」：缺繁体、英文" in said
+    assert store.live_version(db, SLUG).number == 1
+    response = client.post(publish, data={"csrf_token": token, "chinese_only": "y"})
     assert response.status_code == 302
     assert store.live_version(db, SLUG).number == 2
     assert "这次看病满意吗？" in client.get(f"/s/{SLUG}").get_data(as_text=True)
     actions = [r["action"] for r in db["audit_events"].rows]
     assert "questionnaire_saved" in actions and "questionnaire_published" in actions
+    published = next(r for r in db["audit_events"].rows if r["action"] == "questionnaire_published")
+    assert '"chinese_only": true' in published["detail"]
 
 
 def test_adding_a_choice_question_with_too_few_options_is_refused(client, db, staff, survey):
@@ -483,3 +491,15 @@ def test_two_staff_publishing_the_same_draft_at_once_one_is_told_it_already_is(a
         outcomes["one refused" if len(refused) == 1 else f"{len(refused)} refused"] += 1
     print(f"publish vs publish: {dict(outcomes)}")
     assert outcomes == {"one refused": RACES}
+
+
+def test_the_dashboard_reads_the_published_wording_not_a_drafts(db, survey):
+    """Issue 20, item 4: a draft's new wording stays off the figures until it is published."""
+    draft = {**survey.definition, "questions": [dict(q) for q in survey.definition["questions"]]}
+    draft["questions"][2] = {**draft["questions"][2], "label": {"zh_Hans": "草稿里改过的问法"}}
+    saved = store.save_draft(db, survey.questionnaire_id, draft, "triager")
+    asked = {q["key"]: q for q in store.questions_over_versions(db, survey.questionnaire_id)}
+    assert asked["overall"]["label"]["zh_Hans"] != "草稿里改过的问法"
+    store.publish(db, survey.questionnaire_id, saved.id)
+    asked = {q["key"]: q for q in store.questions_over_versions(db, survey.questionnaire_id)}
+    assert asked["overall"]["label"]["zh_Hans"] == "草稿里改过的问法"

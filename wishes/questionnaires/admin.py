@@ -214,12 +214,30 @@ def preview(qid: int, vid: int):
 def publish(qid: int, vid: int):
     _questionnaire(qid)
     db = get_db()
+    chosen = store.version(db, vid)
+    missing = definitions.missing_translations(chosen.definition) if chosen else []
+    chinese_only = request.form.get("chinese_only") == "y"
+    if missing and not chinese_only:
+        more = f"；还有 {len(missing) - 8} 处" if len(missing) > 8 else ""
+        shown = "；".join(missing[:8]) + more
+        flash(
+            f"没有发布：{len(missing)} 处文字缺少繁体或英文，用这两种语言的患者会看到简体中文"
+            f"（{shown}）。补上译文，或勾选“只用中文发布”后再发布。",
+            "error",
+        )
+        return redirect(url_for(".edit", qid=qid) + f"#version-{vid}")
     try:
         version = store.publish(db, qid, vid)
     except (store.QuestionnaireError, IllegalMove) as error:
         flash(words.refusal(error), "error")
         return redirect(url_for(".edit", qid=qid))
-    _audit(db, "questionnaire_published", qid, version=version.number)
+    _audit(
+        db,
+        "questionnaire_published",
+        qid,
+        version=version.number,
+        chinese_only=bool(missing) or None,
+    )
     flash(f"版本 {version.number} 已发布：患者现在看到的就是它。", "success")
     return redirect(url_for(".edit", qid=qid))
 

@@ -183,3 +183,31 @@ def load_default() -> dict[str, Any]:
     """The default satisfaction questionnaire shipped with the package."""
     source = resources.files(__package__).joinpath("default.json").read_text(encoding="utf-8")
     return parse(source)
+
+
+_TRANSLATIONS = {"zh_Hant": "繁体", "en": "英文"}
+
+
+def missing_translations(definition: dict[str, Any]) -> list[str]:
+    """Every text patients see that lacks its Traditional or English wording, in the office's
+    words ("第 3 题的第 2 个选项「不满意」：缺英文"): publishing asks about them first, because a
+    patient reading English would otherwise meet Simplified Chinese there."""
+    places: list[tuple[str, dict[str, str]]] = [("问卷标题", definition["title"])]
+    if definition.get("intro"):
+        places.append(("问卷说明", definition["intro"]))
+    for number, question in enumerate(definition["questions"], 1):
+        where = f"第 {number} 题"
+        places.append((where, question["label"]))
+        for index, option in enumerate(question.get("options", []), 1):
+            places.append((f"{where}的第 {index} 个选项", option["label"]))
+        for level, words in enumerate(question.get("scale", []), 1):
+            places.append((f"{where}的第 {level} 级", words))
+        for end, words in (("low", "最低分说明"), ("high", "最高分说明")):
+            if question.get(end):
+                places.append((f"{where}的{words}", question[end]))
+    missing = []
+    for where, labels in places:
+        lacking = [name for lang, name in _TRANSLATIONS.items() if not labels.get(lang)]
+        if lacking:
+            missing.append(f"{where}「{labels.get('zh_Hans', '')}」：缺{'、'.join(lacking)}")
+    return missing

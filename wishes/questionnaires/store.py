@@ -171,11 +171,13 @@ def state_of(db: Database, version: Version) -> VersionState:
 
 
 def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[str, Any]]:
-    """Every question ever asked, newest wording first: figures follow keys across versions."""
+    """Every question ever asked, in the wording patients answered last: the newest published
+    version's first, a draft's only for a question no published version has (the dashboard
+    never shows wording patients have not seen). Figures follow keys across versions."""
     seen: dict[str, dict[str, Any]] = {}
     rows = db.execute(
         "SELECT definition FROM questionnaire_versions WHERE questionnaire_id = ? "
-        "ORDER BY number DESC",
+        "ORDER BY published_at IS NULL, number DESC",
         [questionnaire_id],
     )
     for (definition,) in rows:
