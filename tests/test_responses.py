@@ -106,11 +106,11 @@ def test_the_downloads_hold_one_row_per_response_with_codes_and_labels(client, s
     path = db.conn.execute("PRAGMA database_list").fetchone()[2] + ".test.sav"
     with open(path, "wb") as out:
         out.write(sav.data)
-    frame, meta = pyreadstat.read_sav(path)
+    frame, meta = pyreadstat.read_sav(path, output_format="polars")
     assert len(frame) == 2
     assert meta.variable_value_labels["overall"][5.0] == "很满意"
     assert meta.variable_value_labels["visit"][2.0] == "住院"
-    assert sorted(frame["improve_parking"]) == [0.0, 1.0]
+    assert sorted(frame["improve_parking"].to_list()) == [0.0, 1.0]
     assert meta.column_names_to_labels["overall"].startswith("总体")
     exported = db.execute("SELECT count(*) FROM audit_events WHERE action = 'exported'")
     assert exported.fetchone()[0] == 3

@@ -89,7 +89,7 @@ def table(questions: list[dict[str, Any]], rows: list[dict[str, Any]], title: st
 
 def to_sav(questions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bytes:
     """An SPSS .sav: variable labels, value labels, one 0/1 variable per multiple option."""
-    import pandas as pd  # only for this download: 40 MB a worker would otherwise carry
+    import polars  # only for this download: the server does not carry it otherwise
     import pyreadstat
 
     data: dict[str, list[Any]] = {
@@ -126,7 +126,7 @@ def to_sav(questions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bytes
         elif kind == "text":
             data[key] = [a or "" for a in answers]
             labels[key] = label
-    frame = pd.DataFrame(data)
+    frame = polars.DataFrame(data, strict=False)
     handle, path = tempfile.mkstemp(suffix=".sav")
     os.close(handle)
     try:

@@ -66,7 +66,7 @@ class RouteDecision:
         return self.confident and self.is_a_wish and branch is not None
 
 
-def _give_back_freed_memory() -> None:
+def give_back_freed_memory() -> None:
     """Return to the system what loading a model freed: skops reads the model through a large
     description that is dropped once the model is built, and glibc keeps the freed pages
     (21 MB of a worker's 266 MB; docs/routing.md). Elsewhere than glibc, nothing to do."""
@@ -107,7 +107,7 @@ class Router:
                         model = artifacts.load(self.models_dir, version)
                         model.pipeline.predict_proba(["预热"])  # builds jieba's dictionary now
                         _ = model.word_idf, model.word_tags
-                        _give_back_freed_memory()
+                        give_back_freed_memory()
                         log.info("router model %s loaded", version)
                     except artifacts.ModelError as error:
                         log.error("router model %s not usable: %s", version, error)
@@ -159,6 +159,7 @@ __all__ = [
     "RouteDecision",
     "Router",
     "char_text",
+    "give_back_freed_memory",
     "init_app",
     "keyword_tags",
     "normalise",
