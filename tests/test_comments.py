@@ -79,3 +79,30 @@ def test_each_comment_is_stored_with_its_sentiment_and_shown_behind_its_count(cl
     assert "太失望了" in everything and "谢谢你们的照顾" in everything
     odd = client.get("/dashboard/comments?category=nonsense&sentiment=angry&page=x")
     assert odd.status_code == 200
+
+
+def test_comments_stored_before_are_read_by_the_label_command(runner, db):
+    """`wishes comments label` reads the comments stored without a reading (older data)."""
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    version = store.live_version(db, "satisfaction")
+    for number, comment in enumerate(["医生态度太差了，问什么都不耐烦", "非常感谢护士们的照顾"]):
+        store.store_response(
+            db,
+            version,
+            store.answers_from(version, {"overall": 3, "comment": comment}),
+            submission_id=f"old-{number}",
+            department_code=None,
+            channel="phone",
+        )
+    assert (
+        db.execute("SELECT count(*) FROM responses WHERE comment_sentiment IS NULL").fetchone()[0]
+        == 2
+    )
+    result = runner.invoke(args=["comments", "label", "--batch", "1"])
+    assert result.exit_code == 0 and "2 comments read" in result.output, result.output
+    read = [row[0] for row in db.execute("SELECT comment_sentiment FROM responses ORDER BY id")]
+    assert read == ["negative", "positive"]
+    again = runner.invoke(args=["comments", "label"])
+    assert "already" in again.output

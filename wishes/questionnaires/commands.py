@@ -11,9 +11,9 @@ from flask.cli import with_appcontext
 
 from ..glossary import questionnaires as words
 from ..routing import DataError
-from ..storage import connect, database_path
+from ..storage import connect, database_path, transaction
+from . import comments, sentiment, store
 from . import definition as definitions
-from . import sentiment, store
 
 MAX_BYTES = 1024 * 1024
 
@@ -89,6 +89,26 @@ def comments_evaluate_command(data_file: Path | None, as_json: bool) -> None:
             f"{scores['n']} comments: accuracy {scores['accuracy']:.4f}, "
             f"macro-F1 {scores['macro_f1']:.4f}"
         )
+
+
+@comments_group.command("label")
+@click.option("--batch", default=500, show_default=True, help="Comments read per transaction.")
+@with_appcontext
+def comments_label_command(batch: int) -> None:
+    """Read the comments stored before comments were read when answered: their sentiment and
+    need category, for the dashboard's table of comments."""
+    done = 0
+    with connect(database_path()) as db:
+        while chosen := store.unread_comments(db, max(batch, 1)):
+            with transaction(db):
+                for response_id, comment in chosen:
+                    reading = comments.read(comment)
+                    store.set_comment_reading(
+                        db, response_id, reading.sentiment or "neutral", reading.category
+                    )
+            done += len(chosen)
+            click.echo(f"{done:,} comments read…")
+    click.echo(f"done: {done:,} comments read" if done else "every stored comment is read already")
 
 
 COMMANDS = (questionnaire_group, comments_group)

@@ -490,3 +490,25 @@ def _attach_answers(db: Database, rows: list[dict[str, Any]]) -> None:
                 answers.setdefault(key, []).append(answer["option"])
             else:
                 answers[key] = answer["value"] if answer["value"] is not None else answer["text"]
+
+
+def unread_comments(db: Database, limit: int) -> list[tuple[int, str]]:
+    """(response id, comment) of responses whose comment has no reading yet (stored before
+    comments were read), oldest first."""
+    return [
+        (row[0], row[1])
+        for row in db.execute(
+            """SELECT r.id, group_concat(a.text, ' ') FROM responses r
+               JOIN answers a ON a.response_id = r.id AND a.text IS NOT NULL AND a.text != ''
+               WHERE r.comment_sentiment IS NULL
+               GROUP BY r.id ORDER BY r.id LIMIT ?""",
+            [limit],
+        )
+    ]
+
+
+def set_comment_reading(db: Database, response_id: int, sentiment: str, category: str | None):
+    db.execute(
+        "UPDATE responses SET comment_sentiment = ?, comment_category = ? WHERE id = ?",
+        [sentiment, category, response_id],
+    )
