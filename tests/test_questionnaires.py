@@ -503,3 +503,53 @@ def test_the_dashboard_reads_the_published_wording_not_a_drafts(db, survey):
     store.publish(db, survey.questionnaire_id, saved.id)
     asked = {q["key"]: q for q in store.questions_over_versions(db, survey.questionnaire_id)}
     assert asked["overall"]["label"]["zh_Hans"] == "草稿里改过的问法"
+
+
+def test_the_office_closes_a_questionnaire_now_and_patients_are_told(
+    app, client, db, staff, survey
+):
+    """Issue 20, item 4: open days, closing now and reopening, on the staff page; a closed
+    questionnaire says so in the patient's language, stores nothing, and leaves the kiosk."""
+    from datetime import timedelta
+
+    from wishes.clock import today
+
+    with app.app_context():
+        hospital_today = today()  # the hospital's date, not the machine's
+    qid = survey.questionnaire_id
+    login(client, "triager")
+    page = f"/admin/questionnaires/{qid}"
+    assert "开放中" in client.get(page).get_data(as_text=True)
+    token = csrf_token(client, page)
+    closed = client.post(f"{page}/open-days", data={"csrf_token": token, "action": "close_now"})
+    assert closed.status_code == 302
+    yesterday = (hospital_today - timedelta(days=1)).isoformat()
+    assert store.questionnaire(db, SLUG)["closes_on"] == yesterday
+    client.post("/logout", data={"csrf_token": csrf_token(client, page)})
+
+    shown = client.get(f"/s/{SLUG}").get_data(as_text=True)
+    assert "这份问卷现在不在开放时间" in shown and f"已于 {yesterday} 结束" in shown
+    english = client.get(f"/s/{SLUG}?lang=en").get_data(as_text=True)
+    assert "This questionnaire is not open at the moment" in english
+    posted = client.post(f"/s/{SLUG}", data={"q_overall": "5", "q_recommend": "9"})
+    assert posted.status_code == 200 and db["responses"].count == 0
+    assert "评价我们" not in client.get("/kiosk?lang=zh_Hans").get_data(as_text=True)
+
+    login(client, "triager")
+    token = csrf_token(client, page)
+    client.post(f"{page}/open-days", data={"csrf_token": token, "action": "reopen"})
+    assert "这份问卷现在不在开放时间" not in client.get(f"/s/{SLUG}").get_data(as_text=True)
+    tomorrow = (hospital_today + timedelta(days=1)).isoformat()
+    later = post_form(client, f"{page}/open-days", opens_on=tomorrow, action="save")
+    assert later.status_code == 302
+    assert f"{tomorrow} 起开放" in client.get(f"/s/{SLUG}").get_data(as_text=True)
+    backwards = post_form(
+        client,
+        f"{page}/open-days",
+        opens_on=tomorrow,
+        closes_on="2020-01-01",
+        action="save",
+        follow_redirects=True,
+    )
+    assert "结束日期不能早于开始日期" in backwards.get_data(as_text=True)
+    assert store.questionnaire(db, SLUG)["closes_on"] is None

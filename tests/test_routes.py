@@ -196,6 +196,8 @@ MATRIX = {
     "GET {Q}/responses.pdf":                    "login  403    403    403    404    404    404",
     "GET {Q}/title":                            "405    405    405    405    405    405    405",
     "POST {Q}/title":                           "login  403    403    403    302+   403    302+",
+    "GET {Q}/open-days":                        "405    405    405    405    405    405    405",
+    "POST {Q}/open-days":                       "login  403    403    403    302+   403    302+",
     # GET .../questions/new is the <key> route asking for a question called "new": none.
     "GET {Q}/questions/new":                    "login  403    403    403    404    403    404",
     "POST {Q}/questions/new":                   "login  403    403    403    302+   403    302+",
@@ -351,6 +353,7 @@ FORMS: dict[str, Any] = {
         "label_zh_Hans": "总体来说满意吗？",
     },
     "POST {Q}/versions/{draft}/preview": SURVEY_ANSWERS,
+    "POST {Q}/open-days": {"action": "save", "opens_on": "2026-01-01"},
     "POST /assessment/rounds/new": {
         "name": "2027 年度",
         "first_day": "2027-01-01",

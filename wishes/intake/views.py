@@ -58,7 +58,7 @@ def _received(audience: Audience, code: str):
 @kiosk.get("/kiosk")
 def welcome():
     slug = hospital.value("WISHES_KIOSK_QUESTIONNAIRE")
-    survey = slug and questionnaires.live_version(get_db(), slug)
+    survey = slug and questionnaires.open_now(get_db(), slug)
     return render_template("intake/kiosk_welcome.html", survey_slug=slug if survey else None)
 
 

@@ -6,13 +6,14 @@ from .comments import comment_for_wish_form
 from .definition import SCALES, text_in
 from .sample import load as load_sample
 from .sentiment import bundled as comment_sentiment
-from .store import live_version, questionnaires, questions_over_versions
+from .store import live_version, open_now, questionnaires, questions_over_versions
 
 __all__ = [
     "SCALES",
     "comment_for_wish_form",
     "comment_sentiment",
     "live_version",
+    "open_now",
     "load_sample",
     "questionnaires",
     "questions_over_versions",

@@ -3,6 +3,7 @@ and the printable QR cards that open a questionnaire with the department already
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from flask import (
@@ -21,10 +22,11 @@ from .. import audit, organisation
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards import public_url, qr_svg
+from ..clock import today
 from ..dashboard import to_csv, to_xlsx
 from ..glossary import questionnaires as words
 from ..i18n import qr_language, unit_name
-from ..pageform import clean_line
+from ..pageform import PageForm, clean_line
 from ..paging import page_number
 from ..states import IllegalMove
 from ..storage import get_db
@@ -132,8 +134,13 @@ def edit(qid: int):
     versions = store.versions(db, qid)
     title_form = editing.TitleForm()
     editing.fill_title(title_form, versions[0].definition)
+    open_days_form = OpenDaysForm(
+        opens_on=_day(questionnaire["opens_on"]), closes_on=_day(questionnaire["closes_on"])
+    )
     return render_template(
         "questionnaires/admin_edit.html",
+        open_days_form=open_days_form,
+        open_now=store.open_on(questionnaire, today().isoformat()),
         questionnaire=questionnaire,
         versions=versions,
         draft=versions[0],
@@ -240,6 +247,44 @@ def publish(qid: int, vid: int):
     )
     flash(f"版本 {version.number} 已发布：患者现在看到的就是它。", "success")
     return redirect(url_for(".edit", qid=qid))
+
+
+class OpenDaysForm(PageForm):
+    opens_on = DateField("开始日期（留空：发布即开放）", validators=[Optional()])
+    closes_on = DateField("结束日期（含当天；留空：一直开放）", validators=[Optional()])
+
+
+@bp.post("/<int:qid>/open-days")
+@staff_required(RIGHT)
+def open_days(qid: int):
+    """The days patients may answer; "close now" ends it yesterday, "reopen" clears the end."""
+    questionnaire = _questionnaire(qid)
+    form = OpenDaysForm()
+    action = request.form.get("action", "save")
+    if action == "close_now":
+        first = questionnaire["opens_on"]
+        last = (today() - timedelta(days=1)).isoformat()
+        if first and first > last:
+            first = None  # a questionnaire closed before it opened: no start either
+    elif action == "reopen":
+        first, last = questionnaire["opens_on"], None
+    elif form.validate_on_submit():
+        first = form.opens_on.data.isoformat() if form.opens_on.data else None
+        last = form.closes_on.data.isoformat() if form.closes_on.data else None
+        if first and last and last < first:
+            flash("没有保存：结束日期不能早于开始日期", "error")
+            return redirect(url_for(".edit", qid=qid) + "#open-days")
+    else:
+        flash("没有保存：" + _problems(form), "error")
+        return redirect(url_for(".edit", qid=qid) + "#open-days")
+    db = get_db()
+    store.set_open_days(db, qid, first, last)
+    _audit(db, "questionnaire_open_days", qid, opens_on=first, closes_on=last)
+    if store.open_on({"opens_on": first, "closes_on": last}, today().isoformat()):
+        flash("已保存：患者现在可以作答。", "success")
+    else:
+        flash("已保存：患者现在打开这份问卷，会看到它不在开放时间。", "success")
+    return redirect(url_for(".edit", qid=qid) + "#open-days")
 
 
 @bp.get("/<int:qid>/export.json")
@@ -413,6 +458,10 @@ def responses_download(qid: int, fmt: str):
         mimetype=DOWNLOADS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
 
 
 def _title(questionnaire: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..clock import local_day
+from ..clock import local_day, today
 from ..states import Transitions
 from ..storage import inserted_id, transaction, utcnow
 from . import definition as definitions
@@ -512,3 +512,22 @@ def set_comment_reading(db: Database, response_id: int, sentiment: str, category
         "UPDATE responses SET comment_sentiment = ?, comment_category = ? WHERE id = ?",
         [sentiment, category, response_id],
     )
+
+
+def open_on(questionnaire: dict[str, Any], day: str) -> bool:
+    """Whether patients may answer on `day` (YYYY-MM-DD): within its open days, if it has any."""
+    first, last = questionnaire.get("opens_on"), questionnaire.get("closes_on")
+    return (not first or first <= day) and (not last or day <= last)
+
+
+def set_open_days(db: Database, questionnaire_id: int, first: str | None, last: str | None):
+    with transaction(db):
+        db.table("questionnaires").update(
+            questionnaire_id, {"opens_on": first or None, "closes_on": last or None}
+        )
+
+
+def open_now(db: Database, slug: str) -> bool:
+    """Published and within its open days today: patients may answer it now."""
+    found = questionnaire(db, slug)
+    return bool(found and found["published_version_id"] and open_on(found, today().isoformat()))

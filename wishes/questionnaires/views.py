@@ -10,6 +10,7 @@ from flask_babel import gettext as _
 
 from .. import audiences, drafts, organisation, ratelimit
 from ..audiences import AreaBlueprint, Audience
+from ..clock import today
 from ..storage import get_db
 from . import comments, store
 from .forms import AnswerForm, answer_form
@@ -25,6 +26,19 @@ def _live(slug: str) -> store.Version:
     if version is None:
         abort(404)
     return version
+
+
+def _closed_page(slug: str):
+    """A questionnaire outside its open days: said plainly, in the patient's language."""
+    found = store.questionnaire(get_db(), slug)
+    if found is None or store.open_on(found, today().isoformat()):
+        return None
+    return render_template(
+        "questionnaires/closed.html",
+        layout=audiences.current().layout,
+        opens_on=found["opens_on"],
+        closes_on=found["closes_on"],
+    )
 
 
 def render_answer_page(
@@ -55,6 +69,8 @@ def render_answer_page(
 def answer(slug: str):
     db = get_db()
     version = _live(slug)
+    if (closed := _closed_page(slug)) is not None:
+        return closed  # a form posted before it closed stores nothing either
     draft = drafts.take()
     form = answer_form(
         version, organisation.departments(db), formdata=draft.formdata if draft else None

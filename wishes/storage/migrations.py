@@ -871,3 +871,11 @@ def comment_readings(db: Database) -> None:
     positive) and its need category (questionnaires/comments.py); empty without a comment."""
     db.table("responses").add_column("comment_sentiment", str)
     db.table("responses").add_column("comment_category", str)
+
+
+@migrations(name="0024_questionnaire_open_days")
+def questionnaire_open_days(db: Database) -> None:
+    """When patients may answer a questionnaire: its first and last day (the hospital's
+    calendar, both optional: open from publication, open until closed)."""
+    db.table("questionnaires").add_column("opens_on", str)
+    db.table("questionnaires").add_column("closes_on", str)
