@@ -4,6 +4,7 @@ needs no network, the console says what happens and ends with the address to ope
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -12,6 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 from wishes.settings import PROJECT_ROOT
@@ -58,13 +60,16 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
+@contextlib.contextmanager
+def demo_server(tmp_path: Path, threads: int) -> Iterator[tuple[int, Path]]:
+    """`wishes serve --demo` on a free port, as ./scripts/demo starts it, until it says it is
+    ready; yields the port and its console's log, and stops it (and its worker) after."""
     port = _free_port()
     log = tmp_path / "console.log"
     with open(log, "wb") as console:
         server = subprocess.Popen(
             [WISHES, "serve", "--demo", "--bind", f"127.0.0.1:{port}"],
-            env=_clean_env(tmp_path, WISHES_THREADS="1"),
+            env=_clean_env(tmp_path, WISHES_THREADS=str(threads)),
             stdout=console,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -75,13 +80,18 @@ def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
             assert server.poll() is None, log.read_text(errors="replace")
             assert time.monotonic() < deadline, log.read_text(errors="replace")
             time.sleep(0.2)
+        yield port, log
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(20)
+
+
+def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
+    with demo_server(tmp_path, threads=1) as (port, log):
         for path in ("/kiosk", "/static/css/app.css", "/w/new"):
             urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10).read()
         time.sleep(1.5)  # room for anything the server would still write
         lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
     said = "\n".join(lines)
     assert lines[-1].startswith(f"点亮微心愿 is ready: open http://127.0.0.1:{port}/"), said
     assert "first start: training the router" in said and "demo hospital ready" in said
@@ -93,39 +103,23 @@ def test_the_demo_says_what_it_does_and_ends_with_its_address(tmp_path):
 def test_slow_clients_never_hold_the_request_threads(tmp_path):
     """Issue 21, item 12: clients that trickle a POST body a byte at a time, more of them than
     the server has threads, must not stop /kiosk answering everyone else."""
-    port = _free_port()
-    log = tmp_path / "console.log"
-    with open(log, "wb") as console:
-        server = subprocess.Popen(
-            [WISHES, "serve", "--demo", "--bind", f"127.0.0.1:{port}"],
-            env=_clean_env(tmp_path, WISHES_THREADS="2"),
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
     slow: list[socket.socket] = []
-    try:
-        deadline = time.monotonic() + 180
-        while "is ready" not in log.read_text(errors="replace"):
-            assert server.poll() is None, log.read_text(errors="replace")
-            assert time.monotonic() < deadline, log.read_text(errors="replace")
-            time.sleep(0.2)
-        for _ in range(6):  # three times the threads
-            client = socket.create_connection(("127.0.0.1", port))
-            client.sendall(
-                b"POST /w/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
-                b"urlencoded\r\nContent-Length: 1000\r\n\r\nw"
-            )
-            slow.append(client)
-        for _ in range(3):
-            time.sleep(1)
+    with demo_server(tmp_path, threads=2) as (port, _log):
+        try:
+            for _ in range(6):  # three times the threads
+                client = socket.create_connection(("127.0.0.1", port))
+                client.sendall(
+                    b"POST /w/new HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-"
+                    b"urlencoded\r\nContent-Length: 1000\r\n\r\nw"
+                )
+                slow.append(client)
+            for _ in range(3):
+                time.sleep(1)
+                for client in slow:
+                    client.sendall(b"x")  # still sending, a byte at a time
+                started = time.monotonic()
+                page = urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk", timeout=10)
+                assert page.status == 200 and time.monotonic() - started < 5
+        finally:
             for client in slow:
-                client.sendall(b"x")  # still sending, a byte at a time
-            started = time.monotonic()
-            page = urllib.request.urlopen(f"http://127.0.0.1:{port}/kiosk", timeout=10)
-            assert page.status == 200 and time.monotonic() - started < 5
-    finally:
-        for client in slow:
-            client.close()
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(20)
+                client.close()

@@ -3,28 +3,15 @@ XLSX and SPSS downloads (issue 20, item 5)."""
 
 import csv
 import io
-import secrets
-from datetime import UTC, datetime
+from datetime import date
 
 import pyreadstat
 import pytest
 from conftest import login
 from openpyxl import load_workbook
+from test_dashboard import _respond
 
 from wishes.questionnaires import store
-
-
-def _respond(db, version, day, department, **answers):
-    at = datetime(*day, 3, 0, tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
-    store.store_response(
-        db,
-        version,
-        store.answers_from(version, answers),
-        submission_id=secrets.token_hex(8),
-        department_code=department,
-        channel="kiosk",
-        at=at,
-    )
 
 
 @pytest.fixture
@@ -35,15 +22,15 @@ def answered(db):
     _respond(
         db,
         version,
-        (2026, 3, 2),
+        date(2026, 3, 2),
         ward,
         overall=5,
         visit="inpatient",
         improve=["food", "parking"],
         comment="饭菜有点凉",
     )
-    _respond(db, version, (2026, 3, 3), None, overall=2, visit="outpatient", waiting=1)
-    _respond(db, version, (2026, 4, 1), ward, overall=4, recommend=9)
+    _respond(db, version, date(2026, 3, 3), None, overall=2, visit="outpatient", waiting=1)
+    _respond(db, version, date(2026, 4, 1), ward, overall=4, recommend=9)
     return qid, ward
 
 

@@ -112,6 +112,9 @@ BY_ARGUMENT: dict[str, Callable[[Server], list[Sample]]] = {
     "user_id": lambda s: [
         Sample({"user_id": s.rows("SELECT id FROM users WHERE username = 'member2'")[0]["id"]})
     ],
+    "response_id": lambda s: [
+        Sample({"response_id": s.rows("SELECT max(id) AS id FROM responses")[0]["id"]}, "manager")
+    ],
 }
 
 # Whole sets of values for endpoints whose arguments mean something of their own.
@@ -120,6 +123,10 @@ BY_ENDPOINT: dict[str, Callable[[Server, Any], list[Sample]]] = {
     "vendor.asset": lambda s, app: [Sample({"name": name}) for name in FILES],
     "dashboard.export": lambda s, app: [
         Sample({"name": name, "fmt": fmt}, "manager") for name in TABLES for fmt in ("csv", "xlsx")
+    ],
+    "questionnaire_admin.responses_download": lambda s, app: [
+        Sample({"qid": _questionnaire(s)["qid"], "fmt": fmt}, "manager")
+        for fmt in ("csv", "xlsx", "sav")
     ],
     # A branch's score sheet in every round: its stage decides who fills in what.
     "assessment.branch": lambda s, app: [
