@@ -70,7 +70,7 @@ def test_each_comment_is_stored_with_its_sentiment_and_shown_behind_its_count(cl
     assert stored == ["negative", "positive"]
     login(client, "manager")
     dashboard = client.get("/dashboard").get_data(as_text=True)
-    assert "文字意见：需求类别与情感" in dashboard
+    assert "文字意见：需求类别与情感" in dashboard and "文字意见的情感（按周）" in dashboard
     links = re.findall(r'href="(/dashboard/comments\?[^"]*sentiment=negative[^"]*)"', dashboard)
     assert links, "a count links to its comments"
     page = client.get(links[0].replace("&amp;", "&")).get_data(as_text=True)
@@ -106,3 +106,37 @@ def test_comments_stored_before_are_read_by_the_label_command(runner, db):
     assert read == ["negative", "positive"]
     again = runner.invoke(args=["comments", "label"])
     assert "already" in again.output
+
+
+def test_the_trend_counts_each_periods_comments_by_sentiment(app, db):
+    from datetime import date
+
+    from wishes.dashboard import figures
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    version = store.live_version(db, "satisfaction")
+    for number, (day, feeling) in enumerate(
+        [("2026-03-02", "negative"), ("2026-03-03", "negative"), ("2026-03-10", "positive")]
+    ):
+        store.store_response(
+            db,
+            version,
+            store.answers_from(version, {"overall": 3, "comment": f"意见 {number}"}),
+            submission_id=f"t-{number}",
+            department_code=None,
+            channel="phone",
+            comment_sentiment=feeling,
+            at=f"{day} 04:00:00",
+        )
+    filters = figures.Filters(
+        date(2026, 3, 1), date(2026, 3, 31), "week", None, version.questionnaire_id, 2
+    )
+    with app.app_context():
+        rows = figures.comment_trend(db, filters).rows
+    assert [(r["period"], r["negative"], r["positive"]) for r in rows] == [
+        ("2026-03-02", 2, 0),
+        ("2026-03-09", 0, 1),
+    ]
+    assert rows[0]["negative_share"].value == 100.0
+    assert rows[1]["negative_share"].value is None  # one comment: under the minimum of 2

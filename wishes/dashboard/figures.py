@@ -536,6 +536,47 @@ def comment_moods(db: Database, filters: Filters) -> Table:
     )
 
 
+def comment_trend(db: Database, filters: Filters) -> Table:
+    """Per period: the comments by sentiment, and the share that is negative (hidden under
+    WISHES_MIN_RESPONSES comments): whether comments are getting angrier."""
+    dept, params = _department_clause(filters, "department_code")
+    counts: dict[str, dict[str, int]] = {}
+    for row in db.query(
+        f"""SELECT {_period("local_day", filters.period)} AS period,
+                   comment_sentiment AS sentiment, count(*) AS n
+            FROM responses
+            WHERE questionnaire_id = ? AND local_day BETWEEN ? AND ?
+              AND comment_sentiment IS NOT NULL {dept}
+            GROUP BY 1, 2""",
+        [filters.questionnaire_id, *filters.days, *params],
+    ):
+        counts.setdefault(row["period"], {})[row["sentiment"]] = row["n"]
+    rows = []
+    for label in sorted(counts):
+        n = counts[label]
+        total = sum(n.values())
+        rows.append(
+            {
+                "period": label,
+                **{key: n.get(key, 0) for key in SENTIMENTS},
+                "negative_share": stats.share(n.get("negative", 0), total, filters.minimum),
+            }
+        )
+    return Table(
+        "comment_trend",
+        f"文字意见的情感（按{PERIODS[filters.period]}）",
+        [
+            Column("period", PERIODS[filters.period]),
+            *(Column(key, label, "count") for key, label in SENTIMENTS.items()),
+            Column("negative_share", "不满占比", "estimate"),
+        ],
+        rows,
+        note=f"不满占比：不满的意见占这一{PERIODS[filters.period]}全部文字意见的比例，"
+        f"少于 {filters.minimum} 条时不显示。",
+        chart={"type": "bar", "series": "0,1,2", "stacked": True},
+    )
+
+
 def comments_page(
     db: Database, filters: Filters, category: str | None, sentiment: str | None, page: int
 ) -> tuple[list[dict[str, Any]], int]:

@@ -51,6 +51,7 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
     "tags": lambda s: figures.top_tags(s.db, s.filters),
     "comment_moods": lambda s: figures.comment_moods(s.db, s.filters),
+    "comment_trend": lambda s: figures.comment_trend(s.db, s.filters),
     "drivers": lambda s: figures.satisfaction_drivers(s.db, s.filters, s.questions),
 }
 
