@@ -140,3 +140,50 @@ def test_the_trend_counts_each_periods_comments_by_sentiment(app, db):
     ]
     assert rows[0]["negative_share"].value == 100.0
     assert rows[1]["negative_share"].value is None  # one comment: under the minimum of 2
+
+
+def test_praise_in_a_comment_reaches_the_office_to_pass_on(client, db, staff):
+    """Issue 20, item 7: praise for a named department waits on the office's page (with a
+    count in the navigation) until someone records it passed on, audited."""
+    from conftest import csrf_token, flashes, login
+
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    version = store.live_version(db, "satisfaction")
+    ward = db.execute("SELECT code, name FROM departments ORDER BY code LIMIT 1").fetchone()
+    store.store_response(
+        db,
+        version,
+        store.answers_from(version, {"overall": 5, "comment": "护士们特别耐心，谢谢你们"}),
+        submission_id="praise-1",
+        department_code=ward[0],
+        channel="phone",
+        comment_sentiment="positive",
+        comment_category="praise",
+    )
+    login(client, "triager")
+    page = client.get("/admin/questionnaires/thanks").get_data(as_text=True)
+    assert "护士们特别耐心" in page and f"表扬：{ward[1]}" in page
+    assert 'count-badge">1</span></a>' in client.get("/board").get_data(as_text=True)
+    (response_id,) = db.execute("SELECT id FROM responses").fetchone()
+    token = csrf_token(client, "/admin/questionnaires/thanks")
+    done = client.post(
+        f"/admin/questionnaires/thanks/{response_id}",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "已记为转达" in " ".join(flashes(done.get_data(as_text=True)))
+    assert "护士们特别耐心" not in done.get_data(as_text=True)
+    passed = client.get("/admin/questionnaires/thanks?passed=1").get_data(as_text=True)
+    assert "护士们特别耐心" in passed and "triager 于" in passed
+    again = client.post(
+        f"/admin/questionnaires/thanks/{response_id}",
+        data={"csrf_token": token},
+        follow_redirects=True,
+    )
+    assert "已经转达过" in " ".join(flashes(again.get_data(as_text=True)))
+    events = [r[0] for r in db.execute("SELECT action FROM audit_events")]
+    assert events.count("thanks_passed_on") == 1
+    login(client, "member_a")
+    assert client.get("/admin/questionnaires/thanks").status_code == 403

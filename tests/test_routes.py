@@ -187,6 +187,10 @@ MATRIX = {
     "POST /admin/questionnaires/import":        "login  403    403    403    302+   403    302+",
     "GET {Q}":                                  "login  403    403    403    200    403    200",
     "GET /admin/questionnaires/999999":         "login  403    403    403    404    403    404",
+    # -- praise in comments, passed on by the office
+    "GET /admin/questionnaires/thanks":         "login  403    403    403    200    403    200",
+    "GET /admin/questionnaires/thanks?passed=1": "login  403    403    403    200    403    200",
+    "POST /admin/questionnaires/thanks/{response}": "login  403    403    403    302    403    302",
     # -- one patient's answers, one by one: the office and who reads the figures
     "GET {Q}/responses?department={ward}":      "login  403    403    403    200    200    200",
     "GET {Q}/responses/{response}":             "login  403    403    403    200    200    200",

@@ -117,7 +117,7 @@ def _forms_only():
 
 
 def init_app(app: Flask) -> None:
-    from . import accounts, drafts, home, ratelimit, vendor
+    from . import accounts, drafts, home, questionnaires, ratelimit, vendor
     from .accounts.views import bp as accounts_bp
     from .assessment.views import bp as assessment_bp
     from .board import views as board
@@ -182,6 +182,7 @@ def init_app(app: Flask) -> None:
     app.add_template_global(qr_for, "qr_for")
     app.add_template_global(hospital.public_address_problem, "public_address_problem")
     app.add_template_global(public_url, "public_url")
+    app.add_template_global(questionnaires.thanks_to_pass_on, "thanks_to_pass_on")
 
     @app.context_processor
     def _globals():

@@ -85,6 +85,8 @@ ROLE_RIGHTS = {
     "view_dashboard": frozenset({Role.MANAGER, Role.ADMIN}),
     # One patient's answers, one by one, and their downloads: the office and who reads figures.
     "read_responses": frozenset({Role.TRIAGER, Role.MANAGER, Role.ADMIN}),
+    # Praise in patients' comments, passed on by the office to the people praised.
+    "pass_on_thanks": frozenset({Role.TRIAGER, Role.ADMIN}),
     # The branch assessment: the office runs the rounds and edits the rubric; the office and
     # the inspection team score every branch; managers and admins read everything. A branch's
     # secretary and members see their own branch (wishes/assessment/views.py).

@@ -82,6 +82,7 @@ AUDIT_EVENTS = {
     "questionnaire_saved": _l("保存问卷草稿"),
     "questionnaire_published": _l("发布问卷"),
     "questionnaire_open_days": _l("修改问卷开放时间"),
+    "thanks_passed_on": _l("转达患者的感谢"),
     "database_restored": _l("从备份恢复数据库"),
     "assessment_scheme_saved": _l("考评：保存考评方案"),
     "assessment_round_created": _l("考评：新建轮次"),

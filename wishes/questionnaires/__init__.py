@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .comments import comment_for_wish_form
+from .comments import comment_for_wish_form, thanks_to_pass_on
 from .definition import SCALES, text_in
 from .sample import load as load_sample
 from .sentiment import bundled as comment_sentiment
@@ -18,4 +18,5 @@ __all__ = [
     "questionnaires",
     "questions_over_versions",
     "text_in",
+    "thanks_to_pass_on",
 ]

@@ -467,3 +467,55 @@ def _day(text: str | None) -> date | None:
 def _title(questionnaire: dict[str, Any]) -> str:
     latest = store.latest_version(get_db(), questionnaire["id"])
     return definitions.text_in(latest.definition["title"], "zh_Hans")
+
+
+# ---- praise in comments, passed on by the office ----------------------------------------------
+
+PASS_ON = "pass_on_thanks"
+
+
+def _praised(comment: str | None, department: str | None, names: list[str]) -> str | None:
+    """The department a praise is for: the one the patient chose, else one its words name
+    ("儿科的护士" names 儿科病区 through its stem 儿科)."""
+    if department:
+        return department
+    text = comment or ""
+    for name in names:
+        stem = name.removesuffix("病区").removesuffix("门诊").removesuffix("病房")
+        if name in text or (len(stem) >= 2 and stem in text):
+            return name
+    return None
+
+
+@bp.get("/thanks")
+@staff_required(PASS_ON)
+def thanks():
+    """Praise from patients' comments, for the office to pass on to the people praised."""
+    db = get_db()
+    passed = request.args.get("passed") == "1"
+    page = page_number(request.args)
+    rows, total = store.thanks(db, waiting=not passed, page=page)
+    names = [d["name"] for d in organisation.departments(db)]
+    for row in rows:
+        row["praised"] = _praised(row["comment"], row["department"], names)
+    return render_template(
+        "questionnaires/admin_thanks.html",
+        rows=rows,
+        total=total,
+        page=page,
+        pages=max(1, -(-total // store.RESPONSES_PER_PAGE)),
+        passed=passed,
+        waiting=store.thanks_waiting(db) if passed else total,
+    )
+
+
+@bp.post("/thanks/<int:response_id>")
+@staff_required(PASS_ON)
+def pass_on(response_id: int):
+    db = get_db()
+    if store.pass_on_thanks(db, response_id, who().label):
+        audit.record(db, "thanks_passed_on", who(), subject_kind="response", subject_id=response_id)
+        flash("已记为转达。", "success")
+    else:
+        flash("这条感谢已经转达过，或不是感谢。", "error")
+    return redirect(url_for(".thanks"))

@@ -10,7 +10,8 @@ from flask import current_app, request, session
 
 from ..routing import EXTENSION as ROUTER
 from ..routing import keyword_tags, route, traditional_to_simplified
-from . import sentiment
+from ..storage import get_db
+from . import sentiment, store
 
 # "希望病房有微波炉", "能不能…", "要是有…就好了": a patient asking for something concrete
 # (Traditional characters are read as Simplified first).
@@ -90,3 +91,8 @@ def comment_for_wish_form() -> str:
     if request.args.get("from") != "survey":
         return ""
     return session.pop(COMMENT_AS_WISH, "") or ""
+
+
+def thanks_to_pass_on() -> int:
+    """How many praises from comments wait for the office to pass on (the navigation's badge)."""
+    return store.thanks_waiting(get_db())

@@ -531,3 +531,43 @@ def open_now(db: Database, slug: str) -> bool:
     """Published and within its open days today: patients may answer it now."""
     found = questionnaire(db, slug)
     return bool(found and found["published_version_id"] and open_on(found, today().isoformat()))
+
+
+# Praise in comments, for the office to pass on (the partial index of migration 0025).
+_PRAISE = "r.comment_sentiment = 'positive' AND r.comment_category = 'praise'"
+
+
+def thanks(db: Database, *, waiting: bool, page: int) -> tuple[list[dict[str, Any]], int]:
+    """A page of praise comments, newest first: still to pass on, or passed on; and how many."""
+    state = "r.thanks_passed_on_at IS NULL" if waiting else "r.thanks_passed_on_at IS NOT NULL"
+    where = f"{_PRAISE} AND {state}"
+    total = db.execute(f"SELECT count(*) FROM responses r WHERE {where}").fetchone()[0]
+    rows = list(
+        db.query(
+            f"""SELECT r.id, r.submitted_at, r.department_code, d.name AS department,
+                       r.thanks_passed_on_at, r.thanks_passed_on_by,
+                       (SELECT group_concat(a.text, ' ') FROM answers a
+                        WHERE a.response_id = r.id AND a.text != '') AS comment
+                FROM responses r LEFT JOIN departments d ON d.code = r.department_code
+                WHERE {where} ORDER BY r.id DESC LIMIT ? OFFSET ?""",
+            [RESPONSES_PER_PAGE, (max(page, 1) - 1) * RESPONSES_PER_PAGE],
+        )
+    )
+    return rows, total
+
+
+def thanks_waiting(db: Database) -> int:
+    return db.execute(
+        f"SELECT count(*) FROM responses r WHERE {_PRAISE} AND r.thanks_passed_on_at IS NULL"
+    ).fetchone()[0]
+
+
+def pass_on_thanks(db: Database, response_id: int, by: str) -> bool:
+    """Mark one praise passed on; False when it is not praise or was passed on already."""
+    with transaction(db):
+        cursor = db.execute(
+            f"""UPDATE responses AS r SET thanks_passed_on_at = ?, thanks_passed_on_by = ?
+                WHERE r.id = ? AND {_PRAISE} AND r.thanks_passed_on_at IS NULL""",
+            [utcnow(), by, response_id],
+        )
+    return cursor.rowcount == 1

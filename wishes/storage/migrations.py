@@ -879,3 +879,17 @@ def questionnaire_open_days(db: Database) -> None:
     calendar, both optional: open from publication, open until closed)."""
     db.table("questionnaires").add_column("opens_on", str)
     db.table("questionnaires").add_column("closes_on", str)
+
+
+@migrations(name="0025_thanks_passed_on")
+def thanks_passed_on(db: Database) -> None:
+    """Praise in a comment, passed on by the Party-building office to the people praised:
+    when and by whom; a partial index over the praise still waiting, which the office's
+    page and its count in the navigation read."""
+    db.table("responses").add_column("thanks_passed_on_at", str)
+    db.table("responses").add_column("thanks_passed_on_by", str)
+    db.execute(
+        "CREATE INDEX idx_responses_thanks_waiting ON responses (id) "
+        "WHERE comment_sentiment = 'positive' AND comment_category = 'praise' "
+        "AND thanks_passed_on_at IS NULL"
+    )
