@@ -4,7 +4,9 @@ The same JSON is stored in `questionnaire_versions.definition`, shipped as `defa
 and exchanged by import/export, so there is one checker for all three: `parse`.
 
 A question's `key` names it across versions: trends follow the key, so a question whose
-meaning or scale changes gets a new key.
+meaning or scale changes gets a new key. A question may show only when an earlier answer
+matches (`show_if`: the earlier question's key and the values that show it, e.g. food rated
+1 or 2 shows "what was wrong?"); `shown` decides it, on the server and in the page's script.
 """
 
 from __future__ import annotations
@@ -141,6 +143,42 @@ def _question(value: Any, number: int) -> dict[str, Any]:
     return question
 
 
+CONDITIONAL = ("rating", "nps", "single", "multiple")  # answers a condition can test
+
+
+def _condition(value: Any, where: str, earlier: list[dict[str, Any]]) -> dict[str, Any]:
+    """`show_if` of a question: an earlier question this one depends on, and its values."""
+    if not isinstance(value, dict) or set(value) != {"key", "values"}:
+        raise DefinitionError(f'{where}：show_if 应为 {{"key": 前面的题, "values": [取值…]}}')
+    source = next((q for q in earlier if q["key"] == value["key"]), None)
+    if source is None or source["type"] not in CONDITIONAL:
+        raise DefinitionError(f"{where}：show_if 只能依据前面的评分、推荐或选择题")
+    values = value["values"]
+    if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+        raise DefinitionError(f'{where}：show_if 的 values 应为一组取值，例如 ["1", "2"]')
+    if source["type"] in SCALES:
+        allowed = {
+            str(n) for n in range(0 if source["type"] == "nps" else 1, SCALES[source["type"]] + 1)
+        }
+    else:
+        allowed = {o["key"] for o in source["options"]}
+    unknown = sorted(set(values) - allowed)
+    if unknown:
+        raise DefinitionError(f"{where}：show_if 的取值 {', '.join(unknown)} 不是那道题的答案")
+    return {"key": source["key"], "values": sorted(set(values), key=values.index)}
+
+
+def shown(question: dict[str, Any], answers: dict[str, Any]) -> bool:
+    """Whether a question shows, given the answers before it (a number, an option's key, a
+    list of option keys); a question without a condition always shows."""
+    condition = question.get("show_if")
+    if not condition:
+        return True
+    answer = answers.get(condition["key"])
+    chosen = answer if isinstance(answer, list) else [answer]
+    return any(str(value) in condition["values"] for value in chosen if value is not None)
+
+
 def parse(data: Any) -> dict[str, Any]:
     """Check a definition and return it normalised; raise DefinitionError saying what is wrong."""
     if isinstance(data, (str, bytes)):
@@ -160,7 +198,12 @@ def parse(data: Any) -> dict[str, Any]:
         raise DefinitionError("问卷至少要有一道题")
     if len(questions) > 40:
         raise DefinitionError("一份问卷最多 40 道题")
-    parsed = [_question(q, i) for i, q in enumerate(questions, 1)]
+    parsed: list[dict[str, Any]] = []
+    for number, raw in enumerate(questions, 1):
+        question = _question(raw, number)
+        if isinstance(raw, dict) and raw.get("show_if") is not None:
+            question["show_if"] = _condition(raw["show_if"], f"第 {number} 题", parsed)
+        parsed.append(question)
     keys = [q["key"] for q in parsed]
     repeated = sorted({k for k in keys if keys.count(k) > 1})
     if repeated:

@@ -37,14 +37,63 @@ class AnswerForm(PageForm):
     # twice (double click, refresh, back button) carries the same id and is stored once.
     submission_id = HiddenField(_l("页面编号"), validators=[Regexp(r"^[0-9a-f]{32}$")])
 
+    # The questions the page showed when it was sent (the page's script keeps it current as
+    # conditional questions appear): a question shown by an answer only now, with no script,
+    # sends the patient back to it once instead of being skipped.
+    shown_keys = HiddenField()
+
     def field_for(self, question: dict[str, Any]) -> Field:
         return self[field_name(question)]
 
     def question_fields(self) -> list[tuple[dict[str, Any], Field]]:
         return [(q, self.field_for(q)) for q in self._questions]
 
+    def hidden_keys(self) -> set[str]:
+        """The questions whose condition the answers so far do not meet."""
+        answers: dict[str, Any] = {}
+        hidden = set()
+        for question in self._questions:
+            if definitions.shown(question, answers):
+                answers[question["key"]] = self.field_for(question).data
+            else:
+                hidden.add(question["key"])
+        return hidden
+
+    def newly_shown(self) -> list[str]:
+        """Questions the answers show that the page had not shown (and are unanswered)."""
+        before = set((self.shown_keys.data or "").split())
+        hidden = self.hidden_keys()
+        return [
+            q["key"]
+            for q in self._questions
+            if q.get("show_if")
+            and q["key"] not in hidden
+            and q["key"] not in before
+            and self.field_for(q).data in (None, "", [])
+        ]
+
+    def validate(self, extra_validators=None) -> bool:
+        """The checks of the questions that show; a hidden question's answer is dropped and
+        its "required" does not apply."""
+        super().validate(extra_validators)
+        hidden = self.hidden_keys()
+        for question in self._questions:
+            if question["key"] in hidden:
+                field = self.field_for(question)
+                field.errors = []
+                field.data = [] if question["type"] == "multiple" else None
+        return not self.form_errors and not any(field.errors for field in self)
+
+    def visible_keys(self) -> str:
+        """The questions the page shows now, for its `shown_keys` field."""
+        hidden = self.hidden_keys()
+        return " ".join(q["key"] for q in self._questions if q["key"] not in hidden)
+
     def answers(self) -> dict[str, Any]:
-        return {q["key"]: self.field_for(q).data for q in self._questions}
+        hidden = self.hidden_keys()
+        return {
+            q["key"]: self.field_for(q).data for q in self._questions if q["key"] not in hidden
+        }
 
     def department_code(self) -> str | None:
         for question in self._questions:
