@@ -91,9 +91,7 @@ class AnswerForm(PageForm):
 
     def answers(self) -> dict[str, Any]:
         hidden = self.hidden_keys()
-        return {
-            q["key"]: self.field_for(q).data for q in self._questions if q["key"] not in hidden
-        }
+        return {q["key"]: self.field_for(q).data for q in self._questions if q["key"] not in hidden}
 
     def department_code(self) -> str | None:
         for question in self._questions:
