@@ -109,3 +109,37 @@ def test_with_the_script_the_page_already_showed_it_and_nothing_bounces(client, 
     fields["shown_keys"] = "food why comment"  # what form.js keeps in step
     done = client.post("/s/food", data={**fields, "q_food": "2", "q_why": "太咸"})
     assert done.status_code == 302 and ("why", None, "太咸") in _answers(db)
+
+
+def test_the_office_builds_a_condition_in_the_editor(client, db, staff):
+    from conftest import flashes, login, post_form
+
+    qid = store.ensure_default(db)
+    login(client, "triager")
+    edit = client.get(f"/admin/questionnaires/{qid}").get_data(as_text=True)
+    assert "只在前面某题这样回答时显示" in edit and 'value="overall"' in edit
+    wrong = post_form(
+        client,
+        f"/admin/questionnaires/{qid}/questions/new",
+        type="text",
+        key="why",
+        label_zh_Hans="哪里不满意？",
+        show_if_key="overall",
+        show_if_values="1 9",
+        follow_redirects=True,
+    )
+    assert "不是那道题的答案" in " ".join(flashes(wrong.get_data(as_text=True)))
+    assert "why" not in [q["key"] for q in store.latest_version(db, qid).questions]
+    post_form(
+        client,
+        f"/admin/questionnaires/{qid}/questions/new",
+        type="text",
+        key="why",
+        label_zh_Hans="哪里不满意？",
+        show_if_key="overall",
+        show_if_values="1, 2",
+    )
+    why = store.latest_version(db, qid).questions[-1]
+    assert why["show_if"] == {"key": "overall", "values": ["1", "2"]}
+    again = client.get(f"/admin/questionnaires/{qid}/questions/why").get_data(as_text=True)
+    assert 'value="1 2"' in again  # the editor shows the condition it saved

@@ -145,7 +145,7 @@ def edit(qid: int):
         versions=versions,
         draft=versions[0],
         title_form=title_form,
-        question_form=editing.QuestionForm(),
+        question_form=_new_question_form(versions[0].definition),
         types=definitions.QUESTION_TYPES,
     )
 
@@ -173,6 +173,7 @@ def question(qid: int, key: str | None = None):
     if key is not None and existing is None:
         abort(404)
     form = editing.QuestionForm()
+    form.offer_conditions(latest.definition, key)
     if request.method == "GET":
         if existing is not None:  # always, on a GET: a new question's form is only posted
             form.fill(existing)
@@ -458,6 +459,12 @@ def responses_download(qid: int, fmt: str):
         mimetype=DOWNLOADS[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+def _new_question_form(definition: dict[str, Any]) -> editing.QuestionForm:
+    form = editing.QuestionForm()
+    form.offer_conditions(definition, None)
+    return form
 
 
 def _day(text: str | None) -> date | None:

@@ -65,6 +65,26 @@ class QuestionForm(PageForm):
         validators=[Optional(), Length(max=4000)],
     )
 
+    show_if_key = SelectField(
+        "只在前面某题这样回答时显示", choices=lambda: [("", "总是显示")], validate_choice=False
+    )
+    show_if_values = StringField(
+        "取值（评分题、推荐题写分值，选择题写选项代码；用空格分开，例如 1 2）",
+        filters=[clean_line],
+        validators=[Optional(), Length(max=200)],
+    )
+
+    def offer_conditions(self, definition: dict[str, Any], key: str | None) -> None:
+        """The questions this one may depend on: the ratings, NPS and choices before it."""
+        earlier = []
+        for question in definition["questions"]:
+            if question["key"] == key:
+                break
+            if question["type"] in definitions.CONDITIONAL:
+                label = definitions.text_in(question["label"], "zh_Hans")
+                earlier.append((question["key"], f"{label}（{question['key']}）"))
+        self.show_if_key.choices = [("", "总是显示"), *earlier]
+
     def validate_options(self, field: TextAreaField) -> None:
         if self.type.data in ("single", "multiple") and len(parse_options(field.data or "")) < 2:
             raise ValidationError("选择题至少要有两个选项，一行一个")
@@ -84,6 +104,11 @@ class QuestionForm(PageForm):
             kept["options"] = parse_options(self.options.data or "")
         else:
             kept.pop("options", None)
+        if self.show_if_key.data:  # checked by definitions.parse when the draft is saved
+            values = (self.show_if_values.data or "").replace(",", " ").replace("，", " ")
+            kept["show_if"] = {"key": self.show_if_key.data, "values": values.split()}
+        else:
+            kept.pop("show_if", None)
         return kept
 
     def fill(self, question: dict[str, Any]) -> None:
@@ -91,6 +116,9 @@ class QuestionForm(PageForm):
         self.required.data = question["required"]
         for lang in definitions.LANGUAGES:
             getattr(self, f"label_{lang}").data = question["label"].get(lang, "")
+        condition = question.get("show_if") or {}
+        self.show_if_key.data = condition.get("key", "")
+        self.show_if_values.data = " ".join(condition.get("values", []))
         self.options.data = "\n".join(
             " | ".join([o["key"], *(o["label"].get(lang, "") for lang in definitions.LANGUAGES)])
             for o in question.get("options", [])
