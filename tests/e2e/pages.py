@@ -113,7 +113,15 @@ BY_ARGUMENT: dict[str, Callable[[Server], list[Sample]]] = {
         Sample({"user_id": s.rows("SELECT id FROM users WHERE username = 'member2'")[0]["id"]})
     ],
     "response_id": lambda s: [
-        Sample({"response_id": s.rows("SELECT max(id) AS id FROM responses")[0]["id"]}, "manager")
+        Sample(
+            {
+                "response_id": s.rows(
+                    "SELECT max(r.id) AS id FROM responses r JOIN questionnaires q "
+                    "ON q.id = r.questionnaire_id WHERE q.slug = 'satisfaction'"
+                )[0]["id"]
+            },
+            "manager",
+        )
     ],
 }
 
