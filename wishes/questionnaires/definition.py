@@ -26,7 +26,10 @@ QUESTION_TYPES = {
     "multiple": "多选",
     "text": "文字意见",
     "department": "就诊科室",
+    "number": "数字（有范围）",
+    "note": "说明文字（不用回答）",
 }
+NUMBER_LIMIT = 1_000_000_000  # the widest range a number question may ask for
 SCALES = {"rating": 5, "nps": 10}
 DEFAULT_RATING_LABELS = [
     {"zh_Hans": "很不满意", "zh_Hant": "很不滿意", "en": "Very dissatisfied"},
@@ -135,6 +138,14 @@ def _question(value: Any, number: int) -> dict[str, Any]:
         question["high"] = _labels(value.get("high"), f"{where}的 10 分说明", required=False)
     elif kind in ("single", "multiple"):
         question["options"] = _options(value.get("options"), where)
+    elif kind == "number":
+        low, high = value.get("min", 0), value.get("max", 999)
+        whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
+        if not whole or not -NUMBER_LIMIT <= low < high <= NUMBER_LIMIT:
+            raise DefinitionError(f"{where}：数字题的 min 和 max 应为整数，且 min 小于 max")
+        question["min"], question["max"] = low, high
+    elif kind == "note":
+        question["required"] = False  # nothing to answer
     elif kind == "text":
         limit = value.get("max_length", TEXT_MAX)
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 2000:

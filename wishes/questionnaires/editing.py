@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..pageform import PageForm, clean_line, clean_text
@@ -65,6 +65,8 @@ class QuestionForm(PageForm):
         validators=[Optional(), Length(max=4000)],
     )
 
+    minimum = IntegerField("最小值（数字题用，默认 0）", validators=[Optional()])
+    maximum = IntegerField("最大值（数字题用，默认 999）", validators=[Optional()])
     show_if_key = SelectField(
         "只在前面某题这样回答时显示", choices=lambda: [("", "总是显示")], validate_choice=False
     )
@@ -104,6 +106,12 @@ class QuestionForm(PageForm):
             kept["options"] = parse_options(self.options.data or "")
         else:
             kept.pop("options", None)
+        if self.type.data == "number":  # the range is checked by definitions.parse
+            kept["min"] = self.minimum.data if self.minimum.data is not None else 0
+            kept["max"] = self.maximum.data if self.maximum.data is not None else 999
+        else:
+            kept.pop("min", None)
+            kept.pop("max", None)
         if self.show_if_key.data:  # checked by definitions.parse when the draft is saved
             values = (self.show_if_values.data or "").replace(",", " ").replace("，", " ")
             kept["show_if"] = {"key": self.show_if_key.data, "values": values.split()}
@@ -116,6 +124,7 @@ class QuestionForm(PageForm):
         self.required.data = question["required"]
         for lang in definitions.LANGUAGES:
             getattr(self, f"label_{lang}").data = question["label"].get(lang, "")
+        self.minimum.data, self.maximum.data = question.get("min"), question.get("max")
         condition = question.get("show_if") or {}
         self.show_if_key.data = condition.get("key", "")
         self.show_if_values.data = " ".join(condition.get("values", []))

@@ -11,13 +11,21 @@ from werkzeug.datastructures import MultiDict
 from wtforms import (
     Field,
     HiddenField,
+    IntegerField,
     RadioField,
     SelectField,
     SelectMultipleField,
     TextAreaField,
     widgets,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+)
 
 from ..i18n import unit_name
 from ..pageform import PageForm, clean_text
@@ -141,6 +149,15 @@ def _field(question: dict[str, Any], lang: str, departments: list[dict]) -> Fiel
             [DataRequired(message=_l("请至少选择一项"))] if question["required"] else [Optional()]
         )
         return CheckboxesField(label, choices=_later(choices), validators=checks)
+    if kind == "number":
+        low, high = question["min"], question["max"]
+        checks = (
+            [InputRequired(message=_l("请填写这一项"))] if question["required"] else [Optional()]
+        )
+        checks.append(NumberRange(low, high, message=_l("请填写 %(min)s 到 %(max)s 之间的整数")))
+        return IntegerField(label, validators=checks)
+    if kind == "note":
+        return HiddenField(label)  # a text to read: nothing is sent or stored
     if kind == "department":
         choices = [("", _l("请选择（可不选）"))] + [
             (d["code"], unit_name(d, lang)) for d in departments

@@ -25,7 +25,7 @@ RECORD_COLUMNS = [
     Column("channel", "渠道"),
 ]
 CHANNELS = {"kiosk": "自助机", "phone": "手机"}
-ANSWERED = ("rating", "nps", "single", "multiple", "text")
+ANSWERED = ("rating", "nps", "single", "multiple", "text", "number")
 
 
 def _label(question: dict[str, Any]) -> str:
@@ -53,7 +53,7 @@ def _columns(questions: list[dict[str, Any]]) -> list[Column]:
     columns = list(RECORD_COLUMNS)
     for question in questions:
         key, label, kind = question["key"], _label(question), question["type"]
-        if kind in ("rating", "nps"):
+        if kind in ("rating", "nps", "number"):
             columns.append(Column(key, f"{label}（{key}）", "count"))
         elif kind in ("single", "multiple"):
             columns.append(Column(key, f"{label}（{key}）"))
@@ -105,7 +105,7 @@ def to_sav(questions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bytes
     for question in questions:
         key, label, kind = question["key"], _label(question), question["type"]
         answers = [r["answers"].get(key) for r in rows]
-        if kind in ("rating", "nps"):
+        if kind in ("rating", "nps", "number"):
             data[key] = [float(a) if a is not None else None for a in answers]
             labels[key] = label
             if kind == "rating":

@@ -320,6 +320,8 @@ def answers_from(version: Version, data: dict[str, Any]) -> list[Answer]:
             rows.extend(Answer(key, option=choice) for choice in chosen)
         elif kind == "text":
             rows.append(Answer(key, text=value))
+        elif kind == "number":
+            rows.append(Answer(key, value=int(value)))
     return rows
 
 
