@@ -145,3 +145,10 @@ def routed_to(branch, confidence=0.9, tags=(), confident=True):
     from wishes.routing import RouteDecision
 
     return RouteDecision([(CATEGORY_OF[branch], confidence)], list(tags), "test", confident)
+
+
+def answer_page_fields(html: str) -> dict[str, str]:
+    """The hidden fields a questionnaire page sends back: token, page id, questions shown."""
+    return dict(
+        re.findall(r'name="(csrf_token|submission_id|shown_keys)"[^>]*value="([^"]*)"', html)
+    )

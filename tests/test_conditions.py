@@ -4,6 +4,7 @@ definition is read, enforced on the server, and working without a script on the 
 import re
 
 import pytest
+from conftest import answer_page_fields
 
 from wishes.questionnaires import definition as definitions
 from wishes.questionnaires import store
@@ -62,10 +63,7 @@ def food(db):
 
 def _page(client):
     html = client.get("/s/food").get_data(as_text=True)
-    fields = dict(
-        re.findall(r'name="(csrf_token|submission_id|shown_keys)"[^>]*value="([^"]*)"', html)
-    )
-    return html, fields
+    return html, answer_page_fields(html)
 
 
 def _answers(db):
@@ -92,9 +90,7 @@ def test_without_a_script_a_newly_shown_question_is_asked_before_storing(client,
     assert back.status_code == 303 and db["responses"].count == 0
     html = client.get(back.location).get_data(as_text=True)
     assert "多了几道题" in html and not re.search(r'data-question="why" hidden', html)
-    fields = dict(
-        re.findall(r'name="(csrf_token|submission_id|shown_keys)"[^>]*value="([^"]*)"', html)
-    )
+    fields = answer_page_fields(html)
     assert fields["shown_keys"] == "food why comment"
     missing = client.post("/s/food", data={**fields, "q_food": "1"})
     assert missing.status_code == 303 and db["responses"].count == 0

@@ -1,9 +1,8 @@
 """Number and note questions (issue 20, item 1, first part): a number within its range, a
 note with nothing to answer; stored, shown and downloaded like the other answers."""
 
-import re
-
 import pytest
+from conftest import answer_page_fields
 
 from wishes.questionnaires import definition as definitions
 from wishes.questionnaires import store
@@ -55,24 +54,20 @@ def stay(db):
     return qid
 
 
-def _fields(html):
-    return dict(
-        re.findall(r'name="(csrf_token|submission_id|shown_keys)"[^>]*value="([^"]*)"', html)
-    )
-
-
 def test_a_number_is_kept_within_its_range_and_the_note_is_only_read(client, db, stay):
     html = client.get("/s/stay").get_data(as_text=True)
     assert '<p class="question-note">以下几题关于住院天数</p>' in html
     assert 'type="number"' in html and 'min="1"' in html and "填 1 到 60 之间的整数" in html
-    fields = _fields(html)
+    fields = answer_page_fields(html)
     too_many = client.post("/s/stay", data={**fields, "q_days": "61", "q_intro": "x"})
     assert too_many.status_code == 303 and db["responses"].count == 0
     shown = client.get(too_many.location).get_data(as_text=True)
     assert "请填写 1 到 60 之间的整数" in shown and 'value="61"' in shown
     english = client.get("/s/stay?lang=en").get_data(as_text=True)
     assert "A whole number from 1 to 60" in english
-    done = client.post("/s/stay", data={**_fields(shown), "q_days": "12", "q_intro": "x"})
+    done = client.post(
+        "/s/stay", data={**answer_page_fields(shown), "q_days": "12", "q_intro": "x"}
+    )
     assert done.status_code == 302
     stored = [(r["question_key"], r["value"], r["text"]) for r in db["answers"].rows]
     assert stored == [("days", 12, None)]

@@ -12,11 +12,8 @@ fits one core. The notification worker is a process of its own, so requests neve
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import gc
 import logging
-import os
 import signal
 import subprocess
 import sys
@@ -82,19 +79,8 @@ def keep_access_log(app: Flask) -> None:
         return response
 
 
-def _two_malloc_arenas() -> None:
-    """glibc gives each thread a malloc arena of its own and keeps what it freed there: with 8
-    request threads the server grew to 295 MB in the paced round (docs/performance.md). Set
-    before the threads start; an operator's MALLOC_ARENA_MAX (read by glibc at start) wins."""
-    if "MALLOC_ARENA_MAX" in os.environ:
-        return
-    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
-        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-
-
 def serve(app: Flask, bind: str, threads: int, *, quiet: bool) -> None:
     """Listen at `bind` until SIGTERM or Ctrl+C, then stop the notification worker too."""
-    _two_malloc_arenas()
     logging.basicConfig(level=logging.WARNING if quiet else logging.INFO, format="%(message)s")
     if quiet:  # the demo: "Task queue depth is 1" when a few requests wait a moment
         logging.getLogger("waitress.queue").setLevel(logging.ERROR)

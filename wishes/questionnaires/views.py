@@ -85,13 +85,14 @@ def answer(slug: str):
         return drafts.back_to_form(form, check=False) or render_answer_page(
             form, version, request.path, status=200
         )
-    if form.validate_on_submit() and form.newly_shown():
+    valid = form.validate_on_submit()  # once: it checks every answer and the CSRF token
+    if valid and form.newly_shown():
         # No script on the page: an answer showed a follow-up question the patient has not
         # seen yet. Back to the form once, with the question shown and nothing lost.
         return drafts.back_to_form(form, check=False) or render_answer_page(
             form, version, request.path, status=200
         )
-    if form.validate_on_submit():
+    if valid:
         if wait := ratelimit.wait_for("answer"):
             form.form_errors.append(ratelimit.form_refusal(wait))
             return render_answer_page(form, version, request.path, status=429)
