@@ -101,6 +101,18 @@ def test_model_round_trip_through_the_safe_format(tmp_path, trained_models):
     )
 
 
+def test_a_loaded_model_scores_a_wish_without_copying_its_weights(trained_models):
+    """The SVM's weights come back from the safe format in the order that lets a wish's scores
+    be one product with them (scipy copied the whole matrix for every wish otherwise), and the
+    scores are the SVM's own."""
+    model = artifacts.load(trained_models, artifacts.active_version(trained_models))
+    classifier = model.pipeline.named_steps["classifier"]
+    assert classifier.svm_.coef_.T.flags.c_contiguous
+    features = model.pipeline.named_steps["features"].transform(["晚上病房太冷睡不着", "想借轮椅"])
+    ours = classifier.decision_function(features)
+    assert abs(ours - classifier.svm_.decision_function(features)).max() < 1e-5
+
+
 def test_model_from_other_library_versions_is_refused(tmp_path, trained_models):
     version = artifacts.active_version(trained_models)
     copy = tmp_path / "models"
