@@ -51,7 +51,7 @@ def _answer(client, comment, department=""):
     html = client.get("/s/satisfaction").get_data(as_text=True)
     submission = re.search(r'name="submission_id" type="hidden" value="([^"]+)"', html).group(1)
     data = {"csrf_token": token, "submission_id": submission, "q_overall": "3"}
-    data |= {"q_recommend": "7", "q_comment": comment}
+    data |= {"q_recommend": "7", "q_comment": comment, "q_department": department}
     response = client.post("/s/satisfaction", data=data)
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
 
@@ -79,6 +79,29 @@ def test_each_comment_is_stored_with_its_sentiment_and_shown_behind_its_count(cl
     assert "太失望了" in everything and "谢谢你们的照顾" in everything
     odd = client.get("/dashboard/comments?category=nonsense&sentiment=angry&page=x")
     assert odd.status_code == 200
+
+
+def test_each_department_has_its_own_view_of_its_unhappy_comments(client, db, staff):
+    """Issue 20, item 7: the dashboard lists the departments with unhappy comments, most first,
+    and each opens its own view of them."""
+    from conftest import login
+
+    from wishes.questionnaires import store
+
+    store.ensure_default(db)
+    first, second = [row[0] for row in db.execute("SELECT code FROM departments LIMIT 2")]
+    _answer(client, "排队两个多小时都没人管，太失望了", first)
+    _answer(client, "厕所很脏，没人打扫，太差了", first)
+    _answer(client, "护士们都很耐心，谢谢你们的照顾", first)
+    _answer(client, "挂号的人态度很差，问什么都不理", second)
+    login(client, "manager")
+    dashboard = client.get("/dashboard").get_data(as_text=True)
+    table = dashboard[dashboard.index("各科室的不满意见") :]
+    links = re.findall(r'href="(/dashboard/comments\?[^"]*sentiment=negative[^"]*)"', table)
+    assert [f"department={first}" in link for link in links[:2]] == [True, False]
+    page = client.get(links[0].replace("&amp;", "&")).get_data(as_text=True)
+    assert "太失望了" in page and "厕所很脏" in page
+    assert "谢谢你们的照顾" not in page and "挂号的人" not in page
 
 
 def test_comments_stored_before_are_read_by_the_label_command(runner, db):

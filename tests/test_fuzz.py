@@ -1448,13 +1448,13 @@ def test_a_title_is_saved_as_typed_or_not_at_all(site, body):
         assert saved.get(part, {}) == {lang: text for lang, text in typed.items() if text}
 
 
-_options = st.lists(
-    st.tuples(st.one_of(keys, st.just("")), *[fitting(200, clean_line, required=True)] * 3).map(
-        lambda t: " | ".join(t)
-    ),
-    min_size=2,
-    max_size=5,
-).map("\n".join)
+_option_rows = {
+    f"options-{row}-{part}": st.one_of(keys, st.just(""))
+    if part == "key"
+    else fitting(200, clean_line, required=part == "zh_Hans")
+    for row in range(3)
+    for part in ("key", *LANGS)
+}
 QUESTION_FIELDS = {
     "type": st.sampled_from(list(definitions.QUESTION_TYPES)),
     "key": st.one_of(
@@ -1462,7 +1462,7 @@ QUESTION_FIELDS = {
         st.sampled_from(["overall", "comment", "new_question"]),
     ),
     "required": booleans,
-    "options": _options,
+    **_option_rows,
     **{f"label_{lang}": fitting(200, clean_line, required=lang == "zh_Hans") for lang in LANGS},
 }
 

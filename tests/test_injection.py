@@ -107,7 +107,7 @@ FIELDS: dict[str, tuple[str, Callable[[str], str]]] = {
 def typed(code: str, i: int) -> str:
     """What a person types into field `code` for payload `i`."""
     payload = PAYLOADS[i][1]
-    if code == "OL":  # an option is one line of the options box: its label cannot hold a break
+    if code == "OL":  # an option's label is a one-line box: it cannot hold a break
         payload = payload.replace("\n", " ")
     if code in ("Q", "A", "DATE", "TC"):
         return payload
@@ -388,7 +388,12 @@ class Builder:
                 label_zh_Hans=label,
                 label_zh_Hant=label,
                 label_en=label,
-                options=f"a | {typed('OL', i)}\nb | 普通",
+                **{
+                    "options-0-key": "a",
+                    "options-0-zh_Hans": typed("OL", i),
+                    "options-1-key": "b",
+                    "options-1-zh_Hans": "普通",
+                },
             )
             self.post(
                 "triager", "/admin/questionnaires/new", 302, slug=f"evil-{i}", title=typed("QT", i)

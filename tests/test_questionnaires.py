@@ -45,9 +45,10 @@ GOOD_ANSWERS = {"q_overall": "5", "q_recommend": "9", "q_waiting": "3", "q_impro
 def test_default_questionnaire_has_every_question_type_in_three_languages():
     default = definitions.load_default()
     types = {q["type"] for q in default["questions"]}
-    # The hospital's standard form asks no number and needs no note between questions: those
-    # two types have their own questionnaire in tests/test_question_types.py.
-    assert types == set(definitions.QUESTION_TYPES) - {"number", "note"}
+    # The hospital's standard form asks no number, date or matrix and needs no note between
+    # questions: those types have their own questionnaires in tests/test_question_types.py and
+    # tests/test_matrix.py.
+    assert types == set(definitions.QUESTION_TYPES) - {"number", "note", "date", "matrix"}
     for question in default["questions"]:
         assert set(question["label"]) == {"zh_Hans", "zh_Hant", "en"}, question["key"]
     assert [q["key"] for q in default["questions"]][:4] == [
@@ -62,7 +63,7 @@ def test_default_questionnaire_has_every_question_type_in_three_languages():
     ("change", "message"),
     [
         (lambda d: d.update(slug="Bad Slug"), "slug"),
-        (lambda d: d.update(questions=[]), "至少要有一道题"),
+        (lambda d: d.update(questions={"overall": 1}), "题目的列表"),
         (lambda d: d["questions"][2].update(type="essay"), "题型"),
         (lambda d: d["questions"][3].update(key=d["questions"][2]["key"]), "重复"),
         (lambda d: d["questions"][1].update(options=[d["questions"][1]["options"][0]]), "两个选项"),
@@ -350,7 +351,8 @@ def test_adding_a_choice_question_with_too_few_options_is_refused(client, db, st
         "type": "single",
         "key": "ward_food",
         "label_zh_Hans": "饭菜",
-        "options": "only | 只有一个",
+        "options-0-key": "only",
+        "options-0-zh_Hans": "只有一个",
     }
     response = client.post(
         f"/admin/questionnaires/{qid}/questions/new", data={"csrf_token": token, **fields}
@@ -399,7 +401,7 @@ def test_a_new_questionnaire_starts_as_a_draft_to_build_on(client, db, staff, su
     response = client.post("/admin/questionnaires/new", data=new, follow_redirects=True)
     assert "已新建问卷草稿" in " ".join(flashes(response.get_data(as_text=True)))
     created = store.questionnaire(db, "ward-food")
-    assert store.latest_version(db, created["id"]).questions[0]["key"] == "overall"
+    assert store.latest_version(db, created["id"]).questions == []  # nothing not asked for
     assert client.get("/s/ward-food").status_code == 404  # not published yet
     again = client.post("/admin/questionnaires/new", data=new, follow_redirects=True)
     assert "已有网址名" in " ".join(flashes(again.get_data(as_text=True)))

@@ -25,8 +25,9 @@
   // the patient answers, and the form's shown_keys kept in step, so the server does not send
   // the patient back to a question they have already seen. Without script the server does it.
   var conditionals = Array.from(document.querySelectorAll("[data-show-if]"));
+  // `key` is a question's, or a matrix item's ("care.food": its matrix is "care").
   function chosen(form, key) {
-    var holder = form.querySelector('[data-question="' + key + '"]');
+    var holder = form.querySelector('[data-question="' + key.split(".")[0] + '"]');
     if (holder && holder.hidden) { return []; }  // a hidden question's answer does not count
     return Array.from(form.querySelectorAll('[name="q_' + key + '"]'))
       .filter(function (input) { return input.checked; })

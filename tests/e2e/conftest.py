@@ -1,6 +1,6 @@
 """The production server and a real browser, shared by every browser test.
 
-`server` starts `wishes serve --demo` as the README's run command does (gunicorn, the
+`server` starts `wishes serve --demo` as the README's run command does (waitress, the
 notification worker, the demo hospital with its accounts), from this virtualenv, on a free port
 in 8200-8299, with its own data and model folders under /tmp/e2e-*, and stops it when the
 browser tests are done. `browser` is Debian's chromium (/usr/bin/chromium) driven by
@@ -14,6 +14,7 @@ step go to test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -307,6 +308,21 @@ def log_in(page: Page, username: str, password: str = PASSWORD) -> None:
     page.locator("#password").fill(password)
     page.locator("main form button[type=submit]").click()
     expect(page).not_to_have_url(re.compile(r"/login"))
+
+
+def import_and_publish(office: Page, definition: dict) -> None:
+    """The office (logged in) uploads a questionnaire's JSON and publishes it."""
+    office.goto("/admin/questionnaires")
+    office.locator("input[type=file]").set_input_files(
+        {
+            "name": f"{definition['slug']}.json",
+            "mimeType": "application/json",
+            "buffer": json.dumps(definition, ensure_ascii=False).encode(),
+        }
+    )
+    office.get_by_role("button", name="导入").click()
+    office.locator("form[action$='/publish'] button[type=submit]").first.click()
+    expect(office.locator(".flash, .flash-success").first).to_contain_text("已发布")
 
 
 def path_of(url: str) -> str:

@@ -3,12 +3,11 @@ published by the office, answered on a phone. Screenshots: test-artifacts/e2e/<t
 
 from __future__ import annotations
 
-import json
 import re
 
 from playwright.sync_api import expect
 
-from .conftest import DESK, PHONE, log_in
+from .conftest import DESK, PHONE, import_and_publish, log_in
 
 WORDS = {"zh_Hans": "饭菜怎么样？", "zh_Hant": "飯菜怎麼樣？", "en": "How was the food?"}
 FOOD = {
@@ -30,17 +29,7 @@ FOOD = {
 def test_a_follow_up_question_shows_for_a_low_rating_and_its_answer_is_kept(browse, server, shot):
     office = browse(DESK).page
     log_in(office, "triager")
-    office.goto("/admin/questionnaires")
-    office.locator("input[type=file]").set_input_files(
-        {
-            "name": "food.json",
-            "mimeType": "application/json",
-            "buffer": json.dumps(FOOD, ensure_ascii=False).encode(),
-        }
-    )
-    office.get_by_role("button", name="导入").click()
-    office.locator("form[action$='/publish'] button[type=submit]").first.click()
-    expect(office.locator(".flash, .flash-success").first).to_contain_text("已发布")
+    import_and_publish(office, FOOD)
 
     phone = browse(PHONE).page
     phone.goto("/s/food-e2e")

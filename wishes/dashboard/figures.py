@@ -67,7 +67,8 @@ class Filters:
 class Column:
     key: str
     title: str
-    # text · count · number (1 decimal) · mean (2 decimals) · percent · hours · estimate
+    # text · count · number (1 decimal) · mean (2 decimals) · percent · hours · estimate ·
+    # date (a datetime.date: a date cell in XLSX, YYYY-MM-DD in CSV)
     kind: str = "text"
     digits: int = 1
 
@@ -96,7 +97,10 @@ def _department_clause(filters: Filters, column: str = "department_code") -> tup
 
 
 def _scale_questions(questions: list[dict]) -> list[dict]:
-    return [q for q in questions if q["type"] in questionnaires.SCALES]
+    """The rated questions, a matrix's items among them (each a rating, "care.food")."""
+    return [
+        q for q in questionnaires.flat_questions(questions) if q["type"] in questionnaires.SCALES
+    ]
 
 
 def _figures(row: dict[str, Any], kind: str, minimum: int) -> dict[str, stats.Estimate]:
@@ -533,6 +537,41 @@ def comment_moods(db: Database, filters: Filters) -> Table:
         note="每条文字意见由模型读出需求类别和情感（不满、中性、满意），会有读错的；"
         "点数字可看到背后的意见。不满最多的类别在前。",
         chart={"type": "hbar", "series": "0,1,2", "stacked": True},
+    )
+
+
+def comment_departments(db: Database, filters: Filters) -> Table:
+    """Each department's unhappy comments, most first: the link opens that department's own
+    view of them (the comments page filtered by department and "不满")."""
+    names = {d["code"]: d["name"] for d in organisation.departments(db)}
+    dept, params = _department_clause(filters, "department_code")
+    rows = [
+        {
+            "code": row["code"],
+            "department": names.get(row["code"], row["code"]),
+            "negative": row["negative"],
+            "total": row["total"],
+        }
+        for row in db.query(
+            f"""SELECT department_code AS code, count(*) AS total,
+                       sum(comment_sentiment = 'negative') AS negative
+                FROM responses
+                WHERE questionnaire_id = ? AND local_day BETWEEN ? AND ?
+                  AND comment_sentiment IS NOT NULL AND department_code IS NOT NULL {dept}
+                GROUP BY 1 HAVING negative > 0 ORDER BY negative DESC, total DESC""",
+            [filters.questionnaire_id, *filters.days, *params],
+        )
+    ]
+    return Table(
+        "comment_departments",
+        "各科室的不满意见",
+        [
+            Column("department", "科室"),
+            Column("negative", "不满", "count"),
+            Column("total", "文字意见", "count"),
+        ],
+        rows,
+        note="只列有不满意见的科室；点数字看这个科室的不满意见。",
     )
 
 

@@ -52,6 +52,7 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "tags": lambda s: figures.top_tags(s.db, s.filters),
     "comment_moods": lambda s: figures.comment_moods(s.db, s.filters),
     "comment_trend": lambda s: figures.comment_trend(s.db, s.filters),
+    "comment_departments": lambda s: figures.comment_departments(s.db, s.filters),
     "drivers": lambda s: figures.satisfaction_drivers(s.db, s.filters, s.questions),
 }
 
@@ -107,12 +108,23 @@ def _link_comments(table: figures.Table, query: dict[str, Any]) -> None:
         } | {"total": url_for(".comments", category=row["code"], **query)}
 
 
+def _link_departments(table: figures.Table, query: dict[str, Any]) -> None:
+    """Each department's count opens its own view of its unhappy comments."""
+    for row in table.rows:
+        chosen = query | {"department": row["code"]}
+        row["links"] = {
+            "negative": url_for(".comments", sentiment="negative", **chosen),
+            "total": url_for(".comments", **chosen),
+        }
+
+
 @bp.get("")
 @staff_required("view_dashboard")
 def index():
     scope, form = _scope(request.args)
     tables = {name: build(scope) for name, build in TABLES.items()}
     _link_comments(tables["comment_moods"], _filters_query(request.args))
+    _link_departments(tables["comment_departments"], _filters_query(request.args))
     return render_template(
         "dashboard/index.html",
         form=form,

@@ -15,6 +15,7 @@ REFUSALS = {
     "key_changes_type": "题目「{key}」在以前的版本里是「{was}」，换题型请用新的 key",
     "no_such_version": "没有这个版本",
     "already_published": "版本 {number} 已经是患者在答的版本",
+    "no_questions": "没有发布：这个版本还没有题目，先添加题目再发布",
 }
 
 

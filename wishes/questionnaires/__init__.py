@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from .comments import comment_for_wish_form, thanks_to_pass_on
-from .definition import SCALES, text_in
+from .definition import SCALES, flat_questions, text_in
 from .sample import load as load_sample
 from .sentiment import bundled as comment_sentiment
 from .store import live_version, open_now, questionnaires, questions_over_versions
@@ -12,6 +12,7 @@ __all__ = [
     "SCALES",
     "comment_for_wish_form",
     "comment_sentiment",
+    "flat_questions",
     "live_version",
     "open_now",
     "load_sample",

@@ -3,6 +3,7 @@ and the printable QR cards that open a questionnaire with the department already
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -15,10 +16,12 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale
+from werkzeug.datastructures import MultiDict
 from wtforms import DateField, Form, SelectField, StringField
 from wtforms.validators import Optional
 
-from .. import audit, organisation
+from .. import audit, i18n, organisation
 from ..accounts import staff_required, who
 from ..audiences import AreaBlueprint, Audience, patient_languages
 from ..cards import public_url, qr_svg
@@ -31,7 +34,7 @@ from ..paging import page_number
 from ..states import IllegalMove
 from ..storage import get_db
 from . import definition as definitions
-from . import editing, responses, store
+from . import editing, responses, store, xlsform
 from .forms import answer_form
 from .views import render_answer_page
 
@@ -113,16 +116,19 @@ def import_json():
         return redirect(url_for(".index"))
     raw = form.file.data.read(1024 * 1024 + 1)
     if len(raw) > 1024 * 1024:
-        flash("文件太大：问卷 JSON 不应超过 1 MB", "error")
+        flash("文件太大：问卷文件（JSON 或 XLSForm）不应超过 1 MB", "error")
         return redirect(url_for(".index"))
     db = get_db()
+    notes: list[str] = []
     try:
-        qid, version = store.import_definition(db, raw, who().label)
+        qid, version = store.import_definition(db, xlsform.readable(raw, notes), who().label)
     except (definitions.DefinitionError, store.QuestionnaireError) as error:
         flash(f"没有导入：{words.refusal(error)}", "error")
         return redirect(url_for(".index"))
     _audit(db, "questionnaire_saved", qid, version=version.number, imported=True)
     flash(f"已导入为草稿（版本 {version.number}）。预览无误后请发布。", "success")
+    for note in notes:
+        flash(f"注意：{note}", "info")
     return redirect(url_for(".edit", qid=qid))
 
 
@@ -177,6 +183,8 @@ def question(qid: int, key: str | None = None):
     if request.method == "GET":
         if existing is not None:  # always, on a GET: a new question's form is only posted
             form.fill(existing)
+    elif form.change_rows(request.form.get("row_action")):
+        pass  # a row added, removed or moved: the form again, nothing saved
     elif form.validate_on_submit():
         changed = editing.with_question(latest.definition, form.question(existing), key)
         if _save(qid, changed):
@@ -190,6 +198,42 @@ def question(qid: int, key: str | None = None):
         draft=latest,
     )
     return page, status
+
+
+PREVIEW_DEVICES = {"phone": "layouts/phone.html", "kiosk": "layouts/kiosk.html"}
+
+
+@bp.post("/<int:qid>/preview-question")
+@staff_required(RIGHT)
+def preview_question(qid: int):
+    """The draft with the question being edited, as a patient sees it on a phone or at the
+    kiosk (`device`), in `lang`: shown beside the editor, nothing saved."""
+    latest = store.latest_version(get_db(), _questionnaire(qid)["id"])
+    key = request.args.get("key") or None
+    existing = next((q for q in latest.questions if q["key"] == key), None)
+    form = editing.QuestionForm()
+    form.offer_conditions(latest.definition, key)
+    device = request.args.get("device", "phone")
+    device = device if device in PREVIEW_DEVICES else "phone"
+    lang = request.args.get("lang")
+    lang = lang if lang in definitions.LANGUAGES else None
+    try:
+        question = form.question(existing) if form.key.data else None
+        changed = editing.with_question(latest.definition, question, key) if question else None
+        draft = replace(latest, definition=definitions.parse(changed or latest.definition))
+    except definitions.DefinitionError as error:
+        return render_template("questionnaires/preview_problem.html", problem=str(error))
+    with force_locale(i18n.BABEL_LOCALES[lang or "zh_Hans"]):
+        page = render_template(
+            "questionnaires/answer.html",
+            form=answer_form(draft, organisation.departments(get_db()), lang, MultiDict()),
+            version=draft,
+            action="#",
+            preview=True,
+            layout="questionnaires/preview_frame.html",
+            device_layout=PREVIEW_DEVICES[device],
+        )
+    return page
 
 
 @bp.post("/<int:qid>/questions/<key>/<any(up, down, delete):move>")
@@ -288,18 +332,36 @@ def open_days(qid: int):
     return redirect(url_for(".edit", qid=qid) + "#open-days")
 
 
+def _asked_version(qid: int) -> tuple[dict[str, Any], store.Version]:
+    """The questionnaire and the version an export asks for (`version`; the latest if none)."""
+    questionnaire = _questionnaire(qid)
+    number = request.args.get("version", type=int)
+    versions = store.versions(get_db(), qid)
+    return questionnaire, next((v for v in versions if v.number == number), versions[0])
+
+
 @bp.get("/<int:qid>/export.json")
 @staff_required(RIGHT)
 def export_json(qid: int):
-    questionnaire = _questionnaire(qid)
-    db = get_db()
-    number = request.args.get("version", type=int)
-    versions = store.versions(db, qid)
-    chosen = next((v for v in versions if v.number == number), versions[0])
+    questionnaire, chosen = _asked_version(qid)
     filename = f"{questionnaire['slug']}-v{chosen.number}.json"
     return Response(
         definitions.dumps(chosen.definition),
         mimetype="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/<int:qid>/export.xlsx")
+@staff_required(RIGHT)
+def export_xlsform(qid: int):
+    """A version (the latest unless `version` says) as an XLSForm for KoboToolbox or ODK."""
+    questionnaire, chosen = _asked_version(qid)
+    body = xlsform.xlsform_from_definition(chosen.definition, organisation.departments(get_db()))
+    filename = f"{questionnaire['slug']}.xlsx"  # the slug is [a-z0-9-]: nothing to escape
+    return Response(
+        body,
+        mimetype=DOWNLOADS["xlsx"],
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
 
@@ -462,8 +524,9 @@ def responses_download(qid: int, fmt: str):
 
 
 def _new_question_form(definition: dict[str, Any]) -> editing.QuestionForm:
-    form = editing.QuestionForm()
+    form = editing.QuestionForm(formdata=None)
     form.offer_conditions(definition, None)
+    form.fill()
     return form
 
 

@@ -1,5 +1,6 @@
-"""`wishes questionnaire export|import`: the admin page's JSON exchange, from a shell; and
-`wishes comments evaluate`: the comments' sentiment classifier scored on labelled comments."""
+"""`wishes questionnaire export|import`: the admin page's exchange (JSON, or an XLSForm .xlsx
+for KoboToolbox and ODK), from a shell; and `wishes comments evaluate`: the comments'
+sentiment classifier scored on labelled comments."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
+from .. import organisation
 from ..glossary import questionnaires as words
 from ..routing import DataError
 from ..storage import connect, database_path, transaction
-from . import comments, sentiment, store
+from . import comments, sentiment, store, xlsform
 from . import definition as definitions
 
 MAX_BYTES = 1024 * 1024
@@ -20,15 +22,20 @@ MAX_BYTES = 1024 * 1024
 
 @click.group("questionnaire")
 def questionnaire_group() -> None:
-    """Export or import questionnaire definitions (JSON)."""
+    """Export or import questionnaire definitions (JSON or XLSForm .xlsx)."""
 
 
 @questionnaire_group.command("export")
 @click.argument("slug")
+@click.argument("target", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--version", "number", type=int, help="A version number (default: the latest).")
 @with_appcontext
-def export_command(slug: str, number: int | None) -> None:
-    """Print a questionnaire's definition as JSON."""
+def export_command(slug: str, target: Path | None, number: int | None) -> None:
+    """Print a questionnaire's definition as JSON, or write it to TARGET: an XLSForm workbook
+    (KoboToolbox, ODK) when it ends in .xlsx, JSON when it ends in .json."""
+    suffix = target.suffix.lower() if target else ""
+    if target is not None and suffix not in (".xlsx", ".json"):
+        raise click.ClickException("只能导出为 .xlsx（XLSForm）或 .json 文件")
     with connect(database_path()) as db:
         found = store.questionnaire(db, slug)
         if found is None:
@@ -37,7 +44,16 @@ def export_command(slug: str, number: int | None) -> None:
         chosen = next((v for v in versions if v.number == number), None) if number else versions[0]
         if chosen is None:
             raise click.ClickException(f"问卷「{slug}」没有版本 {number}")
-    click.echo(definitions.dumps(chosen.definition))
+        departments = organisation.departments(db)
+    if target is None:
+        click.echo(definitions.dumps(chosen.definition))
+        return
+    if suffix == ".xlsx":
+        target.write_bytes(xlsform.xlsform_from_definition(chosen.definition, departments))
+    else:
+        target.write_text(definitions.dumps(chosen.definition) + "\n", encoding="utf-8")
+    kind = "XLSForm" if suffix == ".xlsx" else "JSON"
+    click.echo(f"{slug}: version {chosen.number} written to {target} ({kind})")
 
 
 @questionnaire_group.command("import")
@@ -45,17 +61,23 @@ def export_command(slug: str, number: int | None) -> None:
 @click.option("--publish", is_flag=True, help="Publish the imported version at once.")
 @with_appcontext
 def import_command(source, publish: bool) -> None:
-    """Import a definition from SOURCE (a file, or - for standard input) as a draft."""
+    """Import a definition from SOURCE (a file, or - for standard input) as a draft: JSON, or
+    an XLSForm workbook (.xlsx, as KoboToolbox and ODK write them)."""
     raw = source.read(MAX_BYTES + 1)
     if len(raw) > MAX_BYTES:
-        raise click.ClickException("文件太大：问卷 JSON 不应超过 1 MB")
+        raise click.ClickException("文件太大：问卷文件（JSON 或 XLSForm）不应超过 1 MB")
+    notes: list[str] = []
     with connect(database_path()) as db:
         try:
-            qid, version = store.import_definition(db, raw, "command line")
+            with transaction(db):  # imported and published, or nothing written
+                definition = xlsform.readable(raw, notes)
+                qid, version = store.import_definition(db, definition, "command line")
+                if publish:
+                    store.publish(db, qid, version.id)
         except (definitions.DefinitionError, store.QuestionnaireError) as error:
             raise click.ClickException(f"没有导入：{words.refusal(error)}") from None
-        if publish:
-            store.publish(db, qid, version.id)
+    for note in notes:
+        click.echo(f"注意：{note}")
     state = "published" if publish else "saved as a draft"
     click.echo(f"{version.slug}: version {version.number} {state}")
 

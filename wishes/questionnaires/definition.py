@@ -7,6 +7,11 @@ A question's `key` names it across versions: trends follow the key, so a questio
 meaning or scale changes gets a new key. A question may show only when an earlier answer
 matches (`show_if`: the earlier question's key and the values that show it, e.g. food rated
 1 or 2 shows "what was wrong?"); `shown` decides it, on the server and in the page's script.
+
+A matrix rates several items on one 1–5 scale; each item is answered, stored, counted and
+downloaded as a rating of its own, keyed `<matrix key>.<item key>` (a dot no question key has):
+`flat_questions` lists them so, for every page and figure that reads rated questions, and a
+condition may name one ("care.food").
 """
 
 from __future__ import annotations
@@ -28,7 +33,10 @@ QUESTION_TYPES = {
     "department": "就诊科室",
     "number": "数字（有范围）",
     "note": "说明文字（不用回答）",
+    "date": "日期（不晚于当天）",
+    "matrix": "矩阵评分（几项同用 1–5 级）",
 }
+MATRIX_ITEMS = (2, 20)  # the fewest and the most items of a matrix
 NUMBER_LIMIT = 1_000_000_000  # the widest range a number question may ask for
 SCALES = {"rating": 5, "nps": 10}
 DEFAULT_RATING_LABELS = [
@@ -91,12 +99,18 @@ def _labels(value: Any, where: str, required: bool = True) -> dict[str, str]:
     return labels
 
 
-def _options(value: Any, where: str) -> list[dict[str, Any]]:
+def _options(
+    value: Any, where: str, noun: str = "选项", most: int | None = None
+) -> list[dict[str, Any]]:
+    """A choice's options or a matrix's items: each a key (unique here) and its labels."""
     if not isinstance(value, list) or len(value) < 2:
-        raise DefinitionError(f"{where}：选择题至少要有两个选项")
+        kind = "矩阵题" if noun == "项目" else "选择题"
+        raise DefinitionError(f"{where}：{kind}至少要有两个{noun}")
+    if most is not None and len(value) > most:
+        raise DefinitionError(f"{where}：最多 {most} 个{noun}")
     options, seen = [], set()
     for index, option in enumerate(value, 1):
-        spot = f"{where}第 {index} 个选项"
+        spot = f"{where}第 {index} 个{noun}"
         if not isinstance(option, dict):
             raise DefinitionError(f"{spot}：格式不对")
         key = option.get("key")
@@ -128,11 +142,14 @@ def _question(value: Any, number: int) -> dict[str, Any]:
         "required": required,
         "label": _labels(value.get("label"), where),
     }
-    if kind == "rating":
+    if kind in ("rating", "matrix"):
         scale = value.get("scale") or DEFAULT_RATING_LABELS
         if not isinstance(scale, list) or len(scale) != 5:
-            raise DefinitionError(f"{where}：评分题需要 5 个等级的说明")
+            named = "评分题" if kind == "rating" else "矩阵题"
+            raise DefinitionError(f"{where}：{named}需要 5 个等级的说明")
         question["scale"] = [_labels(s, f"{where}第 {i} 级") for i, s in enumerate(scale, 1)]
+    if kind == "matrix":
+        question["items"] = _options(value.get("items"), where, "项目", MATRIX_ITEMS[1])
     elif kind == "nps":
         question["low"] = _labels(value.get("low"), f"{where}的 0 分说明", required=False)
         question["high"] = _labels(value.get("high"), f"{where}的 10 分说明", required=False)
@@ -161,9 +178,12 @@ def _condition(value: Any, where: str, earlier: list[dict[str, Any]]) -> dict[st
     """`show_if` of a question: an earlier question this one depends on, and its values."""
     if not isinstance(value, dict) or set(value) != {"key", "values"}:
         raise DefinitionError(f'{where}：show_if 应为 {{"key": 前面的题, "values": [取值…]}}')
-    source = next((q for q in earlier if q["key"] == value["key"]), None)
+    # A matrix's item is a rating of its own here ("care.food"); the matrix as a whole is not.
+    source = next((q for q in flat_questions(earlier) if q["key"] == value["key"]), None)
     if source is None or source["type"] not in CONDITIONAL:
-        raise DefinitionError(f"{where}：show_if 只能依据前面的评分、推荐或选择题")
+        raise DefinitionError(
+            f"{where}：show_if 只能依据前面的评分、推荐或选择题，或矩阵题的一项（如 care.food）"
+        )
     values = value["values"]
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise DefinitionError(f'{where}：show_if 的 values 应为一组取值，例如 ["1", "2"]')
@@ -179,9 +199,45 @@ def _condition(value: Any, where: str, earlier: list[dict[str, Any]]) -> dict[st
     return {"key": source["key"], "values": sorted(set(values), key=values.index)}
 
 
+def flat_questions(questions: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The questions (of a definition, or a list of them) with each matrix replaced by its
+    items, each a rating of its own: key "care.food", the matrix's scale and "required", and
+    the label "matrix label · item label" in each language either has ("matrix" and "item"
+    name where it came from). Every other question is as it was; a flat list stays as it is.
+    The dashboard's figures, the list of responses, one response and the downloads read
+    rated questions through this."""
+    listed: list[dict[str, Any]] = (
+        questions["questions"] if isinstance(questions, dict) else questions
+    )
+    flat: list[dict[str, Any]] = []
+    for question in listed:
+        if question["type"] != "matrix":
+            flat.append(question)
+            continue
+        for item in question["items"]:
+            both = (question["label"], item["label"])
+            flat.append(
+                {
+                    "key": f"{question['key']}.{item['key']}",
+                    "type": "rating",
+                    "required": question["required"],
+                    "label": {
+                        lang: f"{text_in(question['label'], lang)} · {text_in(item['label'], lang)}"
+                        for lang in LANGUAGES
+                        if any(labels.get(lang) for labels in both)
+                    },
+                    "scale": question["scale"],
+                    "matrix": question["key"],
+                    "item": item["key"],
+                }
+            )
+    return flat
+
+
 def shown(question: dict[str, Any], answers: dict[str, Any]) -> bool:
     """Whether a question shows, given the answers before it (a number, an option's key, a
-    list of option keys); a question without a condition always shows."""
+    list of option keys; a matrix's items under their own keys, "care.food"); a question
+    without a condition always shows."""
     condition = question.get("show_if")
     if not condition:
         return True
@@ -205,8 +261,8 @@ def parse(data: Any) -> dict[str, Any]:
     if not isinstance(slug, str) or not _SLUG.fullmatch(slug):
         raise DefinitionError("slug（网址名）须为小写英文字母、数字或连字符，最多 40 个")
     questions = data.get("questions")
-    if not isinstance(questions, list) or not questions:
-        raise DefinitionError("问卷至少要有一道题")
+    if not isinstance(questions, list):  # empty while the author starts: not published so
+        raise DefinitionError("questions 应为题目的列表")
     if len(questions) > 40:
         raise DefinitionError("一份问卷最多 40 道题")
     parsed: list[dict[str, Any]] = []
@@ -254,6 +310,8 @@ def missing_translations(definition: dict[str, Any]) -> list[str]:
         places.append((where, question["label"]))
         for index, option in enumerate(question.get("options", []), 1):
             places.append((f"{where}的第 {index} 个选项", option["label"]))
+        for index, item in enumerate(question.get("items", []), 1):
+            places.append((f"{where}的第 {index} 个项目", item["label"]))
         for level, words in enumerate(question.get("scale", []), 1):
             places.append((f"{where}的第 {level} 级", words))
         for end, words in (("low", "最低分说明"), ("high", "最高分说明")):

@@ -7,11 +7,21 @@ which decides whether that is the open draft or a new version.
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 from typing import Any
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import BooleanField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from ..pageform import PageForm, clean_line, clean_text
@@ -51,6 +61,27 @@ _in_three_languages(TitleForm, "title", "标题", required="请填写标题")
 _in_three_languages(TitleForm, "intro", "说明", text=True)
 
 
+class LabelRow(Form):
+    """One row of a question's table: an option, a matrix item or a scale level, with its code
+    and its words in the three languages side by side."""
+
+    key = StringField("代码", filters=[clean_line], validators=[Optional(), Length(max=40)])
+    zh_Hans = StringField("简体", filters=[clean_line], validators=[Optional(), Length(max=200)])
+    zh_Hant = StringField("繁體", filters=[clean_line], validators=[Optional(), Length(max=200)])
+    en = StringField("English", filters=[clean_line], validators=[Optional(), Length(max=200)])
+
+    def labels(self) -> dict[str, str]:
+        return {lang: self[lang].data for lang in definitions.LANGUAGES if self[lang].data}
+
+    def blank(self) -> bool:
+        return not self.key.data and not self.labels()
+
+
+ROWS = ("options", "scale")  # the tables whose rows the author adds, removes and moves
+ROW_TYPES = {"options": ("single", "multiple", "matrix"), "scale": ("rating", "matrix")}
+_ROW_ACTION = re.compile(r"(options|scale)-(add|remove|up|down)(?:-(\d{1,2}))?")
+
+
 class QuestionForm(PageForm):
     type = SelectField("题型", choices=lambda: list(definitions.QUESTION_TYPES.items()))
     key = StringField(
@@ -59,12 +90,8 @@ class QuestionForm(PageForm):
         validators=[DataRequired("请填写题目代码"), _KEY_RULE],
     )
     required = BooleanField("必答")
-    options = TextAreaField(
-        "选项（单选、多选题用；一行一个：代码 | 简体 | 繁體 | English）",
-        filters=[clean_text],
-        validators=[Optional(), Length(max=4000)],
-    )
-
+    options = FieldList(FormField(LabelRow), "选项（单选、多选题）或小题（矩阵题）", max_entries=40)
+    scale = FieldList(FormField(LabelRow), "五个等级的说明（评分题、矩阵题）", max_entries=5)
     minimum = IntegerField("最小值（数字题用，默认 0）", validators=[Optional()])
     maximum = IntegerField("最大值（数字题用，默认 999）", validators=[Optional()])
     show_if_key = SelectField(
@@ -77,64 +104,114 @@ class QuestionForm(PageForm):
     )
 
     def offer_conditions(self, definition: dict[str, Any], key: str | None) -> None:
-        """The questions this one may depend on: the ratings, NPS and choices before it."""
-        earlier = []
-        for question in definition["questions"]:
-            if question["key"] == key:
-                break
-            if question["type"] in definitions.CONDITIONAL:
-                label = definitions.text_in(question["label"], "zh_Hans")
-                earlier.append((question["key"], f"{label}（{question['key']}）"))
+        """The questions this one may depend on: the ratings, NPS and choices before it, and
+        each item of a matrix before it ("care.food")."""
+        before = list(itertools.takewhile(lambda q: q["key"] != key, definition["questions"]))
+        earlier = [
+            (q["key"], f"{definitions.text_in(q['label'], 'zh_Hans')}（{q['key']}）")
+            for q in definitions.flat_questions(before)
+            if q["type"] in definitions.CONDITIONAL
+        ]
         self.show_if_key.choices = [("", "总是显示"), *earlier]
 
-    def validate_options(self, field: TextAreaField) -> None:
-        if self.type.data in ("single", "multiple") and len(parse_options(field.data or "")) < 2:
-            raise ValidationError("选择题至少要有两个选项，一行一个")
+    def change_rows(self, action: str | None) -> bool:
+        """Add, remove or move a row when one of the tables' buttons was pressed (the page
+        without its script); True when it was, and the form is shown again, not saved."""
+        found = _ROW_ACTION.fullmatch(action or "")
+        if not found:
+            return False
+        table, verb, at = found.group(1), found.group(2), int(found.group(3) or 0)
+        field: FieldList = self[table]
+        rows = [entry.data for entry in field.entries]
+        if verb == "add" and len(rows) < field.max_entries:
+            rows.append({})
+        elif verb == "remove" and at < len(rows):
+            rows.pop(at)
+        elif verb in ("up", "down") and at < len(rows):
+            to = max(0, min(len(rows) - 1, at + (-1 if verb == "up" else 1)))
+            rows.insert(to, rows.pop(at))
+        _set_rows(field, rows)
+        return True
+
+    def validate_options(self, field: FieldList) -> None:
+        if self.type.data in ROW_TYPES["options"] and len(self._rows("options")) < 2:
+            what = "小题" if self.type.data == "matrix" else "选项"
+            raise ValidationError(f"至少要有两个{what}，一行一个")
+
+    def _rows(self, table: str) -> list[LabelRow]:
+        return [entry.form for entry in self[table].entries if not entry.form.blank()]
 
     def question(self, previous: dict[str, Any] | None = None) -> dict[str, Any]:
-        """The question as definition data (keeping what the form does not edit, like scales)."""
+        """The question as definition data (keeping what the form does not edit)."""
+        kind = self.type.data
         kept = copy.deepcopy(previous or {})
-        if previous and previous.get("type") != self.type.data:
+        if previous and previous.get("type") != kind:
             kept = {}
-        kept.update(
-            key=self.key.data,
-            type=self.type.data,
-            required=bool(self.required.data),
-            label=_labels(self, "label"),
-        )
-        if self.type.data in ("single", "multiple"):
-            kept["options"] = parse_options(self.options.data or "")
-        else:
-            kept.pop("options", None)
-        if self.type.data == "number":  # the range is checked by definitions.parse
+        for name in ("options", "items", "scale", "min", "max", "show_if"):
+            kept.pop(name, None)
+        kept.update(key=self.key.data, type=kind, required=bool(self.required.data))
+        kept["label"] = _labels(self, "label")
+        if kind in ROW_TYPES["options"]:
+            rows = self._rows("options")
+            kept["items" if kind == "matrix" else "options"] = [
+                {"key": row.key.data or _free_key(rows, number), "label": row.labels()}
+                for number, row in enumerate(rows, 1)
+            ]
+        if kind in ROW_TYPES["scale"]:
+            levels = [entry.form.labels() for entry in self.scale.entries]
+            if any(levels):  # all five blank: the scale it had, or the usual one
+                kept["scale"] = levels
+            elif previous and previous.get("scale"):
+                kept["scale"] = previous["scale"]
+        if kind == "nps":
+            for end in ("low", "high"):
+                kept[end] = _labels(self, end)
+        if kind == "number":  # the range is checked by definitions.parse
             kept["min"] = self.minimum.data if self.minimum.data is not None else 0
             kept["max"] = self.maximum.data if self.maximum.data is not None else 999
-        else:
-            kept.pop("min", None)
-            kept.pop("max", None)
         if self.show_if_key.data:  # checked by definitions.parse when the draft is saved
             values = (self.show_if_values.data or "").replace(",", " ").replace("，", " ")
             kept["show_if"] = {"key": self.show_if_key.data, "values": values.split()}
-        else:
-            kept.pop("show_if", None)
         return kept
 
-    def fill(self, question: dict[str, Any]) -> None:
+    def fill(self, question: dict[str, Any] | None = None) -> None:
+        """The form showing `question`, or a new question's form with the usual scale."""
+        question = question or {"type": "rating", "key": "", "required": False, "label": {}}
         self.type.data, self.key.data = question["type"], question["key"]
         self.required.data = question["required"]
         for lang in definitions.LANGUAGES:
             getattr(self, f"label_{lang}").data = question["label"].get(lang, "")
+            for end in ("low", "high"):
+                getattr(self, f"{end}_{lang}").data = question.get(end, {}).get(lang, "")
         self.minimum.data, self.maximum.data = question.get("min"), question.get("max")
         condition = question.get("show_if") or {}
         self.show_if_key.data = condition.get("key", "")
         self.show_if_values.data = " ".join(condition.get("values", []))
-        self.options.data = "\n".join(
-            " | ".join([o["key"], *(o["label"].get(lang, "") for lang in definitions.LANGUAGES)])
-            for o in question.get("options", [])
-        )
+        rows = question.get("options") or question.get("items") or []
+        _set_rows(self.options, [{"key": row["key"], **row["label"]} for row in rows] or [{}, {}])
+        scale = question.get("scale") or definitions.DEFAULT_RATING_LABELS
+        _set_rows(self.scale, [dict(level) for level in scale])
+
+
+def _set_rows(field: FieldList, rows: list[dict[str, Any]]) -> None:
+    """Replace a table's rows, numbered again from 0 (a moved row takes its new place)."""
+    field.entries, field.last_index = [], -1
+    for row in rows:
+        field.append_entry(row)
+
+
+def _free_key(rows: list[LabelRow], number: int) -> str:
+    """`o<number>` for a row left without a code, unless another row already uses it."""
+    taken = {row.key.data for row in rows}
+    key = f"o{number}"
+    while key in taken:
+        key += "_"
+    return key
 
 
 _in_three_languages(QuestionForm, "label", "题目", required="请填写题目")
+_in_three_languages(QuestionForm, "low", "0 分一端的说明（推荐题）")
+_in_three_languages(QuestionForm, "high", "10 分一端的说明（推荐题）")
 
 
 class NewQuestionnaireForm(PageForm):
@@ -150,33 +227,15 @@ class NewQuestionnaireForm(PageForm):
     )
 
     def definition(self) -> dict[str, Any]:
-        """A first draft: the title and the overall rating, to build on."""
-        default = definitions.load_default()
-        overall = next(q for q in default["questions"] if q["key"] == "overall")
-        return {
-            "slug": self.slug.data,
-            "title": {"zh_Hans": self.title.data},
-            "questions": [overall],
-        }
+        """A first draft: the title alone; the author adds every question."""
+        return {"slug": self.slug.data, "title": {"zh_Hans": self.title.data}, "questions": []}
 
 
 class ImportForm(PageForm):
-    file = FileField("问卷 JSON 文件", validators=[FileRequired("请选择一个 .json 文件")])
-
-
-_OPTION_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
-
-
-def parse_options(text: str) -> list[dict[str, Any]]:
-    """Lines of `key | 简体 | 繁體 | English`; a line without a key gets `o1`, `o2`…"""
-    options = []
-    for number, line in enumerate((ln for ln in text.splitlines() if ln.strip()), 1):
-        parts = [part.strip() for part in line.split("|")]
-        key = parts[0] if len(parts) > 1 and _OPTION_KEY.fullmatch(parts[0]) else f"o{number}"
-        names = parts[1:] if key == parts[0] else parts
-        labels = dict(zip(definitions.LANGUAGES, names, strict=False))
-        options.append({"key": key, "label": {k: v for k, v in labels.items() if v}})
-    return options
+    file = FileField(
+        "问卷文件（JSON 或 XLSForm .xlsx）",
+        validators=[FileRequired("请选择一个 .json 或 .xlsx（XLSForm）文件")],
+    )
 
 
 def _labels(form: PageForm, prefix: str) -> dict[str, str]:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import (
@@ -25,8 +28,10 @@ from wtforms.validators import (
     NumberRange,
     Optional,
     Regexp,
+    ValidationError,
 )
 
+from ..clock import today
 from ..i18n import unit_name
 from ..pageform import PageForm, clean_text
 from . import definition as definitions
@@ -40,6 +45,83 @@ class CheckboxesField(SelectMultipleField):
     option_widget = widgets.CheckboxInput()
 
 
+_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+EARLIEST_DAY = date(1900, 1, 1)  # before it no spreadsheet or SPSS file keeps a date well
+
+
+class DayField(Field):
+    """A calendar day typed into the browser's date input (a text box where it has none):
+    only a real YYYY-MM-DD day is taken; whatever was typed is shown again as it was."""
+
+    widget = widgets.DateInput()
+
+    def _value(self) -> str:
+        if self.raw_data:
+            return self.raw_data[0]
+        return self.data.isoformat() if self.data else ""
+
+    def process_formdata(self, valuelist: list[Any]) -> None:
+        self.data = None
+        typed = str(valuelist[0]).strip() if valuelist else ""
+        if not typed:
+            return
+        try:
+            day = date.fromisoformat(typed) if _DAY.fullmatch(typed) else None
+        except ValueError:
+            day = None
+        if day is None or day < EARLIEST_DAY:
+            raise ValueError(_("请填写真实存在的日期，格式为 年-月-日"))
+        self.data = day
+
+
+def _not_after_today(form: Any, field: DayField) -> None:
+    """Never a day after today, by the hospital's calendar."""
+    if field.data is not None and field.data > today():
+        raise ValidationError(_("日期不能晚于今天（%(today)s）", today=today().isoformat()))
+
+
+class MatrixField(Field):
+    """Several items rated on one scale: one group of radio buttons per item, named
+    `<field name>.<item key>` (a dot no field name has). `data` holds the rated items only,
+    item key → 1–5; a value not on the scale counts as not rated."""
+
+    def __init__(
+        self,
+        label: str,
+        items: list[tuple[str, str]],
+        scale: list[tuple[int, str]],
+        required: bool,
+        lang: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(label, **kwargs)
+        self.items, self.scale, self.required, self.lang = items, scale, required, lang
+
+    def input_name(self, item: str) -> str:
+        return f"{self.name}.{item}"
+
+    def input_names(self) -> set[str]:
+        return {self.input_name(item) for item, _words in self.items}
+
+    def process(self, formdata, data=None, extra_filters=None) -> None:
+        self.process_errors: list[Any] = []
+        self.raw_data: list[Any] = []
+        self.data: dict[str, int] = {}
+        if formdata is None:
+            return
+        levels = {str(value): value for value, _words in self.scale}
+        for item, _words in self.items:
+            typed = formdata.getlist(self.input_name(item))
+            if typed and typed[0] in levels:
+                self.data[item] = levels[typed[0]]
+
+    def pre_validate(self, form: Any) -> None:
+        missing = [words for item, words in self.items if item not in (self.data or {})]
+        if self.required and missing:
+            joined = ("、" if self.lang.startswith("zh") else ", ").join(missing)
+            raise ValidationError(_("请给每一项选一个等级，还没选：%(items)s", items=joined))
+
+
 class AnswerForm(PageForm):
     # Drawn when the page is shown and sent back with the answers: the same page submitted
     # twice (double click, refresh, back button) carries the same id and is stored once.
@@ -49,6 +131,13 @@ class AnswerForm(PageForm):
     # conditional questions appear): a question shown by an answer only now, with no script,
     # sends the patient back to it once instead of being skipped.
     shown_keys = HiddenField()
+
+    def __contains__(self, name: object) -> bool:
+        """A matrix item's radio buttons are the matrix field's too: what a patient chose is
+        kept with the rest when the page is sent back (wishes/drafts.py asks this)."""
+        if super().__contains__(name):
+            return True
+        return any(name in field.input_names() for field in self if isinstance(field, MatrixField))
 
     def field_for(self, question: dict[str, Any]) -> Field:
         return self[field_name(question)]
@@ -62,7 +151,10 @@ class AnswerForm(PageForm):
         hidden = set()
         for question in self._questions:
             if definitions.shown(question, answers):
-                answers[question["key"]] = self.field_for(question).data
+                data = self.field_for(question).data
+                answers[question["key"]] = data
+                if question["type"] == "matrix":  # a condition may name an item: "care.food"
+                    answers.update({f"{question['key']}.{k}": v for k, v in data.items()})
             else:
                 hidden.add(question["key"])
         return hidden
@@ -77,7 +169,7 @@ class AnswerForm(PageForm):
             if q.get("show_if")
             and q["key"] not in hidden
             and q["key"] not in before
-            and self.field_for(q).data in (None, "", [])
+            and self.field_for(q).data in (None, "", [], {})
         ]
 
     def validate(self, extra_validators=None) -> bool:
@@ -89,7 +181,7 @@ class AnswerForm(PageForm):
             if question["key"] in hidden:
                 field = self.field_for(question)
                 field.errors = []
-                field.data = [] if question["type"] == "multiple" else None
+                field.data = {"multiple": [], "matrix": {}}.get(question["type"])
         return not self.form_errors and not any(field.errors for field in self)
 
     def visible_keys(self) -> str:
@@ -158,6 +250,15 @@ def _field(question: dict[str, Any], lang: str, departments: list[dict]) -> Fiel
         return IntegerField(label, validators=checks)
     if kind == "note":
         return HiddenField(label)  # a text to read: nothing is sent or stored
+    if kind == "date":
+        checks = (
+            [InputRequired(message=_l("请填写这一项"))] if question["required"] else [Optional()]
+        )
+        return DayField(label, validators=[*checks, _not_after_today])
+    if kind == "matrix":
+        items = [(i["key"], definitions.text_in(i["label"], lang)) for i in question["items"]]
+        scale = [(n, definitions.text_in(s, lang)) for n, s in enumerate(question["scale"], 1)]
+        return MatrixField(label, items, scale, question["required"], lang)
     if kind == "department":
         choices = [("", _l("请选择（可不选）"))] + [
             (d["code"], unit_name(d, lang)) for d in departments

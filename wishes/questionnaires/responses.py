@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from datetime import date
 from typing import Any
 
 from ..clock import local_time_text
 from ..dashboard import Column, Table
-from .definition import text_in
+from .definition import flat_questions, text_in
 
 RECORD_COLUMNS = [
     Column("id", "编号", "count"),
@@ -25,7 +26,7 @@ RECORD_COLUMNS = [
     Column("channel", "渠道"),
 ]
 CHANNELS = {"kiosk": "自助机", "phone": "手机"}
-ANSWERED = ("rating", "nps", "single", "multiple", "text", "number")
+ANSWERED = ("rating", "nps", "single", "multiple", "text", "number", "date", "matrix")
 
 
 def _label(question: dict[str, Any]) -> str:
@@ -49,12 +50,18 @@ def answer_text(question: dict[str, Any], answer: Any) -> str:
     return str(answer)
 
 
+def _day(answer: Any) -> date | None:
+    return date.fromisoformat(answer) if answer else None
+
+
 def _columns(questions: list[dict[str, Any]]) -> list[Column]:
     columns = list(RECORD_COLUMNS)
     for question in questions:
         key, label, kind = question["key"], _label(question), question["type"]
         if kind in ("rating", "nps", "number"):
             columns.append(Column(key, f"{label}（{key}）", "count"))
+        elif kind == "date":
+            columns.append(Column(key, f"{label}（{key}）", "date"))
         elif kind in ("single", "multiple"):
             columns.append(Column(key, f"{label}（{key}）"))
             columns.append(Column(f"{key}__label", f"{label}（{key}）文字"))
@@ -76,6 +83,8 @@ def _cells(questions: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, An
         if question["type"] in ("single", "multiple"):
             cells[key] = ";".join(answer or [])
             cells[f"{key}__label"] = answer_text(question, answer)
+        elif question["type"] == "date":
+            cells[key] = _day(answer)
         elif question["type"] in ANSWERED:
             cells[key] = answer
     return cells
@@ -83,7 +92,7 @@ def _cells(questions: list[dict[str, Any]], row: dict[str, Any]) -> dict[str, An
 
 def table(questions: list[dict[str, Any]], rows: list[dict[str, Any]], title: str) -> Table:
     """The responses as a dashboard Table: its CSV and XLSX writers neutralise every cell."""
-    answered = [q for q in questions if q["type"] in ANSWERED]
+    answered = [q for q in flat_questions(questions) if q["type"] in ANSWERED]
     return Table("responses", title, _columns(answered), [_cells(answered, r) for r in rows])
 
 
@@ -102,7 +111,8 @@ def to_sav(questions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bytes
     labels = {"id": "编号", "submitted": "提交时间", "department": "科室", "version": "问卷版本"}
     labels["channel"] = "渠道"
     value_labels: dict[str, dict[Any, str]] = {"channel": dict(CHANNELS)}
-    for question in questions:
+    days = []
+    for question in flat_questions(questions):
         key, label, kind = question["key"], _label(question), question["type"]
         answers = [r["answers"].get(key) for r in rows]
         if kind in ("rating", "nps", "number"):
@@ -126,7 +136,12 @@ def to_sav(questions: list[dict[str, Any]], rows: list[dict[str, Any]]) -> bytes
         elif kind == "text":
             data[key] = [a or "" for a in answers]
             labels[key] = label
+        elif kind == "date":  # an SPSS date, shown as 01-MAR-2026
+            data[key] = [_day(a) for a in answers]
+            labels[key] = label
+            days.append(key)
     frame = polars.DataFrame(data, strict=False)
+    frame = frame.with_columns(polars.col(key).cast(polars.Date) for key in days)
     handle, path = tempfile.mkstemp(suffix=".sav")
     os.close(handle)
     try:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
 from typing import Any
 
@@ -173,7 +174,9 @@ def state_of(db: Database, version: Version) -> VersionState:
 def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[str, Any]]:
     """Every question ever asked, in the wording patients answered last: the newest published
     version's first, a draft's only for a question no published version has (the dashboard
-    never shows wording patients have not seen). Figures follow keys across versions."""
+    never shows wording patients have not seen). Figures follow keys across versions. A
+    matrix is listed as its items, each a rating ("care.food": definitions.flat_questions),
+    for the dashboard's figures, the responses' filters and their downloads."""
     seen: dict[str, dict[str, Any]] = {}
     rows = db.execute(
         "SELECT definition FROM questionnaire_versions WHERE questionnaire_id = ? "
@@ -181,7 +184,7 @@ def questions_over_versions(db: Database, questionnaire_id: int) -> list[dict[st
         [questionnaire_id],
     )
     for (definition,) in rows:
-        for question in json.loads(definition)["questions"]:
+        for question in definitions.flat_questions(json.loads(definition)):
             seen.setdefault(question["key"], question)
     return list(seen.values())
 
@@ -259,6 +262,8 @@ def publish(db: Database, questionnaire_id: int, version_id: int) -> Version:
         chosen = version(db, version_id)
         if chosen is None or chosen.questionnaire_id != questionnaire_id:
             raise QuestionnaireError("no_such_version")
+        if not chosen.questions:  # a new questionnaire's draft starts empty
+            raise QuestionnaireError("no_questions")
         VERSION_MOVES.target(VersionMove.PUBLISH, state_of(db, chosen), chosen)
         if chosen.published_at is None:
             db.table("questionnaire_versions").update(version_id, {"published_at": utcnow()})
@@ -322,6 +327,14 @@ def answers_from(version: Version, data: dict[str, Any]) -> list[Answer]:
             rows.append(Answer(key, text=value))
         elif kind == "number":
             rows.append(Answer(key, value=int(value)))
+        elif kind == "date":  # checked by the form: a real day, not after today
+            rows.append(Answer(key, text=value.isoformat() if isinstance(value, date) else value))
+        elif kind == "matrix":  # one rating row per item rated, keyed "care.food"
+            size = definitions.SCALES["rating"]
+            for item in question["items"]:
+                rated = value.get(item["key"])
+                if rated is not None and 1 <= int(rated) <= size:
+                    rows.append(Answer(f"{key}.{item['key']}", value=int(rated), scale=size))
     return rows
 
 

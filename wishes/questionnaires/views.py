@@ -13,12 +13,17 @@ from ..audiences import AreaBlueprint, Audience
 from ..clock import today
 from ..storage import get_db
 from . import comments, store
+from .definition import flat_questions
 from .forms import AnswerForm, answer_form
 
 bp = AreaBlueprint("survey", __name__, audience=Audience.PHONE)
 kiosk = AreaBlueprint(
     "survey_kiosk", __name__, audience=Audience.KIOSK, area="survey", url_prefix="/kiosk"
 )
+
+
+# A matrix's items, each a rating of its own, for the staff's page of one response.
+bp.app_template_filter("flat_questions")(flat_questions)
 
 
 def _live(slug: str) -> store.Version:
@@ -60,6 +65,7 @@ def render_answer_page(
         version=version,
         action=action,
         preview=preview,
+        today_iso=today().isoformat(),  # the latest day a date question takes
     )
     return page, status
 
