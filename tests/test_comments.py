@@ -2,6 +2,9 @@
 
 import json
 import re
+from pathlib import Path
+
+import pytest
 
 from wishes.questionnaires import sentiment
 
@@ -210,3 +213,24 @@ def test_praise_in_a_comment_reaches_the_office_to_pass_on(client, db, staff):
     assert events.count("thanks_passed_on") == 1
     login(client, "member_a")
     assert client.get("/admin/questionnaires/thanks").status_code == 403
+
+
+def test_a_second_start_reads_the_classifier_from_disk_instead_of_training(app, monkeypatch):
+    """Training takes seconds on a busy server: only the first start pays for it; a damaged
+    file is trained again and written over."""
+    from wishes.questionnaires import sentiment
+
+    monkeypatch.setattr(sentiment, "_KEPT", {})
+    with app.app_context():
+        first = sentiment.bundled()
+        (stored,) = (Path(app.config["WISHES_MODELS_DIR"]) / "comments").glob("*.skops")
+        monkeypatch.setattr(sentiment, "_KEPT", {})
+        monkeypatch.setattr(sentiment, "train", lambda rows: pytest.fail("trained again"))
+        again = sentiment.bundled()
+        comment = "排队两个多小时都没人管，太失望了"
+        assert again is not first and again.predict([comment]) == first.predict([comment])
+        stored.write_bytes(b"not a model")
+        monkeypatch.undo()  # training allowed again
+        monkeypatch.setattr(sentiment, "_KEPT", {})
+        assert sentiment.bundled().predict([comment])[0] == "negative"
+        assert stored.read_bytes().startswith(b"PK")  # written over with a real model

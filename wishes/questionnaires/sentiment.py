@@ -9,10 +9,14 @@ character pairs keep negations such as 不满, 没有不 and 不太 together.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from flask import current_app, has_app_context
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
@@ -21,9 +25,13 @@ from sklearn.pipeline import FeatureUnion, Pipeline
 from ..routing import (
     DataError,
     Example,
+    ModelError,
     char_text,
     give_back_freed_memory,
+    library_versions,
+    load_file,
     read_examples,
+    save_file,
     word_features,
 )
 
@@ -68,12 +76,51 @@ def train(rows: list[Example]) -> Pipeline:
     return build().fit(list(texts), list(labels))
 
 
-@lru_cache(maxsize=1)
 def bundled() -> Pipeline:
-    """The classifier trained on the bundled comments (about a second, once a process).
-    Training's scratch memory is handed back: the server kept 32 MB of it otherwise."""
+    """The classifier trained on the bundled comments: kept in the process, and on disk in the
+    models folder (`comments/<key>.skops`), so that only a first start trains it (seconds, on
+    a busy server). The key changes with the comments and the library versions, so a stale
+    file is never read. Training's scratch memory is handed back: the server kept 32 MB of it
+    otherwise."""
+    key = _training_key()
+    if key not in _KEPT:
+        folder = (
+            Path(current_app.config["WISHES_MODELS_DIR"]) / "comments"
+            if has_app_context()
+            else None
+        )
+        _KEPT[key] = _stored(folder, key) or _trained(folder, key)
+    return _KEPT[key]
+
+
+_KEPT: dict[str, Pipeline] = {}
+
+
+@lru_cache(maxsize=1)
+def _training_key() -> str:
+    versions = json.dumps(library_versions(), sort_keys=True).encode()
+    return hashlib.sha256(TRAINING_FILE.read_bytes() + versions).hexdigest()[:16]
+
+
+def _stored(folder: Path | None, key: str) -> Pipeline | None:
+    path = folder / f"{key}.skops" if folder else None
+    if path is None or not path.exists():
+        return None
+    try:
+        return load_file(path)
+    except ModelError:
+        return None  # not a file this code wrote: trained again and written over
+
+
+def _trained(folder: Path | None, key: str) -> Pipeline:
     pipeline = train(labelled(TRAINING_FILE))
     give_back_freed_memory()
+    if folder is not None:
+        with contextlib.suppress(OSError):  # a read-only folder: trained again next start
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.glob("*.skops"):
+                old.unlink()
+            save_file(pipeline, folder / f"{key}.skops")
     return pipeline
 
 

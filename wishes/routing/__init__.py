@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from .. import hospital
 from ..needs import NOT_A_WISH
 from . import artifacts, text
+from .artifacts import ModelError, library_versions, load_file, save_file
 from .text import (
     WORDS_VERSION,
     char_text,
@@ -156,15 +157,19 @@ __all__ = [
     "WORDS_VERSION",
     "DataError",
     "Example",
+    "ModelError",
     "RouteDecision",
     "Router",
     "char_text",
     "give_back_freed_memory",
     "init_app",
     "keyword_tags",
+    "library_versions",
+    "load_file",
     "normalise",
     "read_examples",
     "route",
+    "save_file",
     "tokenizer",
     "traditional_to_simplified",
     "word_features",

@@ -147,6 +147,26 @@ def load(models_dir: Path, version: str) -> LoadedModel:
     return LoadedModel(version=version, pipeline=pipeline, metadata=meta)
 
 
+def load_file(path: Path) -> Pipeline:
+    """A pipeline from one model file, refusing content beyond TRUSTED_TYPES (ModelError)."""
+    try:
+        untrusted = set(sio.get_untrusted_types(file=path))
+        if untrusted - TRUSTED_TYPES:
+            raise ModelError(
+                f"{path} contains untrusted types: {sorted(untrusted - TRUSTED_TYPES)}"
+            )
+        return sio.load(path, trusted=sorted(untrusted))
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as error:
+        raise ModelError(f"{path}: {error}") from None
+
+
+def save_file(pipeline: Pipeline, path: Path) -> None:
+    """Write a pipeline to one model file, whole or not at all (a reader never sees half)."""
+    written = path.with_suffix(".tmp")
+    sio.dump(pipeline, written, compression=zipfile.ZIP_DEFLATED, compresslevel=9)
+    os.replace(written, path)
+
+
 def active_version(models_dir: Path) -> str | None:
     path = Path(models_dir) / ACTIVE_FILE
     if not path.exists():
