@@ -975,8 +975,8 @@ def test_each_figure_on_a_branch_sheet_opens_a_board_of_exactly_the_wishes_it_co
     login(client, "triager")
     html = client.get(f"/assessment/rounds/{current.id}/branches/pediatrics").get_data(as_text=True)
     pairs = re.findall(r'统计 (\d+) 条.*?<a href="([^"]+)">查看计入的心愿', html, re.DOTALL)
-    assert len(pairs) == 4, pairs  # the four wish figures
-    assert sorted(int(n) for n, _ in pairs) == [3, 3, 5, 5]
+    assert len(pairs) == 5, pairs  # the five wish figures (patients' answers: none here)
+    assert sorted(int(n) for n, _ in pairs) == [0, 3, 3, 5, 5]
     for counted, link in pairs:
         board = client.get(link.replace("&amp;", "&")).get_data(as_text=True)
         assert f"共 {counted} 条" in board, (link, counted)

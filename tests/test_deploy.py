@@ -53,6 +53,7 @@ TRACKING = {
     "tracking.wish_status",
     "tracking_kiosk.lookup",
     "tracking_kiosk.wish_status",
+    "texts.stop",  # the link in a patient's text that stops further texts
 }
 LOGINS = {"accounts.login", "setup.code"}
 # What the app needs to know that it is behind the proxy (deploy/wishes.env).

@@ -16,9 +16,12 @@ EXPECTED = {
     Action.REROUTE: ({State.OPEN, State.CLAIMED, State.IN_PROGRESS}, State.OPEN),
     Action.START: ({State.CLAIMED}, State.IN_PROGRESS),
     Action.FULFIL: ({State.CLAIMED, State.IN_PROGRESS}, State.FULFILLED),
-    Action.FOLLOW_UP: ({State.FULFILLED}, State.FOLLOWED_UP),
+    # from followed_up only when a patient's low answer waits for it (tests/test_ratings.py)
+    Action.FOLLOW_UP: ({State.FULFILLED, State.FOLLOWED_UP}, State.FOLLOWED_UP),
     Action.DECLINE: ({State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS}, State.DECLINED),
 }
+# Allowed by the table, refused without what it needs: a follow-up again needs a low answer.
+GUARDED = {(Action.FOLLOW_UP, State.FOLLOWED_UP)}
 
 # How to bring a fresh wish into each state through legal moves.
 PATHS = {
@@ -63,7 +66,7 @@ def test_every_action_from_every_state_is_allowed_or_refused(db, state, action):
     events_before = len(lifecycle.history(db, wish["id"]))
     allowed_from, to_state = EXPECTED[action]
     assert lifecycle.TRANSITIONS.allows(action, state) == (state in allowed_from)
-    if state in allowed_from:
+    if state in allowed_from and (action, state) not in GUARDED:
         moved = perform(db, wish["id"], action)
         assert moved["state"] == to_state
         last = lifecycle.history(db, wish["id"])[-1]

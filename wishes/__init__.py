@@ -100,7 +100,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def create_settings_app() -> Flask:
-    """The settings and the database, without pages, templates, languages or the router.
+    """The settings and the database (and the translations, for patients' texts), without
+    pages, templates or the router.
 
     For a process that serves no request (the notification worker beside `wishes serve`):
     it needs the configuration and the data dir, not the libraries the pages load (scikit-learn,
@@ -108,6 +109,7 @@ def create_settings_app() -> Flask:
     """
     app = Flask(__name__)
     app.config.update(settings.load())
+    Babel(app)  # the patients' texts are written in the language each patient used
     from . import hospital
 
     hospital.init_app(app, os.environ)

@@ -13,7 +13,14 @@ cannot land on the wish at its new branch.
                   └──────────────────┼──┴─(decline)───┴──┼─────────────────┴─► declined
                                      └─(hand back / re-route)                   │
                                       claimed / in_progress ─(fulfil)─► fulfilled
-                                               fulfilled ─(follow up)─► followed_up
+                                     fulfilled ─(follow up)─► followed_up
+                                   followed_up ─(follow up)─► followed_up  (after a low answer)
+
+Once fulfilled, the patient answers one question on the tracking page (`rate`: 1–5, once per
+wish; an event, not a move). A low answer (LOW_RATING or less) puts the wish on the
+Party-building office's follow-up list (`follow_up_due_at`) until a follow-up is recorded:
+from `fulfilled` as ever, and from `followed_up` again for such an answer alone; while it
+waits, only the office records it (accounts/permissions.py).
 
 Refusals are exceptions with a `code`; the words for people are in wishes/glossary.
 """
@@ -59,6 +66,7 @@ class Action(StrEnum):
     FULFIL = "fulfil"
     FOLLOW_UP = "follow_up"
     DECLINE = "decline"
+    RATE = "rate"  # the patient's answer to "was it fulfilled as you hoped?": not a move
 
 
 class ClaimantKind(StrEnum):
@@ -76,7 +84,8 @@ TRANSITIONS: states.Transitions[State, Action] = states.Transitions(
         Action.REROUTE: ({State.OPEN, State.CLAIMED, State.IN_PROGRESS}, State.OPEN),
         Action.START: ({State.CLAIMED}, State.IN_PROGRESS),
         Action.FULFIL: ({State.CLAIMED, State.IN_PROGRESS}, State.FULFILLED),
-        Action.FOLLOW_UP: ({State.FULFILLED}, State.FOLLOWED_UP),
+        # from followed_up only when a patient's low answer waits for one (`target`)
+        Action.FOLLOW_UP: ({State.FULFILLED, State.FOLLOWED_UP}, State.FOLLOWED_UP),
         Action.DECLINE: (
             {State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS},
             State.DECLINED,
@@ -117,6 +126,7 @@ class WishEntry:
     patient_name: str = ""
     phone: str = ""
     contact_consent: bool = False
+    language: str = ""  # the page's language (i18n.LANGUAGES): the patient's texts are in it
 
 
 @dataclass(frozen=True)
@@ -162,6 +172,17 @@ class SameBranch(IllegalMove):
     code = "same_branch"
 
 
+class AlreadyRated(IllegalMove):
+    """A second answer to the patient's question: the first one stands. `same` when it is
+    the very page that was stored (a double submit), which needs no word of refusal."""
+
+    code = "already_rated"
+
+    def __init__(self, state: State, same: bool) -> None:
+        super().__init__(Action.RATE, state)
+        self.same = same
+
+
 class WishNotFound(LookupError):
     code = "wish_not_found"
 
@@ -198,23 +219,22 @@ def _event(
     reason: str = "",
     data: dict[str, Any] | None = None,
 ) -> None:
-    _insert(
-        db,
-        "wish_events",
-        {
-            "wish_id": wish_id,
-            "at": at,
-            "action": str(action),
-            "from_state": from_state and str(from_state),
-            "to_state": to_state and str(to_state),
-            "branch_code": branch_code,
-            "actor_kind": actor.kind,
-            "actor_label": actor.label,
-            "actor_user_id": actor.user_id,
-            "reason": reason,
-            "data": json.dumps(data, ensure_ascii=False) if data else None,
-        },
-    )
+    """Append the event, and queue what tells of it (the patient's text, the webhook out) in
+    the same transaction: every move comes through here."""
+    event = {
+        "wish_id": wish_id,
+        "at": at,
+        "action": str(action),
+        "from_state": from_state and str(from_state),
+        "to_state": to_state and str(to_state),
+        "branch_code": branch_code,
+        "actor_kind": actor.kind,
+        "actor_label": actor.label,
+        "actor_user_id": actor.user_id,
+        "reason": reason,
+        "data": json.dumps(data, ensure_ascii=False) if data else None,
+    }
+    notifications.wish_moved(db, event, _insert(db, "wish_events", event))
 
 
 def _insert(db: Database, table: str, row: dict[str, Any]) -> int:
@@ -265,6 +285,9 @@ def submit(
         "patient_name": entry.patient_name or None,
         "phone": entry.phone or None,
         "contact_consent": int(entry.contact_consent),
+        "language": entry.language or None,
+        # the key of the link in a text that stops further texts
+        "texts_stop_token": secrets.token_urlsafe(12) if entry.phone else None,
         "channel": entry.channel,
         "state": str(state),
         "branch_code": branch if routed else None,
@@ -322,7 +345,18 @@ def target(move: Action, wish: dict[str, Any]) -> State:
     state = State(wish["state"])
     if move is Action.CLAIM and state in (State.CLAIMED, State.IN_PROGRESS):
         raise AlreadyClaimed(move, state, wish)  # someone was quicker
+    if move is Action.FOLLOW_UP and state is State.FOLLOWED_UP and not wish.get("follow_up_due_at"):
+        raise IllegalMove(move, state, wish)  # followed up, and no low answer since
     return TRANSITIONS.target(move, state, wish)
+
+
+def allows(move: Action, wish: dict[str, Any]) -> bool:
+    """Whether `move` may start from the wish as it is (`target` would not refuse it)."""
+    try:
+        target(move, wish)
+    except IllegalMove:
+        return False
+    return True
 
 
 def _move(
@@ -540,8 +574,79 @@ def follow_up(
         seen=seen,
         at=at,
         reason=note,
-        changes={"patient_confirmed": int(confirmed), "closed_at": at},
+        # a low answer of the patient's waited for this follow-up: it no longer does
+        changes={"patient_confirmed": int(confirmed), "closed_at": at, "follow_up_due_at": None},
     )
+
+
+# The patient's answer to "was your wish fulfilled as you hoped?" (1–5): at most this is low.
+LOW_RATING = 2
+RATEABLE = frozenset({State.FULFILLED, State.FOLLOWED_UP})
+
+
+def rate(
+    db: Database,
+    wish_id: int,
+    rating: int,
+    comment: str,
+    *,
+    language: str,
+    channel: str,
+    submission_id: str,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """Store the patient's one answer about a fulfilled wish, with its event; a low one puts the
+    wish on the office's follow-up list. Refused (AlreadyRated) when the wish has an answer:
+    the first stands, so a page open twice, or sent twice, stores one. `comment` is cleaned
+    and checked by the form, like every comment."""
+    if not 1 <= rating <= 5:
+        raise ValueError(rating)
+    at = at or utcnow()
+    with transaction(db):
+        row = db.execute("SELECT state FROM wishes WHERE id = ?", [wish_id]).fetchone()
+        if row is None:
+            raise WishNotFound(wish_id)
+        state = State(row[0])
+        if state not in RATEABLE:
+            raise IllegalMove(Action.RATE, state)
+        stored = db.execute(
+            "SELECT submission_id FROM wish_ratings WHERE wish_id = ?", [wish_id]
+        ).fetchone()
+        if stored is not None:
+            raise AlreadyRated(state, same=stored[0] == submission_id)
+        answer = {
+            "wish_id": wish_id,
+            "rating": rating,
+            "comment": comment,
+            "language": language,
+            "channel": channel,
+            "submission_id": submission_id,
+            "rated_at": at,
+        }
+        _insert(db, "wish_ratings", answer)
+        low = rating <= LOW_RATING
+        if low:
+            db.execute(
+                "UPDATE wishes SET follow_up_due_at = ?, updated_at = ? WHERE id = ?",
+                [at, at, wish_id],
+            )
+        _event(
+            db,
+            wish_id,
+            Action.RATE,
+            PATIENT,
+            at,
+            from_state=state,
+            to_state=state,
+            data={"rating": rating, "follow_up": low},
+        )
+    return answer
+
+
+def rating_of(db: Database, wish_id: int) -> dict[str, Any] | None:
+    """The patient's answer about the wish, if any."""
+    rows = list(db.query("SELECT * FROM wish_ratings WHERE wish_id = ?", [wish_id]))
+    return rows[0] if rows else None
 
 
 def decline(

@@ -19,6 +19,8 @@ COUNTED = {
     "median_fulfil_hours": "w.fulfil_minutes IS NOT NULL",
     # the fulfilled (confirmed or not at the follow-up call)
     "confirmed_share": "w.state IN ('fulfilled', 'followed_up')",
+    # the ones the patient answered about on the tracking page (issue 19, item 2)
+    "patient_rating": "w.id IN (SELECT wish_id FROM wish_ratings)",
 }
 
 # What the board says it shows, in the staff's words.
@@ -27,4 +29,5 @@ SHOWN = {
     "fulfilment_rate": "计入“实现率”的心愿：除婉拒外的全部心愿",
     "median_fulfil_hours": "计入“实现用时中位数”的心愿：已实现的心愿",
     "confirmed_share": "计入“回访确认率”的心愿：已实现的心愿",
+    "patient_rating": "计入“患者评价均分”的心愿：患者在查询页评价过办理结果的心愿",
 }

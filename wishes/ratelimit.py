@@ -34,6 +34,7 @@ class Limit:
 LIMITS = {
     "wish": Limit(20, 600),  # wishes submitted
     "answer": Limit(30, 600),  # questionnaires submitted
+    "rating": Limit(30, 600),  # answers on the tracking page ("did it help?")
     "tracking": Limit(120, 600),  # tracking pages opened
     "setup_code": Limit(10, 600),  # codes tried on the first run's set-up page
 }

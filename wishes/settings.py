@@ -106,6 +106,34 @@ def _role_map(value: str) -> Mapping[str, str]:
     return MappingProxyType(mapping)
 
 
+def _sms_sender(value: str) -> str:
+    value = value.strip().lower()
+    if value not in ("log", "http"):
+        raise ValueError(f"must be log or http: {value!r}")
+    return value
+
+
+def _http_method(value: str) -> str:
+    value = value.strip().upper()
+    if value not in ("POST", "PUT", "GET"):
+        raise ValueError(f"must be POST, PUT or GET: {value!r}")
+    return value
+
+
+def _headers(value: str) -> Mapping[str, str]:
+    """WISHES_SMS_HEADERS: a JSON object of header names to values, all strings."""
+    try:
+        mapping = json.loads(value or "{}")
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error}") from None
+    if not isinstance(mapping, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k.strip() and "\n" not in k + v
+        for k, v in mapping.items()
+    ):
+        raise ValueError('must be a JSON object of strings, e.g. {"Authorization": "Bearer …"}')
+    return MappingProxyType(mapping)
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -210,6 +238,66 @@ SETTINGS: tuple[Setting, ...] = (
         30,
         "How often the notification worker looks for overdue wishes and due deliveries.",
         _positive_int,
+    ),
+    Setting(
+        "WISHES_SMS_SENDER",
+        "log",
+        "How patients' texts go out (a text when their wish is claimed, fulfilled or declined, "
+        "if they left a mobile number and agreed to be contacted): `log` writes each one to the "
+        "log with the number masked; `http` sends it to the hospital's SMS gateway "
+        "(WISHES_SMS_URL).",
+        _sms_sender,
+    ),
+    Setting(
+        "WISHES_SMS_URL",
+        "",
+        "The SMS gateway's address (http or https). Placeholders such as {phone} or {text} in it "
+        "are URL-encoded (for gateways that take GET parameters).",
+    ),
+    Setting(
+        "WISHES_SMS_METHOD",
+        "POST",
+        "HTTP method of the gateway request: POST, PUT or GET (GET sends no body).",
+        _http_method,
+    ),
+    Setting(
+        "WISHES_SMS_HEADERS",
+        MappingProxyType({}),
+        'Extra request headers as a JSON object, e.g. {"Authorization": "Bearer …"}. The '
+        "Content-Type is JSON when the body starts with { or [, unless set here.",
+        _headers,
+    ),
+    Setting(
+        "WISHES_SMS_BODY",
+        '{"phone": "{phone}", "text": "{text}"}',
+        "The request body, with placeholders {phone}, {text}, {code} (tracking code), {state} "
+        "(claimed, fulfilled, declined), {language} and {id} (the same for every retry of one "
+        "text); JSON-escaped in a JSON body, URL-encoded in a form body.",
+    ),
+    Setting(
+        "WISHES_SMS_SECRET",
+        "",
+        "If set, every gateway request carries X-Wishes-Signature: sha256=<hex>, the HMAC-SHA256 "
+        "of the body with this secret.",
+    ),
+    Setting(
+        "WISHES_SMS_TIMEOUT",
+        5,
+        "Seconds to wait for the gateway before the text is retried later (with backoff).",
+        _positive_int,
+    ),
+    Setting(
+        "WISHES_WEBHOOK_URL",
+        "",
+        "Webhooks out: the address (http or https) of the hospital's system that receives every "
+        "event of every wish (submitted, routed, claimed, fulfilled…) as signed JSON. Empty: "
+        "none queued.",
+    ),
+    Setting(
+        "WISHES_WEBHOOK_SECRET",
+        "",
+        "If set, every webhook out carries X-Wishes-Signature: sha256=<hex>, the HMAC-SHA256 of "
+        "the body with this secret.",
     ),
     Setting(
         "WISHES_BACKUP_TIME",

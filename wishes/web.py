@@ -8,10 +8,10 @@ from babel.dates import format_skeleton
 from flask import Flask, abort, current_app, request
 from flask_babel import format_datetime, format_timedelta, get_locale, get_timezone
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.routing import IntegerConverter
 
-from . import audiences, hospital, i18n
+from . import api, audiences, hospital, i18n
 from .cards import public_url, qr_svg
 from .intake import mask_phone
 from .notifications import escape_for_log
@@ -57,6 +57,8 @@ def qr_for(path: str, label: str):
 
 
 def _error_page(error: HTTPException):
+    if api.is_api_request():  # a path under /api/ no API view took: a JSON 404 or 405
+        return api.error_for(error)
     code = error.code or 500
     return audiences.error_page(code), code
 
@@ -66,6 +68,8 @@ def _csrf_error(_error: CSRFError):
 
 
 def _server_error(error: Exception):
+    if api.is_api_request():
+        return api.error_for(InternalServerError(original_exception=error))
     # The traceback goes to the log; the visitor gets a calm page, never a stack trace (the
     # kiosk's own page is large, and it resets itself).
     current_app.logger.exception(
@@ -99,6 +103,8 @@ class RowId(IntegerConverter):
 def _forms_only():
     # Every page takes HTML form posts; Flask-WTF would read a JSON body as form data with
     # numbers, objects and lone surrogates where text belongs.
+    if api.is_api_request():  # the JSON API checks its own bodies (wishes/api/views.py)
+        return None
     if request.method == "POST" and request.is_json:
         return audiences.error_page(415), 415
     # A form without files, sent in chunks (no Content-Length), may be no larger than a form's
@@ -127,11 +133,13 @@ def init_app(app: Flask) -> None:
     from .hospital import views as hospital_views
     from .intake import views as intake
     from .kiosks.views import bp as kiosks_bp
+    from .notifications.views import bp as deliveries_bp
     from .organisation.views import bp as organisation_bp
     from .privacy.views import bp as privacy_bp
     from .questionnaires import views as survey
     from .questionnaires.admin import bp as questionnaire_admin_bp
     from .tracking import views as tracking
+    from .tracking.texts import bp as texts_bp
 
     app.url_map.converters["int"] = RowId
     i18n.init_app(app)
@@ -140,8 +148,10 @@ def init_app(app: Flask) -> None:
     # Every POST needs a CSRF token. The patient forms check theirs inside the form, so that
     # a stale page shows the form again with everything typed still there.
     csrf = CSRFProtect(app)
-    for patient_forms in (intake.bp, intake.kiosk, survey.bp, survey.kiosk):
+    patient_forms_blueprints = (intake.bp, intake.kiosk, survey.bp, survey.kiosk)
+    for patient_forms in (*patient_forms_blueprints, tracking.bp, tracking.kiosk):
         csrf.exempt(patient_forms)
+    api.init_app(app, csrf)  # JSON with a token or none: no cookie, so no CSRF token
     accounts.init_app(app)
     board.init_app(app)
     vendor.init_app(app)
@@ -156,6 +166,7 @@ def init_app(app: Flask) -> None:
         survey.kiosk,
         tracking.bp,
         tracking.kiosk,
+        texts_bp,
         cards_bp,
         accounts_bp,
         board.bp,
@@ -167,6 +178,7 @@ def init_app(app: Flask) -> None:
         privacy_bp,
         hospital_views.setup_bp,
         kiosks_bp,
+        deliveries_bp,
     ):
         app.register_blueprint(blueprint)
     audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here

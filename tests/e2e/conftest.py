@@ -14,6 +14,7 @@ step go to test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
+import http.server
 import json
 import os
 import re
@@ -25,6 +26,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -105,8 +107,52 @@ def _answers(url: str) -> bool:
         return False
 
 
+class Gateway:
+    """The hospital's SMS platform as the tests see it: an HTTP server in this process that
+    keeps every text the app sends it (JSON bodies, as WISHES_SMS_BODY's default writes)."""
+
+    def __init__(self) -> None:
+        received: list[dict] = []
+        self.received = received
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                received.append(json.loads(body or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sms"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def texts_to(self, phone: str, count: int, seconds: float = 20) -> list[str]:
+        """The texts sent to `phone`, once there are `count` of them (the worker's rounds)."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            texts = [t["text"] for t in self.received if t.get("phone") == phone]
+            if len(texts) >= count:
+                return texts
+            time.sleep(0.2)
+        pytest.fail(f"{count} texts to {phone} expected in {seconds} s; got {self.received}")
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@pytest.fixture(scope="package")
+def gateway():
+    running = Gateway()
+    yield running
+    running.close()
+
+
 @pytest.fixture(scope="package")  # stopped once the browser tests are done
-def server():
+def server(gateway):
     root = Path(tempfile.mkdtemp(prefix="e2e-", dir="/tmp"))
     port = free_port()
     env = {name: value for name, value in os.environ.items() if not name.startswith("WISHES_")}
@@ -117,6 +163,9 @@ def server():
         WISHES_KIOSK_IDLE_SECONDS=str(IDLE_SECONDS),
         WISHES_KIOSK_WARNING_SECONDS=str(WARNING_SECONDS),
         WISHES_RATE_LIMIT_FACTOR="0",  # every browser here shares one address
+        WISHES_SMS_SENDER="http",  # patients' texts reach the tests' gateway
+        WISHES_SMS_URL=gateway.url,
+        WISHES_NOTIFY_INTERVAL_SECONDS="1",
     )
     wishes = Path(sys.executable).parent / "wishes"
     log_path = root / "server.log"

@@ -209,6 +209,8 @@ def plan(app, server: Server) -> Plan:
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: (r.rule, r.endpoint)):
         if "GET" not in (rule.methods or ()) or rule.rule in ONLY_BEFORE_SETUP:
             continue
+        if rule.rule.startswith("/api/"):  # JSON for programs: tests/test_api*.py
+            continue
         if rule.endpoint in RECIPES:
             start, visitor, recipe = RECIPES[rule.endpoint]
             found.targets.append(

@@ -15,6 +15,7 @@ from ..storage import get_db
 from . import store
 from .permissions import BRANCH_ROLES, Role, may
 from .store import AccountError, create_user, find_user, has_password_account, password_problem
+from .tokens import TokenRefused, TokenUse, use_token
 
 
 def who() -> audit.Who:
@@ -86,5 +87,8 @@ __all__ = [
     "may",
     "password_problem",
     "staff_required",
+    "TokenRefused",
+    "TokenUse",
+    "use_token",
     "who",
 ]

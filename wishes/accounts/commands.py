@@ -14,7 +14,7 @@ from sqlite_utils import Database
 
 from .. import audit
 from ..storage import connect, database_path
-from . import staff_sheet, store
+from . import staff_sheet, store, tokens
 from .permissions import Role
 
 FIRST_ADMIN = "admin"
@@ -188,4 +188,55 @@ def staff_export_command(path: Path, reveal_phones: bool) -> None:
     click.echo(f"{len(rows)} staff written to {path}")
 
 
-COMMANDS = [create_user_command, staff_group]
+@click.group("api-token")
+def api_token_group() -> None:
+    """Personal access tokens for the JSON API (/api/v1; README, "API")."""
+
+
+@api_token_group.command("create")
+@click.argument("username")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(tokens.SCOPES),
+    default=("read",),
+    show_default=True,
+    help="What the token may do: read (list and read wishes), write (claim, start, fulfil, "
+    "re-route). Repeat for both.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(1, tokens.MAX_DAYS),
+    default=tokens.DEFAULT_DAYS,
+    show_default=True,
+    help="Days until it expires.",
+)
+@click.option("--name", default="", help="What it is for (shown on the account page).")
+@with_appcontext
+def api_token_create_command(username: str, scopes: tuple[str, ...], days: int, name: str) -> None:
+    """Make a token acting as USERNAME; it is printed once, on the last line, and only its hash
+    is kept."""
+    with connect(database_path()) as db:
+        user = store.find_user(db, username)
+        if user is None or not user["active"]:
+            raise click.ClickException(f"no active staff account {username!r}")
+        token, row = tokens.create_token(
+            db, user["id"], name or "command line", scopes, days, by="command line"
+        )
+        audit.record(
+            db,
+            "api_token_created",
+            audit.Who(label="command line"),
+            subject_kind="user",
+            subject_id=user["id"],
+            detail={"token": row["prefix"], "scopes": row["scopes"], "expires": row["expires_at"]},
+        )
+    click.echo(
+        f"token for {user['username']} (scopes: {row['scopes']}; expires {row['expires_at']} UTC)"
+        "; shown once, keep it secret:"
+    )
+    click.echo(token)
+
+
+COMMANDS = [create_user_command, staff_group, api_token_group]

@@ -66,3 +66,19 @@ class StaffImportForm(PageForm):
     file = FileField(
         _l("员工名单（.xlsx 或 .csv）"), validators=[FileRequired(_l("请选择员工名单文件"))]
     )
+
+
+class ApiTokenForm(PageForm):
+    """A personal access token for the JSON API (README, "API"): shown once when made."""
+
+    name = StringField(
+        _l("用途"),
+        filters=[clean_line],
+        validators=[DataRequired(_l("请写明这个令牌给哪个系统用")), Length(max=60)],
+    )
+    write = BooleanField(_l("允许认领、开始、完成、改派（write）；不勾选则只能读取（read）"))
+    days = SelectField(
+        _l("有效期"),
+        choices=lambda: [("30", "30 天"), ("90", "90 天"), ("180", "180 天"), ("365", "365 天")],
+        default="90",
+    )

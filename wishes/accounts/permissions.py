@@ -67,7 +67,8 @@ WISH_RULES = {
     "hand_back": lambda u, w: _claimer(u, w) or _secretary_of(u, w),
     "reroute": lambda u, w: _secretary_of(u, w) or _office(u, w),
     "decline": lambda u, w: _secretary_of(u, w) or _office(u, w),
-    "follow_up": lambda u, w: _in_branch(u, w) or _office(u, w),
+    # a patient's low answer sends the wish back to the office: its follow-up is the office's
+    "follow_up": lambda u, w: _office(u, w) or (_in_branch(u, w) and not w.get("follow_up_due_at")),
     "reveal_phone": lambda u, w: (_claimer(u, w) and u.role in BRANCH_ROLES) or _secretary_of(u, w),
 }
 

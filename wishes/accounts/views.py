@@ -20,9 +20,9 @@ from flask_login import current_user, login_user, logout_user
 from .. import audit, clock, glossary, organisation
 from ..audiences import AreaBlueprint, Audience
 from ..paging import page_number
-from ..storage import get_db
-from . import directory, staff_required, staff_sheet, store, who
-from .forms import ChangePasswordForm, LoginForm, StaffImportForm, UserForm
+from ..storage import get_db, utcnow
+from . import directory, staff_required, staff_sheet, store, tokens, who
+from .forms import ApiTokenForm, ChangePasswordForm, LoginForm, StaffImportForm, UserForm
 from .permissions import ROLE_LABELS
 
 bp = AreaBlueprint("accounts", __name__, audience=Audience.STAFF)
@@ -132,6 +132,62 @@ def change_password():
             return redirect(safe_next(request.args.get("next"), _home()))
     status = 400 if form.errors else 200
     return render_template("accounts/password.html", form=form), status
+
+
+# ---- my API tokens -------------------------------------------------------------------------
+
+
+def _tokens_page(form: ApiTokenForm, new_token: str | None = None, status: int = 200):
+    response = make_response(
+        render_template(
+            "accounts/tokens.html",
+            form=form,
+            tokens=tokens.tokens_of(get_db(), current_user.id),
+            new_token=new_token,
+            now=utcnow(),
+        ),
+        status,
+    )
+    response.headers["Cache-Control"] = "no-store"  # a new token is on the page once
+    return response
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@staff_required()
+def api_tokens():
+    """The visitor's personal access tokens for the JSON API: make one (shown once), revoke."""
+    form = ApiTokenForm()
+    if not form.validate_on_submit():
+        return _tokens_page(form, status=400 if form.errors else 200)
+    db = get_db()
+    scopes = ["read", "write"] if form.write.data else ["read"]
+    token, row = tokens.create_token(
+        db, current_user.id, form.name.data, scopes, int(form.days.data), by=current_user.username
+    )
+    audit.record(
+        db,
+        "api_token_created",
+        who(),
+        subject_kind="user",
+        subject_id=current_user.id,
+        detail={"token": row["prefix"], "scopes": row["scopes"], "expires": row["expires_at"]},
+    )
+    return _tokens_page(ApiTokenForm(formdata=None), new_token=token)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@staff_required()
+def revoke_api_token(token_id: int):
+    form = ApiTokenForm()  # only its CSRF token is read
+    if not form.csrf_token.validate(form):
+        abort(400)
+    if not tokens.revoke_token(get_db(), token_id, current_user.id):
+        abort(404)
+    audit.record(
+        get_db(), "api_token_revoked", who(), subject_kind="api_token", subject_id=token_id
+    )
+    flash("令牌已吊销，用它的系统将无法再访问。", "success")
+    return redirect(url_for("accounts.api_tokens"), 303)
 
 
 # ---- admin: users -------------------------------------------------------------------------

@@ -10,7 +10,9 @@ the round's period, by the hospital's calendar day):
 - confirmed_share: of the fulfilled ones, those the patient confirmed at the follow-up call;
 - served_top_box: the share of 4–5 answers to the satisfaction questionnaire's overall
   question from the departments the branch serves (all departments when it serves the
-  whole hospital), from the daily tallies.
+  whole hospital), from the daily tallies;
+- patient_rating: the mean of the patients' answers on the tracking page about its fulfilled
+  wishes ("was your wish fulfilled as you hoped?", 1–5; issue 19, item 2).
 """
 
 from __future__ import annotations
@@ -142,6 +144,23 @@ def served_top_box(
     return out
 
 
+def patient_ratings(db: Database, codes: list[str], days: tuple[str, str]) -> dict[str, Figure]:
+    """Branch → the mean of its patients' answers (1–5), counted as the board's link counts."""
+    if not codes:
+        return {}
+    means = {
+        code: Figure(mean, n)
+        for code, mean, n in db.execute(
+            f"""SELECT w.branch_code, avg(r.rating), count(*)
+                FROM wish_ratings r JOIN wishes w ON w.id = r.wish_id
+                WHERE w.branch_code IN ({_in(codes)}) AND w.local_day BETWEEN ? AND ?
+                GROUP BY w.branch_code""",
+            [*codes, *days],
+        )
+    }
+    return {code: means.get(code, Figure(None, 0)) for code in codes}
+
+
 def figures_for(
     db: Database, codes: list[str], days: tuple[str, str], claim_hours: int, now: datetime
 ) -> dict[str, dict[str, Figure]]:
@@ -149,4 +168,6 @@ def figures_for(
     out = wish_figures(db, codes, days, claim_hours, now)
     for code, figure in served_top_box(db, codes, days).items():
         out[code]["served_top_box"] = figure
+    for code, figure in patient_ratings(db, codes, days).items():
+        out[code]["patient_rating"] = figure
     return out

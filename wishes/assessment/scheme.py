@@ -19,6 +19,7 @@ METRICS = {
     "median_fulfil_hours": "实现用时中位数（小时）",
     "confirmed_share": "回访确认率（%）",
     "served_top_box": "所服务科室满意占比（%）",
+    "patient_rating": "患者评价均分（1–5 分）",
 }
 
 

@@ -54,6 +54,8 @@ class BoardFilterForm(Form):
     )
     overdue = BooleanField(_l("只看超时"))
     mine = BooleanField(_l("我认领的"))
+    # A patient's low answer on the tracking page: the office's follow-up list (issue 19).
+    unhappy = BooleanField(_l("患者不满意，待回访"))
     created_from = DateField(_l("提交日期从"), validators=[Optional()])
     created_to = DateField(_l("到"), validators=[Optional()])
     sort = SelectField(_l("排序"), choices=lambda: list(SORT_LABELS.items()), validate_choice=False)

@@ -39,6 +39,7 @@ class BoardQuery:
     created_from: str | None = None  # YYYY-MM-DD, the hospital's calendar day
     created_to: str | None = None  # inclusive
     counted: str = ""  # the wishes an assessment figure counts (measures.COUNTED)
+    unhappy: bool = False  # a patient's low answer waits for the office's follow-up
     text: str = ""
     sort: str = "newest"
     page: int = 1
@@ -85,6 +86,8 @@ def _where(query: BoardQuery, deadlines: Deadlines, now: datetime, *, with_state
         params["created_to"] = query.created_to
     if query.counted in COUNTED:
         clauses.append(COUNTED[query.counted])
+    if query.unhappy:
+        clauses.append("w.follow_up_due_at IS NOT NULL")  # idx_wishes_follow_up_due
     return (" AND ".join(clauses) or "1"), params
 
 
@@ -100,6 +103,13 @@ def _tallied_counts(db: Database, branch: str | None) -> dict[str, int]:
     sql = f"""SELECT state, sum(n) AS n FROM wish_state_counts {only}
               GROUP BY state HAVING sum(n) > 0"""
     return {row["state"]: row["n"] for row in db.query(sql, [branch] if branch else [])}
+
+
+def follow_up_due_count(db: Database) -> int:
+    """Wishes a patient's low answer sent back to the office, still waiting for its follow-up
+    (a partial index: as many rows as wait)."""
+    sql = "SELECT count(*) FROM wishes WHERE follow_up_due_at IS NOT NULL"
+    return db.execute(sql).fetchone()[0]
 
 
 def any_wishes(db: Database) -> bool:

@@ -32,7 +32,7 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from .. import audit, glossary, hospital, lifecycle, needs, organisation
+from .. import audit, glossary, hospital, lifecycle, organisation
 from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
@@ -40,12 +40,11 @@ from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, U
 from ..measures import COUNTED, SHOWN
 from ..paging import page_number
 from ..storage import get_db
-from . import store
+from . import moving, store
 from .forms import (
     WISH_FORMS,
     ActionForm,
     BoardFilterForm,
-    CategoryForm,
     ClaimForm,
     DeclineForm,
     FollowUpForm,
@@ -94,6 +93,7 @@ def _board_query(form: BoardFilterForm) -> store.BoardQuery:
         created_to=form.created_to.data and form.created_to.data.isoformat(),
         text=(form.q.data or "")[:100],
         counted=form.counted.data if form.counted.data in COUNTED else "",
+        unhappy=form.unhappy.data,
         sort=form.sort.data,
         page=page_number(request.args),
     )
@@ -156,6 +156,7 @@ def _filtered(form: BoardFilterForm) -> bool:
         or form.created_to.data
         or form.q.data
         or form.counted.data in COUNTED
+        or form.unhappy.data
     )
 
 
@@ -188,51 +189,18 @@ def _wish_or_404(wish_id: int) -> dict[str, Any]:
     wish = store.wish_detail(db, wish_id, _deadlines(), _now())
     if wish is None:
         abort(404)
-    wish["placed"] = _placed(db, wish)
-    branches: dict[str, float] = {}  # each branch once, at its best suggestion's probability
-    for placed in wish["placed"]:
-        if placed["branch"]:
-            branches.setdefault(placed["branch"], placed["probability"])
-    wish["placed_branches"] = list(branches.items())
-    return wish
-
-
-def _placed(db, wish: dict[str, Any]) -> list[dict[str, Any]]:
-    """The router's top categories, each with the branch today's routing map gives it (for
-    the wish's department). Wishes routed before categories named branches: kept as such."""
-    placed = []
-    for code, probability in wish["router_suggestions"][:3]:
-        if needs.category(code):
-            branch = organisation.branch_for(db, code, wish["department_code"])
-            placed.append({"category": code, "branch": branch, "probability": probability})
-        else:
-            placed.append({"category": None, "branch": code, "probability": probability})
-    return placed
-
-
-def _confirmed_category(wish: dict[str, Any], form: CategoryForm, branch: str) -> str | None:
-    """The category sent with a triage or re-route. Left as the router had it but sent to a
-    branch the map does not give it, the category is inferred from the branch: the first of
-    the router's suggestions that the map places there (else it stays as chosen)."""
-    chosen = form.category.data or None
-    if chosen != wish.get("category"):
-        return chosen
-    for placed in wish["placed"]:
-        if placed["branch"] == branch and placed["category"]:
-            return placed["category"]
-    return chosen
+    return moving.with_placements(db, wish)
 
 
 def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, WishActionForm]:
     """A form for every move this visitor may make on this wish in its current state, in the
     page's order. Only the posted move's form reads the request; the others start empty."""
     db = get_db()
-    state = State(wish["state"])
     branches, departments = organisation.branches(db), organisation.departments(db)
     forms: dict[Action, WishActionForm] = {}
     for form_class in WISH_FORMS:
         move = form_class.move
-        if not lifecycle.TRANSITIONS.allows(move, state) or not may(current_user, move, wish):
+        if not lifecycle.allows(move, wish) or not may(current_user, move, wish):
             continue
         form = form_class() if form_class is posted else form_class(formdata=None)
         form.fit(wish, branches, departments)
@@ -257,6 +225,7 @@ def _render_wish(
             forms=forms,
             revealed_phone=phone,
             events=store.timeline(db, wish["id"]),
+            rating=lifecycle.rating_of(db, wish["id"]),
             branch_names=organisation.branch_names(db),
             may_reveal=bool(wish["phone"]) and may(current_user, "reveal_phone", wish),
             reveal_form=ActionForm(formdata=None),
@@ -383,7 +352,7 @@ def triage(wish_id: int):
             wish_id,
             form.branch.data,
             _actor(),
-            category=_confirmed_category(wish, form, form.branch.data),
+            category=moving.confirmed_category(wish, form, form.branch.data),
             seen=seen,
         ),
     )
@@ -394,11 +363,8 @@ def triage(wish_id: int):
 def claim(wish_id: int):
     wish, form = _posted(wish_id, ClaimForm)
     db, kind = get_db(), ClaimantKind(form.kind.data)
-    name = {
-        ClaimantKind.BRANCH: organisation.branch_names(db).get(current_user.branch_code, ""),
-        ClaimantKind.DEPARTMENT: dict(form.department.choices).get(form.department.data, ""),
-        ClaimantKind.PERSON: current_user.name,
-    }[kind]
+    department = dict(form.department.choices).get(form.department.data, "")
+    name = moving.claimant_name(db, current_user, kind, department)
     return _moved(
         wish,
         Action.CLAIM,
@@ -472,7 +438,7 @@ def reroute(wish_id: int):
             form.branch.data,
             _actor(),
             form.reason.data,
-            category=_confirmed_category(wish, form, form.branch.data),
+            category=moving.confirmed_category(wish, form, form.branch.data),
             seen=seen,
         ),
     )
@@ -506,5 +472,13 @@ def _overdue_navigation() -> dict[str, Any]:
     return {"mine": sum(counts.values()), "by_branch": by_branch}
 
 
+def _unhappy_navigation() -> int:
+    """For the office: how many wishes a patient's low answer sent back for follow-up."""
+    if not current_user.is_authenticated or current_user.role != Role.TRIAGER:
+        return 0
+    return store.follow_up_due_count(get_db())
+
+
 def init_app(app) -> None:
     app.add_template_global(_overdue_navigation, "overdue_navigation")
+    app.add_template_global(_unhappy_navigation, "unhappy_navigation")

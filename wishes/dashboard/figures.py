@@ -815,6 +815,62 @@ def wishes_by_branch(db: Database, filters: Filters, deadlines: Deadlines, now: 
     )
 
 
+def patient_ratings(db: Database, filters: Filters) -> Table:
+    """Per branch, the patients' answers on the tracking page (issue 19, item 2: "was your wish
+    fulfilled as you hoped?", 1–5) about the wishes submitted in the range: how many, their
+    mean, the share of 4–5 and how many were 1–2. Below WISHES_MIN_RESPONSES answers the mean
+    and the share say "样本不足", as the questionnaire's tables do."""
+    dept, params = _department_clause(filters, "w.department_code")
+    rows = {
+        row["branch_code"]: row
+        for row in db.query(
+            f"""SELECT w.branch_code, count(*) AS n, sum(r.rating) AS total,
+                       sum(r.rating * r.rating) AS total_sq, sum(r.rating >= 4) AS top,
+                       sum(r.rating <= 2) AS low
+                FROM wish_ratings r JOIN wishes w ON w.id = r.wish_id
+                WHERE w.local_day BETWEEN ? AND ? {dept}
+                GROUP BY w.branch_code""",
+            [*filters.days, *params],
+        )
+    }
+    out = []
+    for branch in organisation.branches(db):
+        row = rows.get(branch["code"], {"n": 0, "total": 0, "total_sq": 0, "top": 0, "low": 0})
+        n = row["n"]
+        out.append(
+            {
+                "branch": branch["name"],
+                "n": n,
+                "mean": stats.mean(n, row["total"], row["total_sq"], filters.minimum),
+                "top": stats.share(row["top"], n, filters.minimum),
+                "low": row["low"],
+            }
+        )
+
+    def rank(entry: dict[str, Any]) -> tuple:
+        mean = entry["mean"].value
+        return (mean is None, -(mean or 0), -entry["n"])
+
+    out.sort(key=rank)
+    return Table(
+        "patient_ratings",
+        "患者评价办理结果",
+        [
+            Column("branch", "党支部"),
+            Column("n", "评价数", "count"),
+            Column("mean", "平均分（1–5）", "estimate", 2),
+            Column("top", "符合期望占比（4–5 分）", "estimate"),
+            Column("low", "不满意（1–2 分）", "count"),
+        ],
+        out,
+        note=(
+            "心愿实现后，患者在查询页回答“心愿的实现符合您的期望吗”（1–5 分），按心愿的提交日期计。"
+            f"少于 {filters.minimum} 份评价的支部显示“样本不足”，排在最后；"
+            "括号内为 95% 置信区间。1–2 分的心愿交党建办回访。"
+        ),
+    )
+
+
 def wish_totals(db: Database, filters: Filters) -> dict[str, Any]:
     """Hospital-wide: volume, fulfilment rate, waits."""
     by_branch = _wish_figures(db, filters).by_branch.values()

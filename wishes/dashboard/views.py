@@ -47,6 +47,7 @@ TABLES: dict[str, Callable[[Scope], figures.Table]] = {
     "branches": lambda s: figures.wishes_by_branch(
         s.db, s.filters, _deadlines(), datetime.now(UTC)
     ),
+    "patient_ratings": lambda s: figures.patient_ratings(s.db, s.filters),
     "categories": lambda s: figures.wishes_by_category(s.db, s.filters),
     "wish_trend": lambda s: figures.wish_trend(s.db, s.filters),
     "tags": lambda s: figures.top_tags(s.db, s.filters),

@@ -17,7 +17,7 @@ Every word goes through flask-babel's lazy_gettext, read when a page is drawn.
 
 from __future__ import annotations
 
-from .patient import PATIENT_EVENTS, PATIENT_STATES
+from .patient import PATIENT_EVENTS, PATIENT_STATES, RATING_WORDS
 from .staff import (
     ACTIONS,
     AUDIT_EVENTS,
@@ -37,6 +37,7 @@ __all__ = [
     "LOG_EVENTS",
     "PATIENT_EVENTS",
     "PATIENT_STATES",
+    "RATING_WORDS",
     "REFUSALS",
     "STATES",
     "WISH_EVENTS",

@@ -32,4 +32,14 @@ PATIENT_EVENTS = {
     Action.FULFIL: _l("心愿已实现"),
     Action.FOLLOW_UP: _l("工作人员完成了回访"),
     Action.DECLINE: _l("未能实现"),
+    Action.RATE: _l("您评价了心愿的实现情况"),
+}
+
+# The tracking page's question once a wish is fulfilled (issue 19, item 2): each answer 1–5.
+RATING_WORDS = {
+    1: _l("完全不符合"),
+    2: _l("不太符合"),
+    3: _l("一般"),
+    4: _l("比较符合"),
+    5: _l("完全符合"),
 }

@@ -36,6 +36,7 @@ ACTIONS = {
     Action.FULFIL: _l("登记办结"),
     Action.FOLLOW_UP: _l("登记回访"),
     Action.DECLINE: _l("标记为未能实现"),
+    Action.RATE: _l("患者评价办理结果"),
 }
 
 # What the board says after a move; each is formatted with the moved wish's columns.
@@ -102,6 +103,11 @@ AUDIT_EVENTS = {
     "setup_finished": _l("首次设置完成"),
     "kiosk_registered": _l("登记自助机"),
     "kiosk_revoked": _l("停用自助机"),
+    "delivery_replayed": _l("通知：重新发送一条投递"),
+    "api_token_created": _l("接口：创建访问令牌"),
+    "api_token_revoked": _l("接口：吊销访问令牌"),
+    "api_token_used": _l("接口：使用访问令牌"),
+    "api_token_refused": _l("接口：访问令牌被拒绝"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {

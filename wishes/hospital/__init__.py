@@ -177,6 +177,17 @@ EDITABLE: tuple[Editable, ...] = (
         kind="url",
     ),
     Editable(
+        "WISHES_WEBHOOK_URL",
+        "对接系统的 Webhook 地址",
+        "每次心愿状态变化，向医院的其他系统发一条签名的 JSON（不含患者的话、电话和姓名）。"
+        "发送记录在“投递记录”页。留空：不发。",
+        "请填写以 http:// 或 https:// 开头的地址",
+        _web_address,
+        group="service",
+        secret=True,
+        kind="url",
+    ),
+    Editable(
         "WISHES_BACKUP_TIME",
         "每日备份时间",
         "后台进程每天在这个时间（24 小时制，如 02:30）备份数据库和照片、佐证材料；"

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .forms import mask_phone, normalise_phone
-from .receive import route_and_place
+from .receive import checked_form, receive, route_and_place
 
 __all__ = [
+    "checked_form",
+    "receive",
     "mask_phone",
     "normalise_phone",
     "route_and_place",

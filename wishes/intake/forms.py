@@ -74,7 +74,7 @@ class WishForm(PageForm):
         ],
     )
     phone = StringField(_l("手机号（选填）"), filters=[clean_line])
-    contact_consent = BooleanField(_l("我同意医院工作人员通过此号码联系我"))
+    contact_consent = BooleanField(_l("我同意医院通过此号码联系我，包括短信告知心愿进度"))
 
     def set_departments(self, departments: list[dict]) -> None:
         self.department.choices = [("", _l("请选择（可不选）"))] + [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlite_utils import Database
+from werkzeug.datastructures import MultiDict
 
-from .. import lifecycle, organisation, routing
+from .. import i18n, lifecycle, organisation, routing
 from .forms import WishForm, normalise_phone
 
 
@@ -21,6 +23,7 @@ def entry_from_form(form: WishForm, channel: str) -> lifecycle.WishEntry:
         patient_name=form.patient_name.data or "",
         phone=phone,
         contact_consent=bool(phone and form.contact_consent.data),
+        language=i18n.language(),
     )
 
 
@@ -42,3 +45,19 @@ def receive(db: Database, form: WishForm, channel: str) -> dict[str, Any]:
     entry = entry_from_form(form, channel)
     route, branch = route_and_place(db, entry.text, entry.department_code)
     return lifecycle.submit(db, entry, route, branch)
+
+
+def checked_form(db: Database, fields: Mapping[str, str | bool]) -> WishForm:
+    """The wish form filled from another front end's fields (the JSON API: text, reason,
+    department, location, patient_name, phone, contact_consent) and checked by the pages'
+    rules; `form.errors` says what is wrong, and `receive` stores a form without errors."""
+    data = MultiDict(
+        (name, "y" if value is True else value)
+        for name, value in fields.items()
+        if value is not False and value is not None
+    )
+    data.setdefault("department", "")  # the page's select always sends one: "" is none chosen
+    form = WishForm(formdata=data, meta={"csrf": False})
+    form.set_departments(organisation.departments(db))
+    form.validate()
+    return form

@@ -6,6 +6,7 @@ delivery raises `DeliveryError`, and the worker retries it later with backoff.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import re
@@ -34,12 +35,18 @@ _MAX_RESPONSE_BYTES = 64 * 1024
 
 
 class DeliveryError(Exception):
-    """A notification could not be delivered this time; the worker will retry it."""
+    """A notification could not be delivered this time; the worker will retry it. `status`:
+    the HTTP status of the answer, when there was one (the delivery log shows it)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Notifier(Protocol):
-    def deliver(self, notification: dict[str, Any]) -> None:
-        """Deliver one notification (a row of `store.due`), or raise DeliveryError."""
+    def deliver(self, notification: dict[str, Any]) -> int | None:
+        """Deliver one notification (a row of `store.due`), or raise DeliveryError; the HTTP
+        status of the answer, when there was one, goes into the delivery log."""
 
 
 def _snippet(text: str | None) -> str:
@@ -60,6 +67,12 @@ def message_for(notification: Mapping[str, Any], public_url: str = "") -> str:
     if public_url and notification.get("wish_id") is not None:
         text += f" {public_url.rstrip('/')}/board/wishes/{notification['wish_id']}"
     return text
+
+
+def mask_numbers(text: str) -> str:
+    """Every mobile number in `text` as 138****1234: what a gateway's error message may echo
+    back must not keep a patient's number in the delivery log."""
+    return _MOBILE.sub(r"\1****\3", text)
 
 
 def escape_for_log(text: str) -> str:
@@ -119,8 +132,9 @@ class WebhookNotifier:
                 body = response.read(_MAX_RESPONSE_BYTES)
         except urllib.error.HTTPError as error:
             error.close()
-            raise DeliveryError(f"HTTP {error.code}") from error
-        except (OSError, ValueError) as error:  # URLError, refused, timeout, bad address
+            raise DeliveryError(f"HTTP {error.code}", error.code) from error
+        except (OSError, ValueError, http.client.HTTPException) as error:
+            # URLError, refused, timeout, bad address; an answer that is not HTTP at all
             raise DeliveryError(f"{type(error).__name__}: {error}") from error
         # WeChat answers HTTP 200 with {"errcode": 93000, ...} for a wrong key or a rate limit.
         try:

@@ -15,10 +15,10 @@ import fcntl
 import logging
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 from flask import Flask
@@ -27,8 +27,16 @@ from sqlite_utils import Database
 from .. import hospital
 from ..deadlines import Deadlines, overdue_unreminded
 from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
-from . import store
-from .notifier import LogNotifier, Notifier, WebhookNotifier, escape_for_log, notifier_from_config
+from . import outgoing, store, texts
+from .notifier import (
+    LogNotifier,
+    Notifier,
+    WebhookNotifier,
+    escape_for_log,
+    mask_numbers,
+    notifier_from_config,
+)
+from .outgoing import Outbox
 
 log = logging.getLogger("wishes.notifications")
 chores_log = logging.getLogger("wishes.worker")
@@ -87,23 +95,41 @@ def deliver_due(
     for notification in store.due(db, stamp, limit):
         if stop is not None and stop.is_set():
             break
+        # A text's patient is read now, not when it was queued: they may have stopped texts,
+        # or had the number erased, since.
+        text = notification["kind"] == store.PATIENT_TEXT
+        if text and (reason := texts.why_not_send(notification)):
+            store.mark_dropped(db, notification["id"], stamp, reason)
+            continue
         try:
-            notifier.deliver(notification)
+            status = notifier.deliver(notification)
         except Exception as error:
             # Any error, not only DeliveryError: a notification that breaks the notifier must
             # back off like the others, or it would stay first in the queue and block it.
-            store.mark_failed_attempt(db, notification["id"], stamp, str(error) or repr(error))
+            message = mask_numbers(str(error) or repr(error))
+            code = getattr(error, "status", None)
+            store.mark_failed_attempt(db, notification["id"], stamp, message, code)
             failed += 1
             log.warning(
                 "notification %s not delivered (attempt %s): %s",
                 notification["id"],
                 notification["attempts"] + 1,
-                escape_for_log(str(error) or repr(error)),
+                escape_for_log(message),
             )
         else:
-            store.mark_delivered(db, notification["id"], stamp)
+            code = status if isinstance(status, int) else None
+            store.mark_delivered(db, notification["id"], stamp, code)
             delivered += 1
     return delivered, failed
+
+
+def outbox_from_config(config: Mapping[str, Any]) -> Outbox:
+    """Each kind of the one outbox to what delivers it, as the settings say now."""
+    return Outbox(
+        notifier_from_config(config),
+        texts.sender_from_config(config),
+        outgoing.events_from_config(config),
+    )
 
 
 def run_once(
@@ -119,7 +145,7 @@ def run_once(
     with app.app_context(), connect(database_path(app)) as db:
         # The settings page's values (deadlines, webhook, public address), read each round.
         config = hospital.config(db)
-        notifier = notifier or notifier_from_config(config)
+        notifier = notifier or outbox_from_config(config)
         queued = queue_overdue(db, Deadlines.from_config(config), now)
         delivered, failed = deliver_due(db, notifier, now, stop=stop)
         for chore in app.extensions.get(CHORES, ()):
@@ -172,6 +198,8 @@ def describe(notifier: Notifier) -> str:
         return f"webhook {parts.scheme}://{parts.netloc}"
     if isinstance(notifier, LogNotifier):
         return "the log"
+    if isinstance(notifier, Outbox):
+        return f"{describe(notifier.branch)} (patients' texts: {type(notifier.texts).__name__})"
     return type(notifier).__name__
 
 

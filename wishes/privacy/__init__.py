@@ -2,8 +2,10 @@
 needed, as China's Personal Information Protection Law expects: automatically, a set time
 (WISHES_PERSONAL_DATA_DAYS) after the wish was closed, by the background worker; and on a
 patient's request, by the administrator (/admin/personal-data, `wishes erase-patient`). The wish
-itself (its text, state and history) stays. Each erasure is audited with what was erased for
-which wish, never the data itself.
+itself (its text, state and history) stays, and so does the patient's answer about it on the
+tracking page (`wish_ratings`: a rating and a comment, the patient's words about the wish as its
+text is, reached only by the tracking code, never by a name or number). Each erasure is
+audited with what was erased for which wish, never the data itself.
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ from typing import Any
 from sqlite_utils import Database
 
 # The columns of `wishes` that hold a patient's personal data. The notification queue holds
-# none (a row names its wish by id), nor does any other table.
+# none (a row names its wish by id), nor does any other table: the comment of a patient's
+# answer on the tracking page (`wish_ratings`) is kept as the wish's own text is.
 PERSONAL_COLUMNS = ("patient_name", "phone")
 _HOLDS_SOME = "(patient_name IS NOT NULL OR phone IS NOT NULL)"  # idx_wishes_personal_data_closed
 

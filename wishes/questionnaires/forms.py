@@ -276,9 +276,11 @@ def answer_form(
     departments: list[dict],
     lang: str | None = None,
     formdata: MultiDict | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> AnswerForm:
     """A form class for this version, instantiated on the current request (or on `formdata`,
-    the answers a POST kept for the page: wishes/drafts.py)."""
+    the answers a POST kept for the page: wishes/drafts.py; or another front end's answers,
+    with `meta={"csrf": False}`: questionnaires/answering.py)."""
     lang = lang or definitions.language()
 
     class _Form(AnswerForm):
@@ -286,7 +288,7 @@ def answer_form(
 
     for question in version.questions:
         setattr(_Form, field_name(question), _field(question, lang, departments))
-    form = _Form() if formdata is None else _Form(formdata=formdata)
+    form = _Form(meta=meta or {}) if formdata is None else _Form(formdata=formdata, meta=meta or {})
     form._questions = version.questions
     if not form.submission_id.data:
         form.submission_id.data = secrets.token_hex(16)

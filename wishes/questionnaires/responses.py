@@ -25,7 +25,7 @@ RECORD_COLUMNS = [
     Column("version", "问卷版本", "count"),
     Column("channel", "渠道"),
 ]
-CHANNELS = {"kiosk": "自助机", "phone": "手机"}
+CHANNELS = {"kiosk": "自助机", "phone": "手机", "api": "接口"}
 ANSWERED = ("rating", "nps", "single", "multiple", "text", "number", "date", "matrix")
 
 

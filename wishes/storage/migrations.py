@@ -893,3 +893,87 @@ def thanks_passed_on(db: Database) -> None:
         "WHERE comment_sentiment = 'positive' AND comment_category = 'praise' "
         "AND thanks_passed_on_at IS NULL"
     )
+
+
+@migrations(name="0026_patient_texts_and_event_webhooks")
+def patient_texts_and_event_webhooks(db: Database) -> None:
+    """Texts to patients and webhooks out, through the one outbox (`notifications`).
+
+    A wish keeps the language its patient wrote it in (a text is in that language; wishes
+    stored before have none: Simplified Chinese), the token of the link in a text that stops
+    further texts, and when the patient used it. A notification may carry a payload frozen
+    at the change (a webhook's JSON), and every delivery attempt is a row of its own (when,
+    HTTP status, error) for the administrator's delivery log."""
+    wishes = db.table("wishes")
+    wishes.add_column("language", str)
+    wishes.add_column("texts_stop_token", str)
+    wishes.add_column("texts_stopped_at", str)
+    db.table("notifications").add_column("payload", str)
+    db.table("notification_attempts").create(
+        {
+            "id": int,
+            "notification_id": int,
+            "at": str,
+            "ok": int,
+            "status": int,  # the HTTP status, when there was an answer
+            "error": str,
+        },
+        pk="id",
+        not_null={"notification_id", "at", "ok"},
+        foreign_keys=[("notification_id", "notifications", "id")],
+    )
+    db.table("notification_attempts").create_index(["notification_id", "id"])
+    db.table("notifications").create_index(["kind", "id"])
+
+
+@migrations(name="0027_wish_ratings")
+def wish_ratings(db: Database) -> None:
+    """Did it help? The patient's one answer about a fulfilled wish (issue 19, item 2): 1–5,
+    an optional comment (the patient's words, kept as the wish's own text is), the page's
+    language and audience, and the page's submission id (a double submit stores once). A low
+    answer (1–2) puts the wish on the Party-building office's follow-up list until the office
+    records the follow-up: `wishes.follow_up_due_at`, with a partial index over the waiting
+    ones, which the list and its count in the navigation read."""
+    db.execute(
+        """CREATE TABLE wish_ratings (
+               wish_id INTEGER PRIMARY KEY REFERENCES wishes(id),
+               rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+               comment TEXT NOT NULL DEFAULT '',
+               language TEXT NOT NULL,
+               channel TEXT NOT NULL,
+               submission_id TEXT NOT NULL,
+               rated_at TEXT NOT NULL
+           )"""
+    )
+    db.table("wishes").add_column("follow_up_due_at", str)
+    db.execute(
+        "CREATE INDEX idx_wishes_follow_up_due ON wishes (follow_up_due_at) "
+        "WHERE follow_up_due_at IS NOT NULL"
+    )
+
+
+@migrations(name="0028_api_tokens")
+def api_tokens(db: Database) -> None:
+    """Personal access tokens of the JSON API (wishes/accounts/tokens.py): each one's SHA-256
+    (the token itself is shown once and never stored), the first characters that name it on
+    the account page, its scopes (`read`, `write`), when it expires, was revoked and last used."""
+    db.table("api_tokens").create(
+        {
+            "id": int,
+            "user_id": int,
+            "name": str,
+            "token_hash": str,
+            "prefix": str,
+            "scopes": str,  # space-separated: read · write
+            "created_at": str,
+            "created_by": str,
+            "expires_at": str,
+            "revoked_at": str,
+            "last_used_at": str,
+        },
+        pk="id",
+        not_null={"user_id", "name", "token_hash", "prefix", "scopes", "created_at", "expires_at"},
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db.table("api_tokens").create_index(["token_hash"], unique=True)
+    db.table("api_tokens").create_index(["user_id"])
