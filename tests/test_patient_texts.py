@@ -152,8 +152,6 @@ def test_the_worker_beside_the_server_sends_the_text_in_the_patients_language(
     assert "has been taken on" in sent_text(request)
 
 
-
-
 def test_a_claim_texts_the_patient_through_the_gateway_signed(app, db, gateway):
     wish = submit(db)
     claim(db, wish)

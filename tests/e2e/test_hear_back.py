@@ -18,7 +18,7 @@ PHONE_NUMBER = "13912345678"
 def answers_for_pediatrics(manager: Page) -> int:
     manager.goto("/dashboard")
     row = manager.locator("#patient_ratings-table tr", has_text=BRANCH_NAMES["pediatrics"])
-    return int(row.locator("td[data-label=\"评价数\"]").inner_text().replace(",", ""))
+    return int(row.locator('td[data-label="评价数"]').inner_text().replace(",", ""))
 
 
 def test_a_patient_hears_of_each_step_by_text_and_rates_the_result(browse, server, gateway, shot):
