@@ -125,8 +125,22 @@ BY_ARGUMENT: dict[str, Callable[[Server], list[Sample]]] = {
     ],
 }
 
+
 # Whole sets of values for endpoints whose arguments mean something of their own.
+def _texts_stop(server: Server) -> list[Sample]:
+    """The link in a patient's text: the wish's code and its stop key (`k`, in the query)."""
+    rows = server.rows(
+        "SELECT tracking_code, texts_stop_token FROM wishes "
+        "WHERE texts_stop_token IS NOT NULL ORDER BY id LIMIT 1"
+    )
+    return [Sample({"code": r["tracking_code"], "k": r["texts_stop_token"]}) for r in rows]
+
+
+# Endpoints whose samples carry query arguments besides the rule's own.
+WITH_QUERY = {"texts.stop"}
+
 BY_ENDPOINT: dict[str, Callable[[Server, Any], list[Sample]]] = {
+    "texts.stop": lambda s, app: _texts_stop(s),
     "static": lambda s, app: [Sample({"filename": name}) for name in _static_files(app)],
     "vendor.asset": lambda s, app: [Sample({"name": name}) for name in FILES],
     "dashboard.export": lambda s, app: [
@@ -238,7 +252,7 @@ def plan(app, server: Server) -> Plan:
             found.unfilled.append(f"{rule.rule} ({rule.endpoint}): the samples came out empty")
             continue
         for sample in samples:
-            built = rule.build(sample.values, append_unknown=False)
+            built = rule.build(sample.values, append_unknown=rule.endpoint in WITH_QUERY)
             if built is None:
                 found.unfilled.append(f"{rule.rule}: cannot build from {sample.values}")
                 continue
