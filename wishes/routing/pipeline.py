@@ -24,7 +24,7 @@ from sklearn.svm import LinearSVC
 
 from .text import char_text, word_features
 
-# Words and word pairs seen in only one training wish are left out: at 6,193 wishes that is
+# Words and word pairs seen in only one training wish are left out: at 6,193 wishes it was
 # most of them (33,000 → 11,600), with the same cross-validated accuracy and a smaller model
 # and process. Character 1–2-grams are all kept
 # (34,800; 14,600 seen twice): leaving the rare ones out too lost KUAKE-QIC's 5-fold accuracy
