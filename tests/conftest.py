@@ -1,4 +1,8 @@
+import json
 import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -152,3 +156,53 @@ def answer_page_fields(html: str) -> dict[str, str]:
     return dict(
         re.findall(r'name="(csrf_token|submission_id|shown_keys)"[^>]*value="([^"]*)"', html)
     )
+
+
+# ---- a receiver of webhooks -----------------------------------------------------------------
+
+
+class Webhook:
+    """A local stand-in for the WeChat group robot: records each POST and answers as told."""
+
+    def __init__(self):
+        self.received = []
+        self.status = 200
+        self.body = b'{"errcode":0,"errmsg":"ok"}'
+        self.delay = 0.0
+        self.called = threading.Event()
+        self.url = ""
+
+
+@pytest.fixture
+def webhook():
+    hook = Webhook()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            hook.received.append(
+                {
+                    "path": self.path,
+                    "content_type": self.headers.get("Content-Type"),
+                    "json": json.loads(body),
+                }
+            )
+            hook.called.set()
+            time.sleep(hook.delay)
+            self.send_response(hook.status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(hook.body)))
+            self.end_headers()
+            self.wfile.write(hook.body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    hook.url = f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/webhook/send?key=secret-key"
+    yield hook
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -336,6 +336,7 @@ def test_the_document_declares_every_operation_and_its_errors(client):
         ("POST", f"{API}/staff/wishes/{{wish_id}}/start"),
         ("POST", f"{API}/staff/wishes/{{wish_id}}/fulfil"),
         ("POST", f"{API}/staff/wishes/{{wish_id}}/reroute"),
+        ("POST", f"{API}/staff/wishes/{{wish_id}}/notes"),
     }
     claim = spec["paths"][f"{API}/staff/wishes/{{wish_id}}/claim"]["post"]
     assert {"401", "403", "404", "409", "413", "422"} <= set(claim["responses"])

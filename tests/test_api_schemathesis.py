@@ -185,7 +185,7 @@ def _run(base_url: str, headers: dict[str, str]) -> tuple[list[str], dict[str, C
     failures: list[str] = []
     statuses: dict[str, Counter] = {}
     operations = [result.ok() for result in api.get_all_operations()]
-    assert len(operations) == 10
+    assert len(operations) == 11
     for operation in operations:
         seen = statuses[operation.label] = Counter()
 

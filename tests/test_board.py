@@ -489,7 +489,7 @@ def test_the_next_step_comes_before_handing_back_or_declining(client, db, staff)
     login(client, "secretary_a")
     html = client.get(f"/board/wishes/{wish['id']}").get_data(as_text=True)
     shown = re.findall(r'<section class="action-block" id="action-([a-z_]+)"', html)
-    assert shown == ["start", "fulfil", "hand_back", "reroute", "decline"]
+    assert shown == ["start", "fulfil", "hand_back", "reroute", "decline", "assign"]
     buttons = re.findall(r'<button type="submit" class="button [^"]+">([^<]+)</button>', html)
     assert buttons == ["开始办理", "登记办结", "退回", "改派", "标记为未能实现"]
 

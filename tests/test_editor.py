@@ -4,6 +4,7 @@ scale's and NPS's end labels in the form; and a preview of the patient's page be
 
 import re
 
+import pytest
 from conftest import flashes, login, post_form
 
 from wishes.questionnaires import store
@@ -201,3 +202,21 @@ def test_a_matrix_is_built_from_rows_and_a_follow_up_can_ask_about_one_item(clie
     )
     why = store.latest_version(db, qid).questions[-1]
     assert why["show_if"] == {"key": "stay.food", "values": ["1", "2"]}
+
+
+def test_a_choice_has_at_most_as_many_options_as_the_editor_shows_rows(client, db, staff):
+    """One limit for a definition (JSON, XLSForm) and the editor: 40 options open as 40 rows,
+    a 41st is refused where the definition comes in, never a broken editor page."""
+    from wishes.questionnaires import definition as definitions
+
+    qid, base = _editor(client, db)
+    draft = store.latest_version(db, qid).definition
+    many = [{"key": f"o{n}", "label": {"zh_Hans": f"选项{n}"}} for n in range(41)]
+    question = {"type": "single", "key": "many", "label": {"zh_Hans": "多选项"}}
+    too_many = {**draft, "questions": [*draft["questions"], {**question, "options": many}]}
+    with pytest.raises(definitions.DefinitionError, match="最多 40 个选项"):
+        definitions.parse(too_many)
+    forty = {**draft, "questions": [*draft["questions"], {**question, "options": many[:40]}]}
+    store.save_draft(db, qid, definitions.parse(forty), "triager")
+    page = client.get(f"{base}/questions/many")
+    assert page.status_code == 200 and len(_rows(page.get_data(as_text=True))) == 40

@@ -614,6 +614,8 @@ WISH_ROWS = {
     "wishes_fts_docsize",
     "wish_tag_days",
     "wish_state_counts",
+    "inbox",  # the new wish in the inbox of who handles it (the branch, or the office)
+    "similar_wishes",  # the open wishes of the same need it was linked to
 }
 # What each kind of accepted submission may write (a refused one writes nothing at all):
 WRITES = {

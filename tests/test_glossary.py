@@ -25,6 +25,9 @@ def test_every_state_move_and_refusal_has_its_words():
         lifecycle.SameBranch,
         lifecycle.UnknownBranch,
         lifecycle.WishNotFound,
+        lifecycle.Merged,
+        lifecycle.NotMergeable,
+        lifecycle.NotAMember,
     ]
     assert {error.code for error in refusals} == set(glossary.REFUSALS)
     assert {f"wish_{action}" for action in Action} == set(glossary.WISH_EVENTS)

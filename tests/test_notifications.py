@@ -1,6 +1,5 @@
 """Branch notifications: queued with the wish's move, delivered later by the worker."""
 
-import json
 import logging
 import os
 import socket
@@ -10,7 +9,6 @@ import threading
 import time
 import unicodedata
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -34,53 +32,6 @@ from wishes.storage import TIMESTAMP_FORMAT
 
 PEDIATRICS = RouteDecision(suggestions=[("child_joy", 0.9)], confident=True)
 STAFF = Actor("staff", "儿科党支部")
-
-
-class Webhook:
-    """A local stand-in for the WeChat group robot: records each POST and answers as told."""
-
-    def __init__(self):
-        self.received = []
-        self.status = 200
-        self.body = b'{"errcode":0,"errmsg":"ok"}'
-        self.delay = 0.0
-        self.called = threading.Event()
-        self.url = ""
-
-
-@pytest.fixture
-def webhook():
-    hook = Webhook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            hook.received.append(
-                {
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "json": json.loads(body),
-                }
-            )
-            hook.called.set()
-            time.sleep(hook.delay)
-            self.send_response(hook.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(hook.body)))
-            self.end_headers()
-            self.wfile.write(hook.body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/webhook/send?key=secret-key"
-    yield hook
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def free_port():

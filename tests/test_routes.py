@@ -138,6 +138,18 @@ MATRIX = {
     "POST /board/wishes/{wish_c}/hand_back":    "login  303+   403    303+   403    403    403",
     "POST /board/wishes/{wish_a}/reroute":      "login  403    403    303+   303+   403    403",
     "POST /board/wishes/{wish_a}/decline":      "login  403    403    303+   303+   403    403",
+    # issue 19, items 3 and 4: assign (the branch's secretary), internal notes (the branch and
+    # the office), merge a similar wish and undo it (the office, or the secretary of both)
+    "GET /board/wishes/{wish_c}/assign":        "405    405    405    405    405    405    405",
+    "POST /board/wishes/{wish_c}/assign":       "login  403    403    303+   403    403    403",
+    "POST /board/wishes/{wish_a}/notes":        "login  303+   403    303+   303+   403    403",
+    "POST /board/wishes/{wish_a}/merge":        "login  403    403    403    303+   403    403",
+    "POST /board/wishes/{wish_a}/unmerge":      "login  403    403    303    303    403    403",
+    # every staff member's inbox: opening an item reads it (an ignored column, like a session's)
+    "GET /inbox":                               "login  200    200    200    200    200    200",
+    "GET /inbox/999999":                        "login  404    404    404    404    404    404",
+    "POST /inbox/read":                         "login  303    303    303    303    303    303",
+    "POST /inbox/webhook":                      "login  303+   303+   303+   303+   303+   303+",
     "POST /board/wishes/{wish_t}/triage":       "login  403    403    403    303+   403    403",
     "GET /board/wishes/{wish_c}/reveal-phone":  "405    405    405    405    405    405    405",
     "POST /board/wishes/{wish_c}/reveal-phone": "login  200+   403    200+   403    403    403",
@@ -320,6 +332,10 @@ FORMS: dict[str, Any] = {
     "POST /board/wishes/{wish_c}/hand_back": {"reason": "人手不够"},
     "POST /board/wishes/{wish_a}/reroute": {"branch": "logistics", "reason": "志愿者更合适"},
     "POST /board/wishes/{wish_a}/decline": {"reason": "超出医院服务范围"},
+    "POST /board/wishes/{wish_c}/assign": {"user": "{user_a}"},
+    "POST /board/wishes/{wish_a}/notes": {"text": "家属下午三点后在病房"},
+    "POST /board/wishes/{wish_a}/merge": {"duplicate": "{wish_t}"},
+    "POST /inbox/webhook": {"kinds": ["assigned", "overdue"]},
     "POST /board/wishes/{wish_t}/triage": {"branch": "pediatrics"},
     "POST /admin/users/new": {
         "username": "newbie",
@@ -437,6 +453,7 @@ READS_THAT_WRITE = {
 # Columns any request may change: (table, column) -> why.
 IGNORED_COLUMNS = {
     ("staff_sessions", "last_seen_at"): "a staff session's idle clock (ends an idle session)",
+    ("inbox", "read_at"): "opening a wish or an inbox item reads what the inbox said of it",
 }
 
 ROWS = list(MATRIX)
@@ -577,6 +594,7 @@ def build_samples(data_dir: Path) -> dict[str, Any]:
         "vid": published.id,
         "draft": draft.id,
         "key": "overall",
+        "user_a": users["member_a"]["id"],
         "user_b": users["member_b"]["id"],
         "Q": f"/admin/questionnaires/{qid}",
     }
@@ -733,9 +751,20 @@ def page_fields(client, url: str) -> dict[str, str]:
     )
 
 
-def form_for(row: str) -> dict[str, Any]:
+def form_for(row: str, samples: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The row's fields; "{name}" in a value is the sample of that name (a wish's id, say)."""
     form = FORMS.get(row, {})
-    return form() if callable(form) else dict(form)
+    fields = form() if callable(form) else dict(form)
+    if not samples:
+        return fields
+
+    def sample(found: re.Match) -> str:
+        return str(samples.get(found.group(1), found.group(0)))
+
+    return {
+        name: re.sub(r"\{(\w+)\}", sample, value) if isinstance(value, str) else value
+        for name, value in fields.items()
+    }
 
 
 @pytest.mark.parametrize("visitor", VISITORS)
@@ -743,7 +772,7 @@ def form_for(row: str) -> dict[str, Any]:
 def test_a_form_post_answers_as_the_table_says(template, tmp_path, row, visitor):
     world = open_world(template, tmp_path / "data")
     client, url = world.client(visitor), world.url(row)
-    data = {**page_fields(client, url), **form_for(row)}
+    data = {**page_fields(client, url), **form_for(row, world.samples)}
     before = dump(world.app)
     response = client.post(url, data=data)
     body = response.get_data().decode("utf-8", "replace")  # a download answers some forms
@@ -770,7 +799,7 @@ def test_a_post_without_its_csrf_token_is_refused_and_changes_nothing(
 ):
     world = open_world(template, tmp_path / "data")
     client, url = world.client(_actor_for(row)), world.url(row)
-    data = {**page_fields(client, url), **form_for(row)}
+    data = {**page_fields(client, url), **form_for(row, world.samples)}
     if token == "missing":
         del data["csrf_token"]
     else:  # a valid token, but of another browser's session

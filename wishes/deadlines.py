@@ -94,8 +94,9 @@ def overdue_unreminded(db: Database, deadlines: Deadlines, now: datetime) -> lis
     each inside the write lock (1M wishes, 86,000 overdue: the lock held for a second every
     30 s, stalling every patient's submission meanwhile).
     """
-    sql = f"""SELECT id, tracking_code, state, branch_code, clock_started_at FROM (
+    sql = f"""SELECT id, tracking_code, state, branch_code, clock_started_at, answers_for FROM (
                 SELECT w.id, w.tracking_code, w.state, w.branch_code,
+                       coalesce(w.assigned_user_id, w.claimed_by_user_id) AS answers_for,
                        {_CLOCK_STARTED} AS clock_started_at
                 FROM wishes w WHERE {OVERDUE_SQL}) AS o
               WHERE NOT EXISTS (

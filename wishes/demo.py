@@ -139,6 +139,19 @@ def _create_users(db: Database) -> dict[str, Actor]:
     return actors
 
 
+def _merge_a_pair(db: Database, office: Actor, at: str) -> None:
+    """The office merged the most similar pair of open wishes at one branch: the board shows a
+    wish that two patients asked for, and each one's tracking page says so."""
+    pair = db.execute(
+        """SELECT s.wish_id, s.other_id FROM similar_wishes s
+           JOIN wishes a ON a.id = s.wish_id JOIN wishes b ON b.id = s.other_id
+           WHERE a.state = 'open' AND b.state = 'open' AND a.branch_code = b.branch_code
+           ORDER BY s.score DESC LIMIT 1"""
+    ).fetchone()
+    if pair:
+        lifecycle.merge(db, pair[1], pair[0], office, at=at)
+
+
 def _walk(
     db: Database,
     rng: random.Random,
@@ -165,6 +178,7 @@ def _walk(
     entry = dataclasses.replace(entry, contact_consent=bool(entry.phone))
     route, routed_to = intake.route_and_place(db, text, entry.department_code)
     wish = lifecycle.submit(db, entry, route, routed_to, at=_stamp(created))
+    intake.link_similar(db, wish)
     moment = created
 
     def later(hours_low: float, hours_high: float) -> str | None:
@@ -252,6 +266,12 @@ def load(
                 at=_stamp(now),
             )
             added += 1
+            _merge_a_pair(db, staff["triager"], _stamp(now))
+            # what came before the last day was seen: the demo's inboxes hold a day's news
+            db.execute(
+                "UPDATE inbox SET read_at = created_at WHERE created_at < ?",
+                [_stamp(now - timedelta(days=1))],
+            )
             notifications.settle_backlog(db, _stamp(now))
     responses = 0
     if not db.table("responses").count:

@@ -36,7 +36,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import notifications, states
+from . import inbox, notifications, states
 from .clock import local_day
 from .routing import RouteDecision
 from .search import index_text
@@ -67,6 +67,9 @@ class Action(StrEnum):
     FOLLOW_UP = "follow_up"
     DECLINE = "decline"
     RATE = "rate"  # the patient's answer to "was it fulfilled as you hoped?": not a move
+    MERGE = "merge"  # a duplicate joins the main wish, whose state it follows from then on
+    UNMERGE = "unmerge"  # a duplicate that was not one goes its own way again
+    ASSIGN = "assign"  # a secretary hands a claimed wish to a member: not a move
 
 
 class ClaimantKind(StrEnum):
@@ -95,6 +98,12 @@ TRANSITIONS: states.Transitions[State, Action] = states.Transitions(
 
 # The moves that carry a claim on: made on the claim seen, never on one made since.
 ON_A_CLAIM = frozenset({Action.HAND_BACK, Action.START, Action.FULFIL})
+
+# The states in which wishes may be merged (and a merged one unmerged): not yet closed.
+MERGEABLE = frozenset({State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS})
+# The moves a merged wish makes on its own: each patient's follow-up is theirs. Every other
+# move is made on the main wish and followed by the wishes merged into it.
+OWN_MOVES = frozenset({Action.FOLLOW_UP})
 
 # The alphabet of tracking codes: no 0/O, 1/I/L, so a code can be read aloud and typed back.
 TRACKING_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
@@ -181,6 +190,24 @@ class AlreadyRated(IllegalMove):
     def __init__(self, state: State, same: bool) -> None:
         super().__init__(Action.RATE, state)
         self.same = same
+
+
+class Merged(IllegalMove):
+    """A move on a wish merged into another: it follows its main wish, which is moved instead."""
+
+    code = "merged"
+
+
+class NotMergeable(IllegalMove):
+    """A merge of a wish into itself, into a wish merged into another, or of a closed wish."""
+
+    code = "not_mergeable"
+
+
+class NotAMember(IllegalMove):
+    """An assignment to someone who is not an active member of the wish's branch."""
+
+    code = "not_a_member"
 
 
 class WishNotFound(LookupError):
@@ -332,7 +359,10 @@ def submit(
                     "model": row["router_model"],
                 },
             )
-            notifications.wish_reached_branch(db, wish_id, row["branch_code"], at)
+            _reached_branch(db, wish_id, row["branch_code"], at)
+        else:  # the office's queue: its people's inbox
+            people = inbox.branch_people(db, None)
+            inbox.deliver(db, people, wish_id, inbox.NEW_WISH, f"new:{wish_id}:triage", at)
         return wish_id
 
     with transaction(db):
@@ -374,10 +404,7 @@ def _move(
     """Make one move in one transaction, checked against the wish as read inside it."""
     at = at or utcnow()
     with transaction(db):
-        rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
-        if not rows:
-            raise WishNotFound(wish_id)
-        wish = rows[0]
+        wish = _wish(db, wish_id)
         state = State(wish["state"])
         to_state = target(action, wish)
         if seen is not None and wish["branch_code"] != seen.branch_code:
@@ -385,8 +412,11 @@ def _move(
         claimer = wish["claimed_by_user_id"]
         if seen is not None and action in ON_A_CLAIM and claimer != seen.claimed_by_user_id:
             raise ClaimerChanged(action, state, wish)
+        if wish["merged_into_id"] is not None and action not in OWN_MOVES:
+            raise Merged(action, state, wish)
         update = {"state": str(to_state), "updated_at": at, **(changes or {})}
-        db.table("wishes").update(wish_id, update)
+        branch = update.get("branch_code", wish["branch_code"])
+        _update(db, wish_id, update)
         _event(
             db,
             wish_id,
@@ -395,11 +425,38 @@ def _move(
             at,
             from_state=state,
             to_state=to_state,
-            branch_code=update.get("branch_code", wish["branch_code"]),
+            branch_code=branch,
             reason=reason,
             data=data,
         )
+        if action not in OWN_MOVES:
+            # the wishes merged into this one follow it, each with its event (and its text)
+            for merged_id, merged_state in _merged_into(db, wish_id):
+                _update(db, merged_id, update)
+                _event(
+                    db,
+                    merged_id,
+                    action,
+                    actor,
+                    at,
+                    from_state=State(merged_state),
+                    to_state=to_state,
+                    branch_code=branch,
+                    reason=reason,
+                    data={**(data or {}), "with": wish["tracking_code"]},
+                )
         return {**wish, **update}
+
+
+def _update(db: Database, wish_id: int, update: dict[str, Any]) -> None:
+    assignments = ", ".join(f"{column} = ?" for column in update)
+    db.execute(f"UPDATE wishes SET {assignments} WHERE id = ?", [*update.values(), wish_id])
+
+
+def _merged_into(db: Database, wish_id: int) -> list[tuple[int, str]]:
+    """(id, state) of the wishes merged into this one (a partial index: as many as there are)."""
+    sql = "SELECT id, state FROM wishes WHERE merged_into_id = ? ORDER BY id"
+    return [(row[0], row[1]) for row in db.execute(sql, [wish_id])]
 
 
 _NO_CLAIM = {
@@ -408,6 +465,8 @@ _NO_CLAIM = {
     "claimant_user_id": None,
     "claimed_by_user_id": None,
     "claimed_at": None,
+    "assigned_user_id": None,
+    "assigned_at": None,
 }
 
 # Every move below takes `seen`: the wish as the caller decided on it (None: no such check,
@@ -522,8 +581,15 @@ def _send_to_branch(
             },
             data={"category": category} if category else None,
         )
-        notifications.wish_reached_branch(db, wish_id, branch_code, at)
+        _reached_branch(db, wish_id, branch_code, at)
         return wish
+
+
+def _reached_branch(db: Database, wish_id: int, branch_code: str, at: str) -> None:
+    """A wish reached a branch: the branch's notification, and an item in its people's inbox."""
+    notifications.wish_reached_branch(db, wish_id, branch_code, at)
+    people = inbox.branch_people(db, branch_code)
+    inbox.deliver(db, people, wish_id, inbox.NEW_WISH, f"new:{wish_id}:{branch_code}:{at}", at)
 
 
 def start(
@@ -630,6 +696,12 @@ def rate(
                 "UPDATE wishes SET follow_up_due_at = ?, updated_at = ? WHERE id = ?",
                 [at, at, wish_id],
             )
+            # sent back: in the inbox of who did it and of the branch's secretary
+            wish = _wish(db, wish_id)
+            people = [wish["claimed_by_user_id"], wish["assigned_user_id"]]
+            if wish["branch_code"]:
+                people += inbox.branch_people(db, wish["branch_code"], ["secretary"])
+            inbox.deliver(db, people, wish_id, inbox.SENT_BACK, f"sent_back:{wish_id}", at)
         _event(
             db,
             wish_id,
@@ -670,6 +742,147 @@ def decline(
         reason=reason,
         changes={"decline_reason": reason, "closed_at": at},
     )
+
+
+# What a duplicate takes from the wish it is merged into: where it is and who holds it.
+FOLLOWED = (
+    "state", "branch_code", "routed_at", "claimant_kind", "claimant_name", "claimant_user_id",
+    "claimed_by_user_id", "claimed_at", "assigned_user_id", "assigned_at",
+)  # fmt: skip
+
+
+def merge(
+    db: Database, duplicate_id: int, main_id: int, actor: Actor, *, at: str | None = None
+) -> dict[str, Any]:
+    """Merge a duplicate into the main wish: from now on it follows the main wish's state (its
+    patient hears of each move and sees the shared progress). Wishes merged into the duplicate
+    follow the main wish too. Both must still be open (MERGEABLE); the main one not merged."""
+    at = at or utcnow()
+    with transaction(db):
+        duplicate, main = _wish(db, duplicate_id), _wish(db, main_id)
+        state = State(duplicate["state"])
+        if (
+            duplicate_id == main_id
+            or main["merged_into_id"] is not None
+            or duplicate["merged_into_id"] is not None
+            or state not in MERGEABLE
+            or State(main["state"]) not in MERGEABLE
+        ):
+            raise NotMergeable(Action.MERGE, state, duplicate)
+        follow = {column: main[column] for column in FOLLOWED}
+        for wish_id, from_state in [(duplicate_id, state.value), *_merged_into(db, duplicate_id)]:
+            _update(db, wish_id, {**follow, "merged_into_id": main_id, "updated_at": at})
+            _event(
+                db,
+                wish_id,
+                Action.MERGE,
+                actor,
+                at,
+                from_state=State(from_state),
+                to_state=State(main["state"]),
+                branch_code=main["branch_code"],
+                data={"into": main["tracking_code"]},
+            )
+        _event(
+            db,
+            main_id,
+            Action.MERGE,
+            actor,
+            at,
+            from_state=State(main["state"]),
+            to_state=State(main["state"]),
+            branch_code=main["branch_code"],
+            data={"merged": duplicate["tracking_code"]},
+        )
+        return {**duplicate, **follow, "merged_into_id": main_id}
+
+
+def unmerge(db: Database, wish_id: int, actor: Actor, *, at: str | None = None) -> dict[str, Any]:
+    """A merged wish that is not the same need after all goes its own way: it waits for a
+    claim at the branch it is at (for triage when it has none), without the main one's claim."""
+    at = at or utcnow()
+    with transaction(db):
+        wish = _wish(db, wish_id)
+        state = State(wish["state"])
+        if wish["merged_into_id"] is None or state not in MERGEABLE:
+            raise NotMergeable(Action.UNMERGE, state, wish)
+        to_state = State.OPEN if wish["branch_code"] else State.TRIAGE
+        update = {**_NO_CLAIM, "state": str(to_state), "merged_into_id": None, "updated_at": at}
+        _update(db, wish_id, update)
+        _event(
+            db,
+            wish_id,
+            Action.UNMERGE,
+            actor,
+            at,
+            from_state=state,
+            to_state=to_state,
+            branch_code=wish["branch_code"],
+        )
+        return {**wish, **update}
+
+
+def group_size(db: Database, wish: dict[str, Any]) -> int:
+    """How many patients asked for this wish: the main wish and the wishes merged into it."""
+    main_id = wish.get("merged_into_id") or wish["id"]
+    sql = "SELECT 1 + count(*) FROM wishes WHERE merged_into_id = ?"
+    return db.execute(sql, [main_id]).fetchone()[0]
+
+
+def assign(
+    db: Database,
+    wish_id: int,
+    user_id: int,
+    actor: Actor,
+    *,
+    seen: Seen | None = None,
+    at: str | None = None,
+) -> dict[str, Any]:
+    """A secretary hands a claimed wish to a member of its branch, who finds it in their inbox;
+    the wishes merged into it follow. Not a move: the wish stays claimed or in progress."""
+    at = at or utcnow()
+    with transaction(db):
+        wish = _wish(db, wish_id)
+        state = State(wish["state"])
+        if state not in (State.CLAIMED, State.IN_PROGRESS) or wish["merged_into_id"] is not None:
+            raise IllegalMove(Action.ASSIGN, state, wish)
+        if seen is not None and wish["branch_code"] != seen.branch_code:
+            raise BranchChanged(Action.ASSIGN, state, wish)
+        member = db.execute(
+            "SELECT display_name, username FROM users WHERE id = ? AND active = 1"
+            " AND branch_code = ? AND role IN ('member', 'secretary')",
+            [user_id, wish["branch_code"]],
+        ).fetchone()
+        if member is None:
+            raise NotAMember(Action.ASSIGN, state, wish)
+        update = {"assigned_user_id": user_id, "assigned_at": at, "updated_at": at}
+        for target_id, target_state in [(wish_id, state.value), *_merged_into(db, wish_id)]:
+            _update(db, target_id, update)
+            _event(
+                db,
+                target_id,
+                Action.ASSIGN,
+                actor,
+                at,
+                from_state=State(target_state),
+                to_state=State(target_state),
+                branch_code=wish["branch_code"],
+                data={"user_id": user_id, "name": member[0] or member[1]},
+            )
+        inbox.deliver(db, [user_id], wish_id, inbox.ASSIGNED, f"assigned:{wish_id}:{at}", at)
+        return {**wish, **update, "assignee_name": member[0] or member[1]}
+
+
+def _wish(db: Database, wish_id: int) -> dict[str, Any]:
+    rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
+    if not rows:
+        raise WishNotFound(wish_id)
+    return rows[0]
+
+
+def find_by_id(db: Database, wish_id: int) -> dict[str, Any] | None:
+    rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
+    return rows[0] if rows else None
 
 
 def find_by_tracking_code(db: Database, code: str) -> dict[str, Any] | None:

@@ -131,6 +131,7 @@ def init_app(app: Flask) -> None:
     from .dashboard.views import bp as dashboard_bp
     from .hospital import setup
     from .hospital import views as hospital_views
+    from .inbox import views as inbox
     from .intake import views as intake
     from .kiosks.views import bp as kiosks_bp
     from .notifications.views import bp as deliveries_bp
@@ -154,6 +155,7 @@ def init_app(app: Flask) -> None:
     api.init_app(app, csrf)  # JSON with a token or none: no cookie, so no CSRF token
     accounts.init_app(app)
     board.init_app(app)
+    inbox.init_app(app)
     vendor.init_app(app)
     ratelimit.init_app(app)
     setup.init_app(app)  # an empty database leads to the first run's set-up
@@ -179,6 +181,7 @@ def init_app(app: Flask) -> None:
         hospital_views.setup_bp,
         kiosks_bp,
         deliveries_bp,
+        inbox.bp,
     ):
         app.register_blueprint(blueprint)
     audiences.init_app(app)  # after every blueprint: an undeclared one stops the start here

@@ -70,6 +70,13 @@ WISH_RULES = {
     # a patient's low answer sends the wish back to the office: its follow-up is the office's
     "follow_up": lambda u, w: _office(u, w) or (_in_branch(u, w) and not w.get("follow_up_due_at")),
     "reveal_phone": lambda u, w: (_claimer(u, w) and u.role in BRANCH_ROLES) or _secretary_of(u, w),
+    # a secretary hands a claimed wish to a member of the branch
+    "assign": _secretary_of,
+    # internal notes: the wish's branch and the office write them (every staff member reads)
+    "note": lambda u, w: _in_branch(u, w) or _office(u, w),
+    # merge a duplicate into a wish (asked of both), and undo it: the office, or the secretary
+    # of the branch both are at
+    "merge": lambda u, w: _secretary_of(u, w) or _office(u, w),
 }
 
 # Rights that do not concern one wish.

@@ -34,6 +34,7 @@ ERROR_CODES = [
     "branch_changed",
     "claimer_changed",
     "same_branch",
+    "merged",
     "questionnaire_closed",
     "rate_limited",
     "server_error",
@@ -199,6 +200,31 @@ class StaffWishDetail(StaffWish):
     decline_reason = fields.String(required=True, allow_none=True)
     updated_at = fields.String(required=True)
     events = fields.List(fields.Nested(PublicEvent), required=True)
+    merged_into_id = fields.Integer(
+        required=True,
+        allow_none=True,
+        metadata={"description": "The wish this one was merged into; it follows that one."},
+    )
+    patients = fields.Integer(
+        required=True, metadata={"description": "How many patients asked for it (merged ones)."}
+    )
+    assigned_user_id = fields.Integer(required=True, allow_none=True)
+    notes = fields.List(fields.Nested("Note"), required=True)
+
+
+class Note(ma.Schema):
+    """An internal note: staff only, never shown to the patient."""
+
+    id = fields.Integer(required=True)
+    author = fields.String(required=True)
+    text = fields.String(required=True)
+    created_at = fields.String(required=True)
+
+
+class NoteIn(Closed):
+    text = fields.String(
+        required=True, metadata={"description": "At most 1,000 characters; staff only."}
+    )
 
 
 class WishPage(ma.Schema):

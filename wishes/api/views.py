@@ -17,7 +17,17 @@ from flask import g, request, url_for
 from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 
-from .. import board, hospital, i18n, intake, lifecycle, organisation, questionnaires, ratelimit
+from .. import (
+    audit,
+    board,
+    hospital,
+    i18n,
+    intake,
+    lifecycle,
+    organisation,
+    questionnaires,
+    ratelimit,
+)
 from ..audiences import AreaBlueprint, Audience
 from ..cards import public_url
 from ..deadlines import Deadlines
@@ -287,6 +297,8 @@ def _detail(wish_id: int) -> dict[str, Any]:
         **_staff_wish(wish),
         "phone_masked": intake.mask_phone(wish.get("phone")),
         "events": _events(board.timeline(db, wish_id), names, reasons=True),
+        "patients": lifecycle.group_size(db, wish),
+        "notes": board.notes(db, wish_id),
     }
 
 
@@ -358,3 +370,26 @@ def fulfil(body: dict[str, Any], wish_id: int):
 @bp.doc(summary="Send a wish to another branch", description="Scope `write`.", security=SECURITY)
 def reroute(body: dict[str, Any], wish_id: int):
     return _move(wish_id, Action.REROUTE, body)
+
+
+@bp.post("/staff/wishes/<int:wish_id>/notes")
+@token_required("write")
+@bp.arguments(schemas.NoteIn)
+@bp.response(201, schemas.Note)
+@errors(400, 401, 403, 404, 413, 415)
+@bp.doc(
+    summary="Leave an internal note",
+    description="Scope `write`. Staff read it on the wish's page; the patient never does.",
+    security=SECURITY,
+)
+def note(body: dict[str, Any], wish_id: int):
+    try:
+        user = g.token.user
+        by = audit.Who(user.id, user.username, request.remote_addr or "")
+        return board.add_note(get_db(), user, wish_id, body, by)
+    except lifecycle.WishNotFound:
+        raise ApiError(404, "not_found", "no wish has this id") from None
+    except board.MoveForbidden:
+        raise ApiError(403, "forbidden") from None
+    except board.MoveInvalid as invalid:
+        raise ApiError(422, "invalid_field", fields=_messages(invalid.errors)) from None

@@ -7,17 +7,31 @@ deadlines deadlines'.
 
 from __future__ import annotations
 
-from .moving import REMOTE_MOVES, MoveForbidden, MoveInvalid, move, wish_for_staff
-from .store import PER_PAGE, BoardQuery, board_page, timeline
+from .moving import REMOTE_MOVES, MoveForbidden, MoveInvalid, add_note, move, wish_for_staff
+from .store import (
+    PER_PAGE,
+    SIMILAR_DAYS,
+    BoardQuery,
+    board_page,
+    link_similar,
+    notes,
+    similar_candidates,
+    timeline,
+)
 
 __all__ = [
     "PER_PAGE",
+    "SIMILAR_DAYS",
     "REMOTE_MOVES",
     "BoardQuery",
     "MoveForbidden",
     "MoveInvalid",
+    "add_note",
     "board_page",
+    "link_similar",
     "move",
+    "notes",
+    "similar_candidates",
     "timeline",
     "wish_for_staff",
 ]

@@ -234,3 +234,33 @@ WISH_FORMS: tuple[type[WishActionForm], ...] = (
     RerouteForm,
     DeclineForm,
 )
+
+
+# ---- beside the moves: assign, notes, merge ----------------------------------------------
+
+INTERNAL_NOTE_MAX = 1000
+
+
+class AssignForm(PageForm):
+    """A secretary hands a claimed wish to a member of the branch."""
+
+    user = SelectField(_l("指派给"), choices=[], coerce=int, validate_choice=True)
+
+    def fit(self, members: list[tuple[int, str]]) -> None:
+        self.user.choices = members
+
+
+class NoteForm(PageForm):
+    """An internal note: staff read it, patients never do."""
+
+    text = TextAreaField(
+        _l("内部备注（仅工作人员可见，患者看不到）"),
+        filters=[clean_text],
+        validators=[DataRequired(_l("请写下备注")), Length(max=INTERNAL_NOTE_MAX)],
+    )
+
+
+class MergeForm(PageForm):
+    """Merge a similar wish (its id) into the wish whose page this is."""
+
+    duplicate = HiddenField(validators=[DataRequired()])

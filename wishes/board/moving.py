@@ -16,15 +16,17 @@ from typing import Any
 from sqlite_utils import Database
 from werkzeug.datastructures import MultiDict
 
-from .. import hospital, lifecycle, needs, organisation
+from .. import audit, hospital, lifecycle, needs, organisation
 from ..accounts import may
 from ..deadlines import Deadlines
 from ..lifecycle import Action, Actor, ClaimantKind, Seen
+from ..storage import transaction, utcnow
 from . import store
 from .forms import (
     CategoryForm,
     ClaimForm,
     FulfilForm,
+    NoteForm,
     RerouteForm,
     StartForm,
     WishActionForm,
@@ -150,3 +152,30 @@ def move(
             seen=seen,
         )
     raise AssertionError(action)  # REMOTE_MOVES names no other form
+
+
+def add_note(
+    db: Database, user: Any, wish_id: int, fields: Mapping[str, str], by: audit.Who
+) -> dict[str, Any]:
+    """Leave an internal note on the wish as `user`, checked as the wish page checks it; the
+    audit log records who (`by`) wrote one on which wish, not its words. Raises
+    lifecycle.WishNotFound, MoveForbidden, MoveInvalid."""
+    wish = wish_for_staff(db, wish_id)
+    if wish is None:
+        raise lifecycle.WishNotFound(wish_id)
+    if not may(user, "note", wish):
+        raise MoveForbidden("note")
+    form = NoteForm(formdata=MultiDict(fields), meta={"csrf": False})
+    if not form.validate():
+        raise MoveInvalid(form.errors)
+    with transaction(db):
+        note = store.add_note(db, wish_id, user.id, user.name, form.text.data, utcnow())
+        audit.record(
+            db,
+            "wish_note_added",
+            by,
+            subject_kind="wish",
+            subject_id=wish_id,
+            detail={"tracking_code": wish["tracking_code"], "note_id": note["id"]},
+        )
+    return note

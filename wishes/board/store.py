@@ -118,6 +118,16 @@ def any_wishes(db: Database) -> bool:
     return bool(_tallied_counts(db, None))
 
 
+# The open, unmerged wishes linked to `w` as similar (the board's "相似 N"), from both ends
+# of each pair's index.
+SIMILAR_COUNT_SQL = """(SELECT count(*) FROM (
+        SELECT other_id AS id FROM similar_wishes WHERE wish_id = w.id
+        UNION ALL SELECT wish_id FROM similar_wishes WHERE other_id = w.id) AS s
+      JOIN wishes o ON o.id = s.id
+      WHERE o.merged_into_id IS NULL
+        AND o.state IN ('triage', 'open', 'claimed', 'in_progress'))"""
+
+
 def _page_rows(
     db: Database, source: str, where: str, order: str, params: dict, with_: str = ""
 ) -> list[dict]:
@@ -130,7 +140,9 @@ def _page_rows(
                 SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.channel,
                        w.department_code, w.location, w.created_at, w.routed_at, w.claimed_at,
                        w.router_confidence, w.tags, w.category, w.claimant_kind, w.claimant_name,
-                       w.claimed_by_user_id, {OVERDUE_SQL} AS overdue,
+                       w.claimed_by_user_id, {OVERDUE_SQL} AS overdue, w.merged_into_id,
+                       {SIMILAR_COUNT_SQL} AS similar_count,
+                       (SELECT count(*) FROM wishes m WHERE m.merged_into_id = w.id) AS merged,
                        b.name AS branch_name, d.name AS department_name
                 FROM (SELECT w.id FROM {source} WHERE {where}
                       ORDER BY {order} LIMIT :limit OFFSET :offset) AS page
@@ -258,3 +270,89 @@ def timeline(db: Database, wish_id: int) -> list[dict[str, Any]]:
             [wish_id],
         )
     ]
+
+
+# ---- similar wishes, merged wishes, notes, the branch's people ---------------------------
+
+# How far back a new wish looks for open wishes with the same need, and at most how many.
+SIMILAR_DAYS = 30
+SIMILAR_CANDIDATES = 300
+
+
+def similar_candidates(db: Database, wish: dict[str, Any], since: str) -> list[tuple[int, str]]:
+    """(id, text) of the open, unmerged wishes with the wish's category and department (none
+    for none) created since `since`, newest first (idx_wishes_similar_candidates)."""
+    sql = """SELECT id, text FROM wishes
+             WHERE category = ? AND department_code IS ? AND created_at >= ? AND id != ?
+               AND merged_into_id IS NULL
+               AND state IN ('triage', 'open', 'claimed', 'in_progress')
+             ORDER BY created_at DESC LIMIT ?"""
+    params = [wish["category"], wish["department_code"], since, wish["id"], SIMILAR_CANDIDATES]
+    return [(row[0], row[1]) for row in db.execute(sql, params)]
+
+
+def link_similar(db: Database, wish_id: int, found: list[tuple[int, float]], at: str) -> None:
+    """Store each pair once, the smaller id first."""
+    db.conn.executemany(
+        "INSERT OR IGNORE INTO similar_wishes (wish_id, other_id, score, found_at)"
+        " VALUES (?, ?, ?, ?)",
+        [(min(wish_id, other), max(wish_id, other), score, at) for other, score in found],
+    )
+
+
+def similar_to(db: Database, wish_id: int) -> list[dict[str, Any]]:
+    """The open, unmerged wishes linked to this one, most similar first: what may be merged."""
+    return list(
+        db.query(
+            """SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.created_at,
+                      s.score, b.name AS branch_name
+               FROM (SELECT other_id AS id, score FROM similar_wishes WHERE wish_id = :id
+                     UNION ALL
+                     SELECT wish_id, score FROM similar_wishes WHERE other_id = :id) AS s
+               JOIN wishes w ON w.id = s.id
+               LEFT JOIN branches b ON b.code = w.branch_code
+               WHERE w.merged_into_id IS NULL
+                 AND w.state IN ('triage', 'open', 'claimed', 'in_progress')
+               ORDER BY s.score DESC, w.id""",
+            {"id": wish_id},
+        )
+    )
+
+
+def merged_into(db: Database, wish_id: int) -> list[dict[str, Any]]:
+    """The wishes merged into this one (each a patient who asked for the same)."""
+    return list(
+        db.query(
+            "SELECT id, tracking_code, text, created_at FROM wishes WHERE merged_into_id = ?"
+            " ORDER BY id",
+            [wish_id],
+        )
+    )
+
+
+def add_note(
+    db: Database, wish_id: int, user_id: int | None, author: str, text: str, at: str
+) -> dict[str, Any]:
+    """An internal note: staff only, never on a patient's page or in the API's public part."""
+    note = {"wish_id": wish_id, "user_id": user_id, "author": author, "text": text}
+    cursor = db.execute(
+        "INSERT INTO wish_notes (wish_id, user_id, author, text, created_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        [*note.values(), at],
+    )
+    return {"id": cursor.lastrowid, **note, "created_at": at}
+
+
+def notes(db: Database, wish_id: int) -> list[dict[str, Any]]:
+    sql = "SELECT * FROM wish_notes WHERE wish_id = ? ORDER BY id"
+    return list(db.query(sql, [wish_id]))
+
+
+def branch_members(db: Database, branch_code: str | None) -> list[tuple[int, str]]:
+    """(id, name) of the active members and secretary of a branch: whom a wish may be given to."""
+    if branch_code is None:
+        return []
+    sql = """SELECT id, coalesce(nullif(display_name, ''), username) FROM users
+             WHERE active = 1 AND branch_code = ? AND role IN ('member', 'secretary')
+             ORDER BY role DESC, display_name, username"""
+    return [(row[0], row[1]) for row in db.execute(sql, [branch_code])]

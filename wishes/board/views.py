@@ -32,24 +32,27 @@ from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
-from .. import audit, glossary, hospital, lifecycle, organisation
+from .. import audit, glossary, hospital, inbox, lifecycle, organisation
 from ..accounts import Role, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
 from ..measures import COUNTED, SHOWN
 from ..paging import page_number
-from ..storage import get_db
+from ..storage import get_db, utcnow
 from . import moving, store
 from .forms import (
     WISH_FORMS,
     ActionForm,
+    AssignForm,
     BoardFilterForm,
     ClaimForm,
     DeclineForm,
     FollowUpForm,
     FulfilForm,
     HandBackForm,
+    MergeForm,
+    NoteForm,
     RerouteForm,
     StartForm,
     TriageForm,
@@ -210,12 +213,49 @@ def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, 
     return forms
 
 
+def _beside(
+    wish: dict[str, Any], note_form: NoteForm | None = None, assign_form: AssignForm | None = None
+) -> dict[str, Any]:
+    """What the wish page shows beside the moves: internal notes, whom it is assigned to,
+    similar wishes (which may be merged into it) and the wishes merged into it."""
+    db = get_db()
+    members = store.branch_members(db, wish["branch_code"])
+    if assign_form is None:
+        assign_form = AssignForm(formdata=None, user=wish["assigned_user_id"])
+    assign_form.fit(members)
+    may_assign = (
+        may(current_user, "assign", wish)
+        and wish["state"] in (State.CLAIMED, State.IN_PROGRESS)
+        and not wish["merged_into_id"]
+        and bool(members)
+    )
+    may_merge = may(current_user, "merge", wish) and wish["state"] in lifecycle.MERGEABLE
+    similar = [] if wish["merged_into_id"] else store.similar_to(db, wish["id"])
+    main = lifecycle.find_by_id(db, wish["merged_into_id"]) if wish["merged_into_id"] else None
+    return {
+        "notes": store.notes(db, wish["id"]),
+        "note_form": note_form or NoteForm(formdata=None),
+        "may_note": may(current_user, "note", wish),
+        "assignee": dict(members).get(wish["assigned_user_id"]),
+        "assign_form": assign_form if may_assign else None,
+        "similar": [
+            {**other, "mergeable": may_merge and may(current_user, "merge", other)}
+            for other in similar
+        ],
+        "merged": store.merged_into(db, wish["id"]),
+        "main": main,
+        "may_unmerge": bool(main) and may_merge,
+        "patients": lifecycle.group_size(db, wish),
+    }
+
+
 def _render_wish(
     wish: dict[str, Any],
     forms: dict[Action, WishActionForm],
     *,
     phone: str | None = None,
     status: int = 200,
+    **beside: Any,
 ):
     db = get_db()
     response = make_response(
@@ -229,7 +269,9 @@ def _render_wish(
             branch_names=organisation.branch_names(db),
             may_reveal=bool(wish["phone"]) and may(current_user, "reveal_phone", wish),
             reveal_form=ActionForm(formdata=None),
+            action_form=ActionForm(formdata=None),
             now=_now(),
+            **_beside(wish, **beside),
         ),
         status,
     )
@@ -241,6 +283,7 @@ def _render_wish(
 @staff_required()
 def wish_page(wish_id: int):
     wish = _wish_or_404(wish_id)
+    inbox.mark_wish_read(get_db(), current_user.id, wish_id, utcnow())
     return _render_wish(wish, _forms(wish))
 
 
@@ -453,6 +496,93 @@ def decline(wish_id: int):
         Action.DECLINE,
         lambda seen: lifecycle.decline(get_db(), wish_id, _actor(), form.reason.data, seen=seen),
     )
+
+
+# ---- beside the moves: assign, notes, merge ------------------------------------------------
+
+
+@bp.post("/board/wishes/<int:wish_id>/assign")
+@staff_required()
+def assign(wish_id: int):
+    """The branch's secretary hands a claimed wish to a member, who finds it in their inbox."""
+    wish = _wish_or_404(wish_id)
+    if not may(current_user, "assign", wish):
+        abort(403)
+    form = AssignForm()
+    form.fit(store.branch_members(get_db(), wish["branch_code"]))
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
+        return _render_wish(wish, _forms(wish), status=400, assign_form=form)
+    try:
+        moved = lifecycle.assign(get_db(), wish_id, form.user.data, _actor(), seen=Seen.of(wish))
+    except IllegalMove as error:
+        flash(glossary.refusal(error), "error")
+    else:
+        flash(f"已指派给{moved['assignee_name']}，对方会在“我的待办”中看到。", "success")
+    return _back_to(wish_id)
+
+
+@bp.post("/board/wishes/<int:wish_id>/notes")
+@staff_required()
+def add_note(wish_id: int):
+    """An internal note, never shown to the patient; the audit log records it was written."""
+    wish = _wish_or_404(wish_id)
+    if not may(current_user, "note", wish):
+        abort(403)
+    form = NoteForm()
+    if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            form.form_errors.append("页面停留太久已过期，请再提交一次（填写的内容还在）。")
+        return _render_wish(wish, _forms(wish), status=400, note_form=form)
+    moving.add_note(get_db(), current_user, wish_id, {"text": form.text.data}, who())
+    flash("备注已保存（仅工作人员可见）。", "success")
+    return _back_to(wish_id)
+
+
+@bp.post("/board/wishes/<int:wish_id>/merge")
+@staff_required()
+def merge(wish_id: int):
+    """Merge a similar wish (`duplicate`) into this one: it follows this one from now on."""
+    main = _wish_or_404(wish_id)
+    form = MergeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        duplicate_id = int(form.duplicate.data)
+    except ValueError:
+        abort(400)
+    duplicate = _wish_or_404(duplicate_id)
+    if not (may(current_user, "merge", main) and may(current_user, "merge", duplicate)):
+        abort(403)
+    try:
+        lifecycle.merge(get_db(), duplicate_id, wish_id, _actor())
+    except IllegalMove as error:
+        flash(glossary.refusal(error), "error")
+    else:
+        flash(
+            f"已把心愿 {duplicate['tracking_code']} 合并到本心愿：它的患者会看到这里的进展。",
+            "success",
+        )
+    return _back_to(wish_id)
+
+
+@bp.post("/board/wishes/<int:wish_id>/unmerge")
+@staff_required()
+def unmerge(wish_id: int):
+    """Undo a merge: the wish goes its own way again, waiting for a claim."""
+    wish = _wish_or_404(wish_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if not may(current_user, "merge", wish):
+        abort(403)
+    try:
+        lifecycle.unmerge(get_db(), wish_id, _actor())
+    except IllegalMove as error:
+        flash(glossary.refusal(error), "error")
+    else:
+        flash("已取消合并：这个心愿重新单独办理。", "success")
+    return _back_to(wish_id)
 
 
 def _overdue_navigation() -> dict[str, Any]:

@@ -33,6 +33,9 @@ PATIENT_EVENTS = {
     Action.FOLLOW_UP: _l("工作人员完成了回访"),
     Action.DECLINE: _l("未能实现"),
     Action.RATE: _l("您评价了心愿的实现情况"),
+    Action.MERGE: _l("与其他患者的相同心愿合并办理"),
+    Action.UNMERGE: _l("改为单独办理"),
+    Action.ASSIGN: _l("已安排专人负责"),
 }
 
 # The tracking page's question once a wish is fulfilled (issue 19, item 2): each answer 1–5.

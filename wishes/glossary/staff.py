@@ -37,6 +37,9 @@ ACTIONS = {
     Action.FOLLOW_UP: _l("登记回访"),
     Action.DECLINE: _l("标记为未能实现"),
     Action.RATE: _l("患者评价办理结果"),
+    Action.MERGE: _l("合并相同心愿"),
+    Action.UNMERGE: _l("取消合并"),
+    Action.ASSIGN: _l("指派给支部成员"),
 }
 
 # What the board says after a move; each is formatted with the moved wish's columns.
@@ -63,6 +66,9 @@ REFUSALS = {
     "same_branch": _l("心愿已经在这个党支部了。"),
     "unknown_branch": _l("没有这个党支部，或它已停用。"),
     "wish_not_found": _l("没有这个心愿。"),
+    "merged": _l("这个心愿已合并到另一个心愿，随它一起办理：请在那个心愿上%(action)s。"),
+    "not_mergeable": _l("不能合并：两个心愿都须尚未办结，且不能合并到已被合并的心愿。"),
+    "not_a_member": _l("只能指派给本支部在职的成员。"),
 }
 SOMEONE = _l("他人")
 
@@ -108,6 +114,7 @@ AUDIT_EVENTS = {
     "api_token_revoked": _l("接口：吊销访问令牌"),
     "api_token_used": _l("接口：使用访问令牌"),
     "api_token_refused": _l("接口：访问令牌被拒绝"),
+    "wish_note_added": _l("心愿：写内部备注"),
 }
 # Every change of a wish (wish_events), shown in the same log as "wish_<action>".
 WISH_EVENTS = {

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from .forms import mask_phone, normalise_phone
-from .receive import checked_form, receive, route_and_place
+from ..notifications import mask_phone  # shown masked wherever a number is shown
+from .forms import normalise_phone
+from .receive import checked_form, link_similar, receive, route_and_place
 
 __all__ = [
     "checked_form",
+    "link_similar",
     "receive",
     "mask_phone",
     "normalise_phone",

@@ -28,13 +28,6 @@ def normalise_phone(value: str) -> str:
     return digits
 
 
-def mask_phone(phone: str | None) -> str:
-    """138****1234: enough for a patient to recognise the number, not enough to call it."""
-    if not phone:
-        return ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
-
-
 class WishForm(PageForm):
     text = TextAreaField(
         _l("您的微心愿"),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
 from werkzeug.datastructures import MultiDict
 
-from .. import i18n, lifecycle, organisation, routing
+from .. import board, i18n, lifecycle, needs, organisation, routing, similar
+from ..storage import TIMESTAMP_FORMAT, transaction
 from .forms import WishForm, normalise_phone
 
 
@@ -41,10 +43,36 @@ def route_and_place(
 
 def receive(db: Database, form: WishForm, channel: str) -> dict[str, Any]:
     """Find the wish's category and branch outside the write transaction (milliseconds),
-    then store it."""
+    then store it, and link the open wishes with the same need."""
     entry = entry_from_form(form, channel)
     route, branch = route_and_place(db, entry.text, entry.department_code)
-    return lifecycle.submit(db, entry, route, branch)
+    wish = lifecycle.submit(db, entry, route, branch)
+    link_similar(db, wish)
+    return wish
+
+
+def link_similar(db: Database, wish: dict[str, Any]) -> int:
+    """Link the wish to the open wishes with the same need: the same category and department,
+    created in the SIMILAR_DAYS before it, whose words are similar (wishes/similar.py); the
+    board shows "相似 N" on them and a person decides whether to merge. Read and scored
+    outside the write lock; returns how many were linked."""
+    if not wish.get("category") or wish["category"] == needs.NOT_A_WISH:
+        return 0
+    created = datetime.strptime(wish["created_at"], TIMESTAMP_FORMAT)
+    since = (created - timedelta(days=board.SIMILAR_DAYS)).strftime(TIMESTAMP_FORMAT)
+    candidates = board.similar_candidates(db, wish, since)
+    if not candidates:
+        return 0
+    scores = similar.scores(wish["text"], [text for _, text in candidates])
+    found = [
+        (other_id, score)
+        for (other_id, _), score in zip(candidates, scores, strict=True)
+        if score >= similar.THRESHOLD
+    ]
+    if found:
+        with transaction(db):
+            board.link_similar(db, wish["id"], found, wish["created_at"])
+    return len(found)
 
 
 def checked_form(db: Database, fields: Mapping[str, str | bool]) -> WishForm:

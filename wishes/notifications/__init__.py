@@ -16,7 +16,7 @@ from sqlite_utils import Database
 
 from .. import hospital
 from . import store
-from .notifier import escape_for_log
+from .notifier import escape_for_log, mask_phone
 from .store import enqueue, settle_backlog, stop_texts
 
 
@@ -96,6 +96,7 @@ def wish_moved(db: Database, event: dict[str, Any], event_id: int) -> None:
 __all__ = [
     "enqueue",
     "escape_for_log",
+    "mask_phone",
     "settle_backlog",
     "stop_texts",
     "wish_moved",

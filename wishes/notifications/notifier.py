@@ -23,6 +23,13 @@ TRIAGE_LABEL = "党建工作部(分诊)"
 SNIPPET_CHARS = 60
 # The state an overdue wish was in when it was queued (kept in `message`): what it waits for.
 WAITING_FOR = {"open": "认领", "triage": "认领", "claimed": "办结", "in_progress": "办结"}
+# A staff member's inbox item on the branch's webhook (wishes/inbox), by its kind.
+INBOX_WORDS = {
+    "new_wish": "支部有新心愿",
+    "assigned": "有心愿指派给您",
+    "overdue": "心愿已超时",
+    "sent_back": "患者评价不满意，心愿被退回",
+}
 
 # A Chinese mobile number typed into the wish itself: masked as 138****1234 before it leaves
 # the hospital in a webhook or lands in a log file.
@@ -49,6 +56,13 @@ class Notifier(Protocol):
         status of the answer, when there was one, goes into the delivery log."""
 
 
+def mask_phone(phone: str | None) -> str:
+    """138****1234: enough for a patient to recognise the number, not enough to call it."""
+    if not phone:
+        return ""
+    return phone[:3] + "****" + phone[-4:] if len(phone) == 11 else "****"
+
+
 def _snippet(text: str | None) -> str:
     text = _MOBILE.sub(r"\1****\3", (text or "").strip())
     return text if len(text) <= SNIPPET_CHARS else text[:SNIPPET_CHARS] + "…"
@@ -62,6 +76,10 @@ def message_for(notification: Mapping[str, Any], public_url: str = "") -> str:
     if notification["kind"] == "overdue":
         waiting = WAITING_FOR.get(notification.get("message") or "", "处理")
         text = f"【点亮微心愿】心愿已超时未{waiting}：{wish}（{branch}，查询码 {code}）"
+    elif notification["kind"] == "inbox":
+        what = INBOX_WORDS.get(notification.get("message") or "", "待办")
+        people = "、".join(json.loads(notification.get("payload") or "{}").get("people", []))
+        text = f"【点亮微心愿】{people}：{what}：{wish}（{branch}，查询码 {code}）"
     else:
         text = f"【点亮微心愿】新心愿转到{branch}：{wish}（查询码 {code}）"
     if public_url and notification.get("wish_id") is not None:

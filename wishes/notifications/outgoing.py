@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from . import store
-from .notifier import DeliveryError, Notifier, _NoRedirect
+from .notifier import DeliveryError, Notifier, WebhookNotifier, _NoRedirect
 
 SIGNATURE_HEADER = "X-Wishes-Signature"
+# A staff member's inbox item that they chose to have on the branch's webhook (wishes/inbox).
+INBOX = "inbox"
 _MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -104,12 +106,16 @@ class NoWebhook:
 
 class Outbox:
     """The one outbox's dispatch: a text to the SMS sender, a state change to the webhook
-    receiver, everything else (the branches' notifications) to the branch notifier."""
+    receiver, a staff member's inbox item to their branch's webhook when it has one, everything
+    else (the branches' notifications) to the branch notifier."""
 
-    def __init__(self, branch: Notifier, texts: Notifier, events: Notifier) -> None:
+    def __init__(
+        self, branch: Notifier, texts: Notifier, events: Notifier, public_url: str = ""
+    ) -> None:
         self.branch = branch
         self.texts = texts
         self.events = events
+        self.public_url = public_url
 
     def deliver(self, notification: dict[str, Any]) -> Any:
         kind = notification["kind"]
@@ -117,6 +123,9 @@ class Outbox:
             return self.texts.deliver(notification)
         if kind == store.STATE_CHANGE:
             return self.events.deliver(notification)
+        if kind == INBOX and (url := (notification.get("branch_webhook_url") or "").strip()):
+            # a staff member's inbox item, on their branch's own webhook (its group robot)
+            return WebhookNotifier(url, public_url=self.public_url).deliver(notification)
         return self.branch.deliver(notification)
 
 

@@ -51,6 +51,7 @@ def due(db: Database, now: str, limit: int = 50) -> list[dict[str, Any]]:
     return list(
         db.query(
             "SELECT n.*, w.tracking_code, w.text AS wish_text, b.name AS branch_name, "
+            "b.webhook_url AS branch_webhook_url, "
             "w.phone, w.contact_consent, w.language, w.texts_stop_token, w.texts_stopped_at "
             "FROM notifications n LEFT JOIN wishes w ON w.id = n.wish_id "
             "LEFT JOIN branches b ON b.code = n.branch_code "

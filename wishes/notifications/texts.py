@@ -22,7 +22,7 @@ from flask_babel import gettext as _
 
 from .. import i18n
 from . import store
-from .notifier import DeliveryError, escape_for_log
+from .notifier import DeliveryError, escape_for_log, mask_phone
 from .outgoing import check_address, send
 
 log = logging.getLogger("wishes.notifications")
@@ -72,11 +72,6 @@ def text_for(notification: Mapping[str, Any], public_url: str) -> str:
                 stop = stop_link(public_url, code, token, language)
                 text += " " + _("不想再收到短信：%(link)s", link=stop)
     return text
-
-
-def mask_phone(phone: str | None) -> str:
-    phone = phone or ""
-    return phone[:3] + "****" + phone[-4:] if len(phone) >= 11 else "****"
 
 
 def _values(notification: Mapping[str, Any], text: str) -> dict[str, str]:

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 from flask import Flask
 from sqlite_utils import Database
 
-from .. import hospital
+from .. import hospital, inbox
 from ..deadlines import Deadlines, overdue_unreminded
 from ..storage import TIMESTAMP_FORMAT, connect, database_path, transaction
 from . import outgoing, store, texts
@@ -69,15 +69,20 @@ def queue_overdue(db: Database, deadlines: Deadlines, now: datetime) -> int:
     queued = 0
     with transaction(db):
         for wish in overdue:
+            key = f"overdue:{wish['id']}:{wish['state']}:{wish['clock_started_at']}"
             queued += store.enqueue(
                 db,
                 kind="overdue",
-                dedupe_key=f"overdue:{wish['id']}:{wish['state']}:{wish['clock_started_at']}",
+                dedupe_key=key,
                 wish_id=wish["id"],
                 branch_code=wish["branch_code"],
                 at=at,
                 message=wish["state"],
             )
+            # in the inbox of who answers for it: its assignee or claimer, else its branch
+            people = [wish["answers_for"]] if wish["answers_for"] else None
+            people = people or inbox.branch_people(db, wish["branch_code"])
+            inbox.deliver(db, people, wish["id"], inbox.OVERDUE, key, at)
     return queued
 
 
@@ -129,6 +134,7 @@ def outbox_from_config(config: Mapping[str, Any]) -> Outbox:
         notifier_from_config(config),
         texts.sender_from_config(config),
         outgoing.events_from_config(config),
+        config.get("WISHES_PUBLIC_URL") or "",
     )
 
 

@@ -3,10 +3,12 @@ branches, and the workbook's upload and confirmation."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired
 from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from ..glossary import organisation as words
@@ -74,6 +76,17 @@ class BranchPlaceForm(PageForm):
     scope = TextAreaField(
         _l("职责范围"), filters=[clean_text], validators=[Optional(), Length(max=SCOPE_LIMIT)]
     )
+    # The branch's own webhook (its WeChat group robot, say): the inbox items its people chose
+    # to have there (wishes/inbox) go to it.
+    webhook_url = StringField(
+        _l("支部 Webhook 地址（可选，如企业微信群机器人）"),
+        filters=[clean_line],
+        validators=[Optional(), Length(max=500)],
+    )
+
+    def validate_webhook_url(self, field) -> None:
+        if field.data and urlsplit(field.data).scheme not in ("http", "https"):
+            raise ValidationError(_l("地址须以 http:// 或 https:// 开头"))
 
 
 class DepartmentPlaceForm(PageForm):

@@ -456,6 +456,16 @@ def set_scope(db: Database, code: str, scope: str, who: audit.Who) -> dict[str, 
     return _change(db, Kind.BRANCH, code, {"scope": _text(scope, SCOPE_LIMIT)}, who)
 
 
+def set_webhook(db: Database, code: str, url: str, who: audit.Who) -> None:
+    """The branch's own webhook address; the audit log says it was set or cleared, never the
+    address (a robot's key is in it)."""
+    with transaction(db):
+        before = _existing(db, Kind.BRANCH, code).get("webhook_url") or ""
+        if before != url:
+            db.execute("UPDATE branches SET webhook_url = ? WHERE code = ?", [url or None, code])
+            _record(db, "unit_changed", who, Kind.BRANCH, code, {"webhook_url": bool(url)})
+
+
 def set_department_place(
     db: Database, code: str, kind: str, campus: str, who: audit.Who
 ) -> dict[str, Any]:

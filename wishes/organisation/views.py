@@ -167,7 +167,11 @@ def _unit_forms(db, kind: Kind, found: dict[str, Any]) -> dict[str, Any]:
     }
     if kind is Kind.BRANCH:
         place = BranchPlaceForm(
-            data={"general_branch": found["general_branch_code"], "scope": found["scope"] or ""}
+            data={
+                "general_branch": found["general_branch_code"],
+                "scope": found["scope"] or "",
+                "webhook_url": found.get("webhook_url") or "",
+            }
         )
         place.general_branch.choices = _general_choices(db)
         forms["place"] = place
@@ -239,6 +243,7 @@ def place(kind: str, code: str):
         if kind is Kind.BRANCH:
             store.move_branch(db, code, form.general_branch.data, who())
             store.set_scope(db, code, form.scope.data, who())
+            store.set_webhook(db, code, form.webhook_url.data or "", who())
         else:
             store.set_department_place(db, code, form.kind.data, form.campus.data, who())
     except OrganisationError as error:

@@ -37,6 +37,7 @@ QUESTION_TYPES = {
     "matrix": "矩阵评分（几项同用 1–5 级）",
 }
 MATRIX_ITEMS = (2, 20)  # the fewest and the most items of a matrix
+MOST_OPTIONS = 40  # the most options of a choice (the editor shows as many rows)
 NUMBER_LIMIT = 1_000_000_000  # the widest range a number question may ask for
 SCALES = {"rating": 5, "nps": 10}
 DEFAULT_RATING_LABELS = [
@@ -154,7 +155,7 @@ def _question(value: Any, number: int) -> dict[str, Any]:
         question["low"] = _labels(value.get("low"), f"{where}的 0 分说明", required=False)
         question["high"] = _labels(value.get("high"), f"{where}的 10 分说明", required=False)
     elif kind in ("single", "multiple"):
-        question["options"] = _options(value.get("options"), where)
+        question["options"] = _options(value.get("options"), where, most=MOST_OPTIONS)
     elif kind == "number":
         low, high = value.get("min", 0), value.get("max", 999)
         whole = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))

@@ -90,7 +90,11 @@ class QuestionForm(PageForm):
         validators=[DataRequired("请填写题目代码"), _KEY_RULE],
     )
     required = BooleanField("必答")
-    options = FieldList(FormField(LabelRow), "选项（单选、多选题）或小题（矩阵题）", max_entries=40)
+    options = FieldList(
+        FormField(LabelRow),
+        "选项（单选、多选题）或小题（矩阵题）",
+        max_entries=definitions.MOST_OPTIONS,
+    )
     scale = FieldList(FormField(LabelRow), "五个等级的说明（评分题、矩阵题）", max_entries=5)
     minimum = IntegerField("最小值（数字题用，默认 0）", validators=[Optional()])
     maximum = IntegerField("最大值（数字题用，默认 999）", validators=[Optional()])

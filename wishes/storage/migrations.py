@@ -977,3 +977,78 @@ def api_tokens(db: Database) -> None:
     )
     db.table("api_tokens").create_index(["token_hash"], unique=True)
     db.table("api_tokens").create_index(["user_id"])
+
+
+@migrations(name="0029_similar_wishes_and_merging")
+def similar_wishes_and_merging(db: Database) -> None:
+    """Similar wishes (issue 19, item 3): the pairs found when a wish arrives (the same need:
+    category, department, similar words, within 30 days), each once (`wish_id` < `other_id`)
+    with its score; and the wish a duplicate was merged into, whose state it follows from then
+    on (lifecycle.merge), with a partial index over the merged ones."""
+    db.execute(
+        """CREATE TABLE similar_wishes (
+               wish_id INTEGER NOT NULL REFERENCES wishes(id),
+               other_id INTEGER NOT NULL REFERENCES wishes(id),
+               score REAL NOT NULL,
+               found_at TEXT NOT NULL,
+               PRIMARY KEY (wish_id, other_id),
+               CHECK (wish_id < other_id)
+           ) WITHOUT ROWID"""
+    )
+    db.execute("CREATE INDEX idx_similar_wishes_other ON similar_wishes (other_id)")
+    db.execute("ALTER TABLE wishes ADD COLUMN merged_into_id INTEGER REFERENCES wishes(id)")
+    db.execute(
+        "CREATE INDEX idx_wishes_merged_into ON wishes (merged_into_id) "
+        "WHERE merged_into_id IS NOT NULL"
+    )
+    db.execute(
+        "CREATE INDEX idx_wishes_similar_candidates ON wishes (category, created_at) "
+        "WHERE merged_into_id IS NULL AND state IN ('triage', 'open', 'claimed', 'in_progress')"
+    )
+
+
+@migrations(name="0030_staff_coordination")
+def staff_coordination(db: Database) -> None:
+    """Staff coordinate (issue 19, item 4): the member of the branch a secretary assigned a
+    claimed wish to; internal notes on a wish (staff only); every staff member's inbox (a new
+    wish for my branch, assigned to me, overdue, sent back by the patient) and, per kind,
+    whether it also goes out to the branch's webhook, whose address each branch may have."""
+    db.execute("ALTER TABLE wishes ADD COLUMN assigned_user_id INTEGER REFERENCES users(id)")
+    db.table("wishes").add_column("assigned_at", str)
+    db.execute(
+        "CREATE INDEX idx_wishes_assigned ON wishes (assigned_user_id) "
+        "WHERE assigned_user_id IS NOT NULL"
+    )
+    db.table("branches").add_column("webhook_url", str)
+    db.execute(
+        """CREATE TABLE wish_notes (
+               id INTEGER PRIMARY KEY,
+               wish_id INTEGER NOT NULL REFERENCES wishes(id),
+               user_id INTEGER REFERENCES users(id),
+               author TEXT NOT NULL,
+               text TEXT NOT NULL,
+               created_at TEXT NOT NULL
+           )"""
+    )
+    db.execute("CREATE INDEX idx_wish_notes_wish ON wish_notes (wish_id, id)")
+    db.execute(
+        """CREATE TABLE inbox (
+               id INTEGER PRIMARY KEY,
+               user_id INTEGER NOT NULL REFERENCES users(id),
+               wish_id INTEGER NOT NULL REFERENCES wishes(id),
+               kind TEXT NOT NULL,
+               dedupe_key TEXT NOT NULL,
+               created_at TEXT NOT NULL,
+               read_at TEXT,
+               UNIQUE (user_id, dedupe_key)
+           )"""
+    )
+    db.execute("CREATE INDEX idx_inbox_user ON inbox (user_id, id)")
+    db.execute("CREATE INDEX idx_inbox_unread ON inbox (user_id) WHERE read_at IS NULL")
+    db.execute(
+        """CREATE TABLE inbox_webhook_kinds (
+               user_id INTEGER NOT NULL REFERENCES users(id),
+               kind TEXT NOT NULL,
+               PRIMARY KEY (user_id, kind)
+           ) WITHOUT ROWID"""
+    )

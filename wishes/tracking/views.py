@@ -96,6 +96,7 @@ def _page(db, wish: dict, rating: dict | None, form: RatingForm | None = None, s
         rating_words=glossary.RATING_WORDS,
         low_rating=lifecycle.LOW_RATING,
         comment_max=COMMENT_MAX,
+        patients=lifecycle.group_size(db, wish),
     )
     return page, status
 
