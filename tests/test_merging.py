@@ -48,9 +48,12 @@ def test_only_the_same_category_department_and_recent_open_wishes_are_compared(d
     closed = arrive(db, text)
     lifecycle.decline(db, closed["id"], OFFICE, "已修好")
     old = lifecycle.submit(
-        db, WishEntry(text=text, channel="phone"), routed_to("logistics"), "logistics",
+        db,
+        WishEntry(text=text, channel="phone"),
+        routed_to("logistics"),
+        "logistics",
         at="2020-01-01 08:00:00",
-    )  # fmt: skip
+    )
     arrive(db, text, branch="catering")  # another category
     new = arrive(db, text)
     assert links(db) == set(), "another department, a closed wish, a wish 30+ days old"

@@ -139,6 +139,13 @@ def _create_users(db: Database) -> dict[str, Actor]:
     return actors
 
 
+# What patients wrote beside their answer, glad (True) or not (False); most write nothing.
+RATING_COMMENTS = {
+    True: ["", "", "", "谢谢你们，孩子很开心", "非常感谢，很贴心", "比想象的还快"],
+    False: ["", "", "等了很久才有人来", "和我想要的不太一样"],
+}
+
+
 def _merge_a_pair(db: Database, office: Actor, at: str) -> None:
     """The office merged the most similar pair of open wishes at one branch: the board shows a
     wish that two patients asked for, and each one's tracking page says so."""
@@ -221,6 +228,27 @@ def _walk(
     lifecycle.fulfil(db, wish["id"], actor, rng.choice(FULFILMENT_NOTES[branch]), at=at)
     if rng.random() < 0.55 and (at := later(12, 96)):
         lifecycle.follow_up(db, wish["id"], actor, confirmed=rng.random() < 0.9, at=at)
+    _rate(db, wish["id"], moment, now)
+
+
+def _rate(db: Database, wish_id: int, moment: datetime, now: datetime) -> None:
+    """Two in three patients answer "did it help?" on the tracking page, most of them glad; a
+    draw of its own, so that the wishes' walks stay as they were."""
+    draw = random.Random(wish_id)
+    answered = moment + timedelta(hours=draw.uniform(2, 72))
+    if draw.random() < 0.65 and answered < now:
+        rating = draw.choices([5, 4, 3, 2, 1], weights=[55, 28, 10, 5, 2])[0]
+        comment = draw.choice(RATING_COMMENTS[rating >= 4])
+        lifecycle.rate(
+            db,
+            wish_id,
+            rating,
+            comment,
+            language="zh_Hans",
+            channel="phone",
+            submission_id=f"demo-{wish_id}",
+            at=_stamp(answered),
+        )
 
 
 def load(

@@ -169,6 +169,14 @@ BY_ENDPOINT: dict[str, Callable[[Server, Any], list[Sample]]] = {
         for row in s.rows("SELECT max(id) AS id FROM assessment_attachments")
         if row["id"] is not None
     ],
+    # a wish in each state, and the wish the demo's office merged into another
+    "board.wish_page": lambda s, app: (
+        BY_ARGUMENT["wish_id"](s)
+        + [
+            Sample({"wish_id": row["id"]}, "secretary", "a merged wish")
+            for row in s.rows("SELECT id FROM wishes WHERE merged_into_id IS NOT NULL LIMIT 1")
+        ]
+    ),
     "board.photo": lambda s, app: [
         Sample({"wish_id": row["id"]}, "member", "a fulfilled wish's photo")
         for row in s.rows("SELECT max(id) AS id FROM wishes WHERE fulfilment_photo IS NOT NULL")
@@ -305,9 +313,16 @@ def _upload_workbook(page: Page, *, rename: bool) -> None:
     page.get_by_role("button", name="上传并预览", exact=True).click()
 
 
+def _open_inbox_item(page: Page) -> None:
+    """An inbox item's link reads it and opens its wish (a redirect, so reached by a click)."""
+    page.locator(".inbox-list a").first.click()
+    expect(page).to_have_url(re.compile(r"/board/wishes/\d+$"))
+
+
 # endpoint -> the page reached only through a form: (where to start, visitor, what to do).
 RECIPES: dict[str, tuple[str, str, Callable[[Page], None]]] = {
     "intake_kiosk.thanks": ("/kiosk/wish", "anon", _kiosk_wish),
+    "inbox.open_item": ("/inbox", "member", _open_inbox_item),
 }
 
 # A form sent with a mistake comes back with the message beside the field, and 400; a patient
