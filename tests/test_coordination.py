@@ -219,3 +219,26 @@ def test_the_api_leaves_a_note_and_reads_it_back(client, db, staff, runner):
     )
     assert refused.status_code == 422
     assert json.loads(refused.data)["error"]["code"] == "invalid_field"
+
+
+def test_the_office_sets_a_branchs_webhook_and_the_log_never_shows_its_key(client, db, staff):
+    login(client, "triager")
+    url = "/admin/organisation/units/branch/pediatrics"
+    fields = {"general_branch": "women-children", "scope": ""}
+    refused = client.post(
+        f"{url}/place",
+        data={**fields, "csrf_token": page_token(client.get(url)), "webhook_url": "ftp://x"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "http:// 或 https://" in refused
+    robot = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=robot-secret-key"
+    client.post(
+        f"{url}/place",
+        data={**fields, "csrf_token": page_token(client.get(url)), "webhook_url": robot},
+    )
+    assert (
+        db.execute("SELECT webhook_url FROM branches WHERE code = 'pediatrics'").fetchone()[0]
+        == robot
+    )
+    logged = " ".join(row[0] or "" for row in db.execute("SELECT detail FROM audit_events"))
+    assert "webhook_url" in logged and "robot-secret-key" not in logged

@@ -86,7 +86,7 @@ class BranchPlaceForm(PageForm):
 
     def validate_webhook_url(self, field) -> None:
         if field.data and urlsplit(field.data).scheme not in ("http", "https"):
-            raise ValidationError(_l("地址须以 http:// 或 https:// 开头"))
+            raise ValidationError("地址须以 http:// 或 https:// 开头")
 
 
 class DepartmentPlaceForm(PageForm):

@@ -61,7 +61,7 @@ def _refused(error: OrganisationError) -> None:
 
 
 def _form_problems(form) -> str:
-    return "；".join(error for errors in form.errors.values() for error in errors)
+    return "；".join(str(error) for errors in form.errors.values() for error in errors)
 
 
 def _general_choices(db) -> list[tuple[str, str]]:
