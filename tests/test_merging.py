@@ -4,6 +4,9 @@ merged wishes follow the main one's state, each patient seeing the shared progre
 
 from __future__ import annotations
 
+import importlib
+import sqlite3
+
 import pytest
 from conftest import flashes, login, page_token, routed_to
 
@@ -176,3 +179,17 @@ def test_only_the_office_or_the_branchs_secretary_may_merge(app, db, staff):
         )
         assert (answer.status_code != 403) is allowed, who
     assert lifecycle.find_by_id(db, duplicate["id"])["merged_into_id"] == main["id"]
+
+
+def test_a_wish_is_kept_when_linking_its_like_fails(client, db, submit_wish, monkeypatch):
+    """Similar wishes are a hint: a write lock held too long while linking loses the hint,
+    never the patient's wish (which was stored first) nor their page."""
+    receive = importlib.import_module("wishes.intake.receive")  # the module, not its function
+
+    def busy(db, wish):
+        raise sqlite3.OperationalError("database is locked")
+
+    monkeypatch.setattr(receive, "link_similar", busy)
+    response = submit_wish(text="病房的空调坏了，一直不制冷")
+    assert response.status_code == 302 and "/t/" in response.headers["Location"]
+    assert db.execute("SELECT count(*) FROM wishes").fetchone()[0] == 1

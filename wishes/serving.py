@@ -23,7 +23,7 @@ from types import FrameType
 from flask import Flask, Response, g, request
 from waitress.server import create_server
 
-from . import questionnaires, search, storage
+from . import questionnaires, search, similar, storage
 from .routing import tokenizer
 
 STOP_TIMEOUT_SECONDS = 5
@@ -45,6 +45,7 @@ def prepare(app: Flask) -> Flask:
     app.extensions["wishes.router"].refresh()
     tokenizer()
     questionnaires.comment_sentiment()  # trained here (a second), not in a patient's request
+    similar.prepare()  # the weights of similar wishes' words (0.1 s)
     with storage.connect(storage.database_path(app)) as db:
         recut = search.reindex_if_needed(
             db, lambda done, total: app.logger.warning("search words: %d of %d wishes", done, total)

@@ -63,6 +63,11 @@ def _weights() -> tuple[dict[str, float], float]:
     return _idf, _unseen
 
 
+def prepare() -> None:
+    """Read the weights now (the serving app, before its first request), not in a patient's."""
+    _weights()
+
+
 def _vector(text: str, idf: dict[str, float], unseen: float) -> dict[str, float]:
     weighted = {g: n * idf.get(g, unseen) for g, n in Counter(_grams(text)).items()}
     norm = math.sqrt(sum(w * w for w in weighted.values()))

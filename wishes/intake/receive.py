@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,6 +14,8 @@ from werkzeug.datastructures import MultiDict
 from .. import board, i18n, lifecycle, needs, organisation, routing, similar
 from ..storage import TIMESTAMP_FORMAT, transaction
 from .forms import WishForm, normalise_phone
+
+log = logging.getLogger(__name__)
 
 
 def entry_from_form(form: WishForm, channel: str) -> lifecycle.WishEntry:
@@ -47,7 +51,10 @@ def receive(db: Database, form: WishForm, channel: str) -> dict[str, Any]:
     entry = entry_from_form(form, channel)
     route, branch = route_and_place(db, entry.text, entry.department_code)
     wish = lifecycle.submit(db, entry, route, branch)
-    link_similar(db, wish)
+    try:
+        link_similar(db, wish)
+    except sqlite3.OperationalError:  # the write lock busy past its timeout, say: a hint lost,
+        log.exception("similar wishes of %s not linked", wish["tracking_code"])  # not the wish
     return wish
 
 
