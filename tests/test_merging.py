@@ -193,3 +193,20 @@ def test_a_wish_is_kept_when_linking_its_like_fails(client, db, submit_wish, mon
     response = submit_wish(text="病房的空调坏了，一直不制冷")
     assert response.status_code == 302 and "/t/" in response.headers["Location"]
     assert db.execute("SELECT count(*) FROM wishes").fetchone()[0] == 1
+
+
+def test_a_follow_up_follows_too_but_not_over_a_patients_own_low_answer(db):
+    main, glad, unhappy = (arrive(db, f"病房的空调坏了{n}") for n in "一二三")
+    for duplicate in (glad, unhappy):
+        lifecycle.merge(db, duplicate["id"], main["id"], OFFICE)
+    lifecycle.claim(db, main["id"], BRANCH, ClaimantKind.BRANCH, "后勤党支部")
+    lifecycle.fulfil(db, main["id"], BRANCH, "修好了")
+    lifecycle.rate(
+        db, unhappy["id"], 1, "还是热", language="zh", channel="phone", submission_id="u"
+    )
+    lifecycle.follow_up(db, main["id"], OFFICE, confirmed=True)
+    assert state(db, glad) == "followed_up"
+    waiting = lifecycle.find_by_id(db, unhappy["id"])
+    assert waiting["state"] == "fulfilled" and waiting["follow_up_due_at"]
+    lifecycle.follow_up(db, unhappy["id"], OFFICE, confirmed=False, note="已再次联系")
+    assert state(db, unhappy) == "followed_up"

@@ -101,8 +101,8 @@ ON_A_CLAIM = frozenset({Action.HAND_BACK, Action.START, Action.FULFIL})
 
 # The states in which wishes may be merged (and a merged one unmerged): not yet closed.
 MERGEABLE = frozenset({State.TRIAGE, State.OPEN, State.CLAIMED, State.IN_PROGRESS})
-# The moves a merged wish makes on its own: each patient's follow-up is theirs. Every other
-# move is made on the main wish and followed by the wishes merged into it.
+# The move a merged wish may make on its own: the follow-up of its own patient's low answer.
+# Every move is made on the main wish and followed by the wishes merged into it.
 OWN_MOVES = frozenset({Action.FOLLOW_UP})
 
 # The alphabet of tracking codes: no 0/O, 1/I/L, so a code can be read aloud and typed back.
@@ -429,9 +429,10 @@ def _move(
             reason=reason,
             data=data,
         )
-        if action not in OWN_MOVES:
-            # the wishes merged into this one follow it, each with its event (and its text)
-            for merged_id, merged_state in _merged_into(db, wish_id):
+        # the wishes merged into this one follow it, each with its event (and its text); one
+        # whose patient's own low answer waits keeps it for a follow-up of its own
+        for merged_id, merged_state in _merged_into(db, wish_id, waiting=False):
+            if TRANSITIONS.allows(action, State(merged_state)):
                 _update(db, merged_id, update)
                 _event(
                     db,
@@ -453,10 +454,13 @@ def _update(db: Database, wish_id: int, update: dict[str, Any]) -> None:
     db.execute(f"UPDATE wishes SET {assignments} WHERE id = ?", [*update.values(), wish_id])
 
 
-def _merged_into(db: Database, wish_id: int) -> list[tuple[int, str]]:
-    """(id, state) of the wishes merged into this one (a partial index: as many as there are)."""
-    sql = "SELECT id, state FROM wishes WHERE merged_into_id = ? ORDER BY id"
-    return [(row[0], row[1]) for row in db.execute(sql, [wish_id])]
+def _merged_into(db: Database, wish_id: int, *, waiting: bool = True) -> list[tuple[int, str]]:
+    """(id, state) of the wishes merged into this one (a partial index: as many as there are);
+    without those whose patient's low answer waits for a follow-up unless `waiting`."""
+    sql = "SELECT id, state FROM wishes WHERE merged_into_id = ?"
+    if not waiting:
+        sql += " AND follow_up_due_at IS NULL"
+    return [(row[0], row[1]) for row in db.execute(sql + " ORDER BY id", [wish_id])]
 
 
 _NO_CLAIM = {
