@@ -146,6 +146,31 @@ RATING_COMMENTS = {
 }
 
 
+# Patients of one ward asking for the same thing in their own words, today: the board links
+# each pair as similar (相似 1), and the office has merged the closest (below).
+DEMO_TWINS = [
+    ("病房的空调坏了，晚上热得睡不着", "病房空调坏了不制冷，能派人来修一下吗", "ward-cardiology"),
+    (
+        "想给住院的奶奶借一台轮椅推她下楼晒太阳",
+        "奶奶腿脚不好，想借个轮椅带她去楼下走走",
+        "ward-geriatrics",
+    ),
+    ("病房的热水器没有热水，没法洗澡", "卫生间热水器坏了，洗澡一直是凉水", "ward-orthopedics"),
+    ("孩子住院快一个月了，想要几本绘本", "能不能给住院的孩子送几本故事书", "ward-pediatrics"),
+]
+
+
+def _twins(db: Database, now: datetime) -> int:
+    """Submit DEMO_TWINS as they arrive: routed, then linked to their like."""
+    for first, second, department in DEMO_TWINS:
+        for hours_ago, text in ((20, first), (3, second)):
+            route, routed_to = intake.route_and_place(db, text, department)
+            entry = WishEntry(text=text, channel="phone", department_code=department)
+            at = _stamp(now - timedelta(hours=hours_ago))
+            intake.link_similar(db, lifecycle.submit(db, entry, route, routed_to, at=at))
+    return 2 * len(DEMO_TWINS)
+
+
 def _merge_a_pair(db: Database, office: Actor, at: str) -> None:
     """The office merged the most similar pair of open wishes at one branch: the board shows a
     wish that two patients asked for, and each one's tracking page says so."""
@@ -294,6 +319,7 @@ def load(
                 at=_stamp(now),
             )
             added += 1
+            added += _twins(db, now)
             _merge_a_pair(db, staff["triager"], _stamp(now))
             # what came before the last day was seen: the demo's inboxes hold a day's news
             db.execute(
