@@ -161,48 +161,71 @@ def answer_page_fields(html: str) -> dict[str, str]:
 # ---- a receiver of webhooks -----------------------------------------------------------------
 
 
-class Webhook:
-    """A local stand-in for the WeChat group robot: records each POST and answers as told."""
+class Receiver:
+    """An HTTP server of the test's own (a WeChat group robot, an SMS gateway, the hospital's
+    webhook receiver): keeps every request (method, path, headers, raw body, its JSON if any)
+    and answers as told (`status`, `body`, after `delay` seconds, or `garbage` that is not HTTP).
+    """
 
-    def __init__(self):
-        self.received = []
+    def __init__(self, path: str, body: bytes = b'{"errcode":0,"errmsg":"ok"}') -> None:
+        self.received: list[dict] = []
         self.status = 200
-        self.body = b'{"errcode":0,"errmsg":"ok"}'
+        self.body = body
         self.delay = 0.0
+        self.garbage = False
         self.called = threading.Event()
-        self.url = ""
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _answer(self):
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                try:
+                    parsed = json.loads(raw) if raw else None
+                except ValueError:
+                    parsed = None
+                receiver.received.append(
+                    {
+                        "method": self.command,
+                        "path": self.path,
+                        "headers": dict(self.headers),
+                        "content_type": self.headers.get("Content-Type"),
+                        "body": raw,
+                        "json": parsed,
+                    }
+                )
+                receiver.called.set()
+                time.sleep(receiver.delay)
+                if receiver.garbage:
+                    self.wfile.write(b"\x00\x01 not HTTP at all\r\n\r\n")
+                    return
+                self.send_response(receiver.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(receiver.body)))
+                self.end_headers()
+                self.wfile.write(receiver.body)
+
+            do_POST = do_GET = do_PUT = _answer
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.handle_error = lambda request, address: None  # a client that gave up
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 @pytest.fixture
 def webhook():
-    hook = Webhook()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            hook.received.append(
-                {
-                    "path": self.path,
-                    "content_type": self.headers.get("Content-Type"),
-                    "json": json.loads(body),
-                }
-            )
-            hook.called.set()
-            time.sleep(hook.delay)
-            self.send_response(hook.status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(hook.body)))
-            self.end_headers()
-            self.wfile.write(hook.body)
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    hook.url = f"http://127.0.0.1:{server.server_address[1]}/cgi-bin/webhook/send?key=secret-key"
+    """A WeChat group robot: answers {"errcode": 0} unless told otherwise."""
+    hook = Receiver("/cgi-bin/webhook/send?key=secret-key")
     yield hook
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    hook.close()

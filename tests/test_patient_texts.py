@@ -6,14 +6,12 @@ import hmac
 import json
 import re
 import socket
-import threading
 import time
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import csrf_token, login
+from conftest import Receiver, csrf_token, login
 
 from wishes import audit, create_settings_app, lifecycle, privacy, settings
 from wishes.lifecycle import Actor, ClaimantKind, WishEntry
@@ -32,55 +30,12 @@ PUBLIC = "https://wishes.example-hospital.cn"
 SECRET = "s3cret"
 
 
-class Gateway:
-    """The test's SMS gateway / webhook receiver: records each request, answers as told."""
-
-    def __init__(self):
-        self.received = []
-        self.status = 200
-        self.delay = 0.0
-        self.garbage = False
-        self.url = ""
-
-
 @pytest.fixture
 def gateway():
-    gate = Gateway()
-
-    class Handler(BaseHTTPRequestHandler):
-        def _answer(self):
-            body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
-            gate.received.append(
-                {
-                    "method": self.command,
-                    "path": self.path,
-                    "headers": dict(self.headers),
-                    "body": body,
-                }
-            )
-            time.sleep(gate.delay)
-            if gate.garbage:
-                self.wfile.write(b"\x00\x01 not HTTP at all\r\n\r\n")
-                return
-            self.send_response(gate.status)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        do_POST = do_GET = do_PUT = _answer
-
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.handle_error = lambda request, address: None  # a client that gave up: expected
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    gate.url = f"http://127.0.0.1:{server.server_address[1]}/sms/send"
+    """The hospital's SMS gateway (and webhook receiver) as the tests see it."""
+    gate = Receiver("/sms/send", body=b"ok")
     yield gate
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    gate.close()
 
 
 def submit(db, *, phone=PHONE, consent=True, language="zh_Hans", text=WISH_TEXT):

@@ -14,7 +14,6 @@ step go to test-artifacts/e2e/<test>/.
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
 import re
@@ -26,7 +25,6 @@ import struct
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -37,6 +35,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import Receiver
 from playwright.sync_api import BrowserContext, Page, expect, sync_playwright
 
 from wishes.settings import PROJECT_ROOT
@@ -107,41 +106,23 @@ def _answers(url: str) -> bool:
         return False
 
 
-class Gateway:
-    """The hospital's SMS platform as the tests see it: an HTTP server in this process that
-    keeps every text the app sends it (JSON bodies, as WISHES_SMS_BODY's default writes)."""
+class Gateway(Receiver):
+    """The hospital's SMS platform as the browser tests see it: the tests' receiver, keeping
+    every text the app sends it (JSON bodies, as WISHES_SMS_BODY's default writes)."""
 
     def __init__(self) -> None:
-        received: list[dict] = []
-        self.received = received
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (the standard library's name)
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                received.append(json.loads(body or b"{}"))
-                self.send_response(200)
-                self.end_headers()
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sms"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        super().__init__("/sms", body=b"ok")
 
     def texts_to(self, phone: str, count: int, seconds: float = 20) -> list[str]:
         """The texts sent to `phone`, once there are `count` of them (the worker's rounds)."""
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            texts = [t["text"] for t in self.received if t.get("phone") == phone]
+            sent = [request["json"] or {} for request in self.received]
+            texts = [t["text"] for t in sent if t.get("phone") == phone]
             if len(texts) >= count:
                 return texts
             time.sleep(0.2)
         pytest.fail(f"{count} texts to {phone} expected in {seconds} s; got {self.received}")
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 @pytest.fixture(scope="package")

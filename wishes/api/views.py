@@ -9,6 +9,8 @@ of a wish, the questionnaire page's form (questionnaires), the board's query and
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any
@@ -311,15 +313,23 @@ def read_wish(wish_id: int):
     return _detail(wish_id)
 
 
-def _move(wish_id: int, action: Action, fields: dict[str, Any]) -> dict[str, Any]:
+@contextmanager
+def _on_a_wish() -> Iterator[None]:
+    """What the board's checks of a change on a wish refuse, as the API's errors."""
     try:
-        board.move(get_db(), g.token.user, wish_id, action, fields)
+        yield
     except lifecycle.WishNotFound:
         raise ApiError(404, "not_found", "no wish has this id") from None
     except board.MoveForbidden:
         raise ApiError(403, "forbidden") from None
     except board.MoveInvalid as invalid:
         raise ApiError(422, "invalid_field", fields=_messages(invalid.errors)) from None
+
+
+def _move(wish_id: int, action: Action, fields: dict[str, Any]) -> dict[str, Any]:
+    try:
+        with _on_a_wish():
+            board.move(get_db(), g.token.user, wish_id, action, fields)
     except lifecycle.UnknownBranch:
         raise ApiError(422, "invalid_field", fields={"branch": ["no such active branch"]}) from None
     except lifecycle.IllegalMove as refused:
@@ -383,13 +393,7 @@ def reroute(body: dict[str, Any], wish_id: int):
     security=SECURITY,
 )
 def note(body: dict[str, Any], wish_id: int):
-    try:
-        user = g.token.user
-        by = audit.Who(user.id, user.username, request.remote_addr or "")
+    user = g.token.user
+    by = audit.Who(user.id, user.username, request.remote_addr or "")
+    with _on_a_wish():
         return board.add_note(get_db(), user, wish_id, body, by)
-    except lifecycle.WishNotFound:
-        raise ApiError(404, "not_found", "no wish has this id") from None
-    except board.MoveForbidden:
-        raise ApiError(403, "forbidden") from None
-    except board.MoveInvalid as invalid:
-        raise ApiError(422, "invalid_field", fields=_messages(invalid.errors)) from None
