@@ -36,7 +36,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from . import inbox, notifications, states
+from . import accounts, inbox, notifications, states
+from .accounts import BRANCH_ROLES
 from .clock import local_day
 from .routing import RouteDecision
 from .search import index_text
@@ -673,10 +674,8 @@ def rate(
         raise ValueError(rating)
     at = at or utcnow()
     with transaction(db):
-        row = db.execute("SELECT state FROM wishes WHERE id = ?", [wish_id]).fetchone()
-        if row is None:
-            raise WishNotFound(wish_id)
-        state = State(row[0])
+        wish = _wish(db, wish_id)
+        state = State(wish["state"])
         if state not in RATEABLE:
             raise IllegalMove(Action.RATE, state)
         stored = db.execute(
@@ -701,7 +700,6 @@ def rate(
                 [at, at, wish_id],
             )
             # sent back: in the inbox of who did it and of the branch's secretary
-            wish = _wish(db, wish_id)
             people = [wish["claimed_by_user_id"], wish["assigned_user_id"]]
             if wish["branch_code"]:
                 people += inbox.branch_people(db, wish["branch_code"], ["secretary"])
@@ -852,12 +850,8 @@ def assign(
             raise IllegalMove(Action.ASSIGN, state, wish)
         if seen is not None and wish["branch_code"] != seen.branch_code:
             raise BranchChanged(Action.ASSIGN, state, wish)
-        member = db.execute(
-            "SELECT display_name, username FROM users WHERE id = ? AND active = 1"
-            " AND branch_code = ? AND role IN ('member', 'secretary')",
-            [user_id, wish["branch_code"]],
-        ).fetchone()
-        if member is None:
+        name = dict(accounts.active_staff(db, BRANCH_ROLES, wish["branch_code"])).get(user_id)
+        if name is None:
             raise NotAMember(Action.ASSIGN, state, wish)
         update = {"assigned_user_id": user_id, "assigned_at": at, "updated_at": at}
         for target_id, target_state in [(wish_id, state.value), *_merged_into(db, wish_id)]:
@@ -871,17 +865,17 @@ def assign(
                 from_state=State(target_state),
                 to_state=State(target_state),
                 branch_code=wish["branch_code"],
-                data={"user_id": user_id, "name": member[0] or member[1]},
+                data={"user_id": user_id, "name": name},
             )
         inbox.deliver(db, [user_id], wish_id, inbox.ASSIGNED, f"assigned:{wish_id}:{at}", at)
-        return {**wish, **update, "assignee_name": member[0] or member[1]}
+        return {**wish, **update, "assignee_name": name}
 
 
 def _wish(db: Database, wish_id: int) -> dict[str, Any]:
-    rows = list(db.query("SELECT * FROM wishes WHERE id = ?", [wish_id]))
-    if not rows:
+    wish = find_by_id(db, wish_id)
+    if wish is None:
         raise WishNotFound(wish_id)
-    return rows[0]
+    return wish
 
 
 def find_by_id(db: Database, wish_id: int) -> dict[str, Any] | None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 from collections import Counter
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -24,10 +24,6 @@ THRESHOLD = 0.20
 
 # Runs of Latin letters and digits (wifi, ct, 2) or of other letters (Chinese).
 _RUN = re.compile(r"[a-z0-9]+|[^\W\da-z_]+")
-
-_lock = threading.Lock()
-_idf: dict[str, float] | None = None
-_unseen = 0.0
 
 
 def _grams(text: str) -> list[str]:
@@ -45,22 +41,18 @@ def _grams(text: str) -> list[str]:
     return found
 
 
+@cache
 def _weights() -> tuple[dict[str, float], float]:
     """IDF of each gram over the router's bundled wishes, read once (0.1 s): filler every wish
     has (想, 能不能, 一下) weighs little. A gram no wish there has weighs most, being rarest."""
-    global _idf, _unseen
-    if _idf is None:
-        with _lock:
-            if _idf is None:
-                corpus = resources.files("wishes.routing").joinpath("data", "wishes.csv")
-                texts = [text for text, _ in read_examples(Path(str(corpus)))]
-                counts: Counter[str] = Counter()
-                for text in texts:
-                    counts.update(set(_grams(text)))
-                # scikit-learn's smoothed IDF, as the router's vectorisers use
-                _unseen = math.log(1 + len(texts)) + 1
-                _idf = {g: math.log((1 + len(texts)) / (1 + n)) + 1 for g, n in counts.items()}
-    return _idf, _unseen
+    corpus = resources.files("wishes.routing").joinpath("data", "wishes.csv")
+    texts = [text for text, _ in read_examples(Path(str(corpus)))]
+    counts: Counter[str] = Counter()
+    for text in texts:
+        counts.update(set(_grams(text)))
+    # scikit-learn's smoothed IDF, as the router's vectorisers use
+    unseen = math.log(1 + len(texts)) + 1
+    return {g: math.log((1 + len(texts)) / (1 + n)) + 1 for g, n in counts.items()}, unseen
 
 
 def prepare() -> None:

@@ -14,7 +14,14 @@ from .. import audit
 from ..storage import get_db
 from . import store
 from .permissions import BRANCH_ROLES, Role, may
-from .store import AccountError, create_user, find_user, has_password_account, password_problem
+from .store import (
+    AccountError,
+    active_staff,
+    create_user,
+    find_user,
+    has_password_account,
+    password_problem,
+)
 from .tokens import TokenRefused, TokenUse, use_token
 
 
@@ -80,6 +87,7 @@ __all__ = [
     "AccountError",
     "BRANCH_ROLES",
     "Role",
+    "active_staff",
     "create_user",
     "find_user",
     "has_password_account",

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -217,6 +218,23 @@ def list_users(db: Database) -> list[dict[str, Any]]:
                ORDER BY u.active DESC, u.role, u.username"""
         )
     )
+
+
+def active_staff(
+    db: Database, roles: Iterable[str], branch_code: str | None = None
+) -> list[tuple[int, str]]:
+    """(id, name) of the active accounts with one of `roles` (at `branch_code`, when given),
+    a branch's secretary before its members, then by name: who answers for a branch's wishes,
+    and whom a secretary may give one to."""
+    roles = tuple(roles)
+    where = f"active = 1 AND role IN ({', '.join('?' * len(roles))})"
+    params: list[Any] = list(roles)
+    if branch_code is not None:
+        where += " AND branch_code = ?"
+        params.append(branch_code)
+    sql = f"""SELECT id, coalesce(nullif(display_name, ''), username) AS name FROM users
+              WHERE {where} ORDER BY role DESC, name, id"""
+    return [(row[0], row[1]) for row in db.execute(sql, params)]
 
 
 def has_password_account(db: Database) -> bool:

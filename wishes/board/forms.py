@@ -15,12 +15,14 @@ from wtforms import (
     DateField,
     Form,
     HiddenField,
+    IntegerField,
     RadioField,
     SearchField,
     SelectField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.widgets import HiddenInput
 
 from .. import needs
 from ..glossary import STATES
@@ -263,4 +265,6 @@ class NoteForm(PageForm):
 class MergeForm(PageForm):
     """Merge a similar wish (its id) into the wish whose page this is."""
 
-    duplicate = HiddenField(validators=[DataRequired()])
+    duplicate = IntegerField(
+        widget=HiddenInput(), validators=[DataRequired(), NumberRange(min=1, max=2**63 - 1)]
+    )

@@ -118,14 +118,25 @@ def any_wishes(db: Database) -> bool:
     return bool(_tallied_counts(db, None))
 
 
-# The open, unmerged wishes linked to `w` as similar (the board's "相似 N"), from both ends
-# of each pair's index.
-SIMILAR_COUNT_SQL = """(SELECT count(*) FROM (
-        SELECT other_id AS id FROM similar_wishes WHERE wish_id = w.id
-        UNION ALL SELECT wish_id FROM similar_wishes WHERE other_id = w.id) AS s
-      JOIN wishes o ON o.id = s.id
-      WHERE o.merged_into_id IS NULL
-        AND o.state IN ('triage', 'open', 'claimed', 'in_progress'))"""
+def _mergeable(alias: str = "") -> str:
+    """A wish that may still be merged, or linked as similar: open (lifecycle.MERGEABLE) and not
+    merged itself. Without an alias, the words of idx_wishes_similar_candidates' condition."""
+    at = f"{alias}." if alias else ""
+    return (
+        f"{at}merged_into_id IS NULL AND {at}state IN ('triage', 'open', 'claimed', 'in_progress')"
+    )
+
+
+def _linked(wish_id: str) -> str:
+    """The wishes linked to `wish_id` (an SQL expression) as similar, with their score: from
+    both ends of each pair, each end by its index."""
+    return f"""(SELECT other_id AS id, score FROM similar_wishes WHERE wish_id = {wish_id}
+                UNION ALL SELECT wish_id, score FROM similar_wishes WHERE other_id = {wish_id})"""
+
+
+# The board's "相似 N": the mergeable wishes linked to `w`.
+SIMILAR_COUNT_SQL = f"""(SELECT count(*) FROM {_linked("w.id")} AS s
+                          JOIN wishes o ON o.id = s.id WHERE {_mergeable("o")})"""
 
 
 def _page_rows(
@@ -272,7 +283,7 @@ def timeline(db: Database, wish_id: int) -> list[dict[str, Any]]:
     ]
 
 
-# ---- similar wishes, merged wishes, notes, the branch's people ---------------------------
+# ---- similar wishes, merged wishes, notes ---------------------------
 
 # How far back a new wish looks for open wishes with the same need, and at most how many.
 SIMILAR_DAYS = 30
@@ -282,11 +293,10 @@ SIMILAR_CANDIDATES = 300
 def similar_candidates(db: Database, wish: dict[str, Any], since: str) -> list[tuple[int, str]]:
     """(id, text) of the open, unmerged wishes with the wish's category and department (none
     for none) created since `since`, newest first (idx_wishes_similar_candidates)."""
-    sql = """SELECT id, text FROM wishes
-             WHERE category = ? AND department_code IS ? AND created_at >= ? AND id != ?
-               AND merged_into_id IS NULL
-               AND state IN ('triage', 'open', 'claimed', 'in_progress')
-             ORDER BY created_at DESC LIMIT ?"""
+    sql = f"""SELECT id, text FROM wishes
+              WHERE category = ? AND department_code IS ? AND created_at >= ? AND id != ?
+                AND {_mergeable()}
+              ORDER BY created_at DESC LIMIT ?"""
     params = [wish["category"], wish["department_code"], since, wish["id"], SIMILAR_CANDIDATES]
     return [(row[0], row[1]) for row in db.execute(sql, params)]
 
@@ -304,16 +314,13 @@ def similar_to(db: Database, wish_id: int) -> list[dict[str, Any]]:
     """The open, unmerged wishes linked to this one, most similar first: what may be merged."""
     return list(
         db.query(
-            """SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.created_at,
-                      s.score, b.name AS branch_name
-               FROM (SELECT other_id AS id, score FROM similar_wishes WHERE wish_id = :id
-                     UNION ALL
-                     SELECT wish_id, score FROM similar_wishes WHERE other_id = :id) AS s
-               JOIN wishes w ON w.id = s.id
-               LEFT JOIN branches b ON b.code = w.branch_code
-               WHERE w.merged_into_id IS NULL
-                 AND w.state IN ('triage', 'open', 'claimed', 'in_progress')
-               ORDER BY s.score DESC, w.id""",
+            f"""SELECT w.id, w.tracking_code, w.text, w.state, w.branch_code, w.created_at,
+                       s.score, b.name AS branch_name
+                FROM {_linked(":id")} AS s
+                JOIN wishes w ON w.id = s.id
+                LEFT JOIN branches b ON b.code = w.branch_code
+                WHERE {_mergeable("w")}
+                ORDER BY s.score DESC, w.id""",
             {"id": wish_id},
         )
     )
@@ -346,13 +353,3 @@ def add_note(
 def notes(db: Database, wish_id: int) -> list[dict[str, Any]]:
     sql = "SELECT * FROM wish_notes WHERE wish_id = ? ORDER BY id"
     return list(db.query(sql, [wish_id]))
-
-
-def branch_members(db: Database, branch_code: str | None) -> list[tuple[int, str]]:
-    """(id, name) of the active members and secretary of a branch: whom a wish may be given to."""
-    if branch_code is None:
-        return []
-    sql = """SELECT id, coalesce(nullif(display_name, ''), username) FROM users
-             WHERE active = 1 AND branch_code = ? AND role IN ('member', 'secretary')
-             ORDER BY role DESC, display_name, username"""
-    return [(row[0], row[1]) for row in db.execute(sql, [branch_code])]

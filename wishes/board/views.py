@@ -33,7 +33,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from .. import audit, glossary, hospital, inbox, lifecycle, organisation
-from ..accounts import Role, may, staff_required, who
+from ..accounts import BRANCH_ROLES, Role, active_staff, may, staff_required, who
 from ..audiences import AreaBlueprint, Audience
 from ..deadlines import Deadlines, overdue_for_navigation
 from ..lifecycle import Action, Actor, ClaimantKind, IllegalMove, Seen, State, UnknownBranch
@@ -213,13 +213,19 @@ def _forms(wish: dict[str, Any], posted: type[F] | None = None) -> dict[Action, 
     return forms
 
 
+def _members(wish: dict[str, Any]) -> list[tuple[int, str]]:
+    """Whom the wish may be assigned to: the active members and secretary of its branch."""
+    branch = wish["branch_code"]
+    return active_staff(get_db(), BRANCH_ROLES, branch) if branch else []
+
+
 def _beside(
     wish: dict[str, Any], note_form: NoteForm | None = None, assign_form: AssignForm | None = None
 ) -> dict[str, Any]:
     """What the wish page shows beside the moves: internal notes, whom it is assigned to,
     similar wishes (which may be merged into it) and the wishes merged into it."""
     db = get_db()
-    members = store.branch_members(db, wish["branch_code"])
+    members = _members(wish)
     if assign_form is None:
         assign_form = AssignForm(formdata=None, user=wish["assigned_user_id"])
     assign_form.fit(members)
@@ -509,7 +515,7 @@ def assign(wish_id: int):
     if not may(current_user, "assign", wish):
         abort(403)
     form = AssignForm()
-    form.fit(store.branch_members(get_db(), wish["branch_code"]))
+    form.fit(_members(wish))
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             abort(400)
@@ -548,10 +554,7 @@ def merge(wish_id: int):
     form = MergeForm()
     if not form.validate_on_submit():
         abort(400)
-    try:
-        duplicate_id = int(form.duplicate.data)
-    except ValueError:
-        abort(400)
+    duplicate_id = form.duplicate.data
     duplicate = _wish_or_404(duplicate_id)
     if not (may(current_user, "merge", main) and may(current_user, "merge", duplicate)):
         abort(403)

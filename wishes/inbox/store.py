@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from ..notifications import enqueue
+from ..accounts import BRANCH_ROLES, Role, active_staff
+from ..notifications import INBOX, enqueue
 from ..storage import transaction
 
 NEW_WISH = "new_wish"  # a wish reached my branch (routed, triaged, re-routed)
@@ -16,21 +17,14 @@ ASSIGNED = "assigned"  # my secretary assigned a claimed wish to me
 OVERDUE = "overdue"  # a wish I answer for waited too long
 SENT_BACK = "sent_back"  # a patient's low answer sent a wish I answer for back
 KINDS = (NEW_WISH, ASSIGNED, OVERDUE, SENT_BACK)
-# The kind of the outbox's row that carries an item to the branch's webhook.
-WEBHOOK_KIND = "inbox"
 
 
 def branch_people(db: Database, branch_code: str | None, roles: Iterable[str] = ()) -> list[int]:
     """The active members and secretary of a branch (only `roles`, when given); a wish with no
     branch waits for the Party-building office: its triagers."""
     if branch_code is None:
-        sql, params = "SELECT id FROM users WHERE active = 1 AND role = 'triager'", []
-    else:
-        roles = tuple(roles) or ("member", "secretary")
-        marks = ", ".join("?" * len(roles))
-        sql = f"SELECT id FROM users WHERE active = 1 AND branch_code = ? AND role IN ({marks})"
-        params = [branch_code, *roles]
-    return [row[0] for row in db.execute(sql, params)]
+        return [user_id for user_id, _ in active_staff(db, [Role.TRIAGER])]
+    return [user_id for user_id, _ in active_staff(db, tuple(roles) or BRANCH_ROLES, branch_code)]
 
 
 def deliver(
@@ -61,7 +55,7 @@ def deliver(
     for branch_code, names in by_branch.items():
         enqueue(
             db,
-            kind=WEBHOOK_KIND,
+            kind=INBOX,
             dedupe_key=f"inbox:{branch_code}:{key}",
             wish_id=wish_id,
             branch_code=branch_code,
@@ -116,7 +110,8 @@ def mark_all_read(db: Database, user_id: int, at: str) -> int:
 
 
 def mark_wish_read(db: Database, user_id: int, wish_id: int, at: str) -> None:
-    """Opening a wish's page reads what the inbox said about it."""
+    """Opening a wish's page reads what the inbox said about it. Looked up first: a page with
+    nothing unread about it takes no write lock."""
     if db.execute(
         "SELECT 1 FROM inbox WHERE user_id = ? AND wish_id = ? AND read_at IS NULL",
         [user_id, wish_id],

@@ -8,6 +8,7 @@ from flask_login import current_user
 from wtforms import SelectMultipleField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from .. import organisation
 from ..accounts import staff_required
 from ..audiences import AreaBlueprint, Audience
 from ..pageform import PageForm
@@ -37,17 +38,6 @@ class WebhookKindsForm(PageForm):
     )
 
 
-def _branch_webhook() -> bool:
-    if not current_user.branch_code:
-        return False
-    row = (
-        get_db()
-        .execute("SELECT webhook_url FROM branches WHERE code = ?", [current_user.branch_code])
-        .fetchone()
-    )
-    return bool(row and (row[0] or "").strip())
-
-
 @bp.get("")
 @staff_required()
 def index():
@@ -63,7 +53,9 @@ def index():
         page=page,
         pages=max(1, -(-total // PER_PAGE)),
         form=form,
-        branch_webhook=_branch_webhook(),
+        branch_webhook=bool(
+            current_user.branch_code and organisation.branch_webhook(db, current_user.branch_code)
+        ),
     )
 
 

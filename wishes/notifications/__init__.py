@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from .. import hospital
 from . import store
 from .notifier import escape_for_log, mask_phone
-from .store import enqueue, settle_backlog, stop_texts
+from .store import INBOX, enqueue, settle_backlog, stop_texts
 
 
 def wish_reached_branch(db: Database, wish_id: int, branch_code: str, at: str) -> None:
@@ -94,6 +94,7 @@ def wish_moved(db: Database, event: dict[str, Any], event_id: int) -> None:
 
 
 __all__ = [
+    "INBOX",
     "enqueue",
     "escape_for_log",
     "mask_phone",

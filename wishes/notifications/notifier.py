@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from .store import INBOX
+
 log = logging.getLogger("wishes.notifications")
 
 # Overdue wishes still waiting for triage have no branch: the Party-building office triages them.
@@ -76,7 +78,7 @@ def message_for(notification: Mapping[str, Any], public_url: str = "") -> str:
     if notification["kind"] == "overdue":
         waiting = WAITING_FOR.get(notification.get("message") or "", "处理")
         text = f"【点亮微心愿】心愿已超时未{waiting}：{wish}（{branch}，查询码 {code}）"
-    elif notification["kind"] == "inbox":
+    elif notification["kind"] == INBOX:
         what = INBOX_WORDS.get(notification.get("message") or "", "待办")
         people = "、".join(json.loads(notification.get("payload") or "{}").get("people", []))
         text = f"【点亮微心愿】{people}：{what}：{wish}（{branch}，查询码 {code}）"

@@ -22,8 +22,6 @@ from . import store
 from .notifier import DeliveryError, Notifier, WebhookNotifier, _NoRedirect
 
 SIGNATURE_HEADER = "X-Wishes-Signature"
-# A staff member's inbox item that they chose to have on the branch's webhook (wishes/inbox).
-INBOX = "inbox"
 _MAX_RESPONSE_BYTES = 64 * 1024
 
 
@@ -123,7 +121,7 @@ class Outbox:
             return self.texts.deliver(notification)
         if kind == store.STATE_CHANGE:
             return self.events.deliver(notification)
-        if kind == INBOX and (url := (notification.get("branch_webhook_url") or "").strip()):
+        if kind == store.INBOX and (url := (notification.get("branch_webhook_url") or "").strip()):
             # a staff member's inbox item, on their branch's own webhook (its group robot)
             return WebhookNotifier(url, public_url=self.public_url).deliver(notification)
         return self.branch.deliver(notification)

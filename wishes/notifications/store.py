@@ -20,6 +20,8 @@ MAX_ATTEMPTS = 12
 # change for the hospital's systems (webhooks out).
 PATIENT_TEXT = "patient_text"
 STATE_CHANGE = "state_change"
+# A staff member's inbox item that they chose to have on their branch's webhook (wishes/inbox).
+INBOX = "inbox"
 # Why a text was not sent (the delivery log shows it).
 STOPPED = "患者已退订短信"
 ERASED = "患者电话已删除"

@@ -21,7 +21,7 @@ KINDS = {
     store.PATIENT_TEXT: "患者短信",
     "assigned": "支部通知：新心愿",
     "overdue": "支部通知：超时提醒",
-    "inbox": "员工待办：发到支部 Webhook",
+    store.INBOX: "员工待办：发到支部 Webhook",
 }
 
 

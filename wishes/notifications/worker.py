@@ -67,6 +67,7 @@ def queue_overdue(db: Database, deadlines: Deadlines, now: datetime) -> int:
     if not overdue:
         return 0
     queued = 0
+    people_of: dict[str | None, list[int]] = {}  # each branch's people, read once a round
     with transaction(db):
         for wish in overdue:
             key = f"overdue:{wish['id']}:{wish['state']}:{wish['clock_started_at']}"
@@ -80,8 +81,10 @@ def queue_overdue(db: Database, deadlines: Deadlines, now: datetime) -> int:
                 message=wish["state"],
             )
             # in the inbox of who answers for it: its assignee or claimer, else its branch
-            people = [wish["answers_for"]] if wish["answers_for"] else None
-            people = people or inbox.branch_people(db, wish["branch_code"])
+            branch = wish["branch_code"]
+            if branch not in people_of:
+                people_of[branch] = inbox.branch_people(db, branch)
+            people = [wish["answers_for"]] if wish["answers_for"] else people_of[branch]
             inbox.deliver(db, people, wish["id"], inbox.OVERDUE, key, at)
     return queued
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from .store import (
     branch_for,
     branch_names,
+    branch_webhook,
     branches,
     department,
     departments,
@@ -45,6 +46,7 @@ __all__ = [
     "preview_workbook",
     "workbook_refused",
     "branch_for",
+    "branch_webhook",
     "branch_names",
     "branches",
     "department",

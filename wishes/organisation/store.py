@@ -456,6 +456,12 @@ def set_scope(db: Database, code: str, scope: str, who: audit.Who) -> dict[str, 
     return _change(db, Kind.BRANCH, code, {"scope": _text(scope, SCOPE_LIMIT)}, who)
 
 
+def branch_webhook(db: Database, code: str) -> str:
+    """The branch's own webhook address ('' for none)."""
+    row = db.execute("SELECT webhook_url FROM branches WHERE code = ?", [code]).fetchone()
+    return (row[0] or "").strip() if row else ""
+
+
 def set_webhook(db: Database, code: str, url: str, who: audit.Who) -> None:
     """The branch's own webhook address; the audit log says it was set or cleared, never the
     address (a robot's key is in it)."""
